@@ -1,0 +1,128 @@
+// The trainer's public interface: one catastrophic-forgetting experiment
+// described and reported with plain structs. No LibTorch in this header, so
+// the worker and the CLI can include it without the LibTorch compile cost.
+#ifndef FORGETLAB_WORKER_TRAIN_EXPERIMENT_H_
+#define FORGETLAB_WORKER_TRAIN_EXPERIMENT_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace forgetlab::train {
+
+// Where the images come from. Every field is resolved (no "use default").
+struct DataConfig {
+  // "fashion_mnist" (an MNIST-format IDX folder) or "synthetic".
+  std::string dataset = "fashion_mnist";
+  // IDX folder for fashion_mnist.
+  std::string path = "/usr/share/datasets/fashion-mnist";
+  // Leading train images forming the pretraining pool; the rest is the
+  // downstream train split.
+  int64_t pretrain_pool = 50000;
+  // Synthetic set shape (ignored for IDX data).
+  int64_t synthetic_train = 1200;
+  int64_t synthetic_test = 400;
+  int64_t synthetic_side = 8;
+  int64_t synthetic_seed = 7;
+};
+
+struct TaskConfig {
+  std::string name;
+  std::vector<int> classes;  // original labels, relabelled 0..n-1 in order
+};
+
+// One experiment, fully resolved. Defaults are DESIGN.md's default protocol.
+struct ExperimentConfig {
+  int depth = 2;
+  int width = 128;
+  DataConfig data;
+  int64_t pretrain_examples = 0;
+  int pretrain_steps = 600;
+  int pretrain_batch = 128;
+  double pretrain_lr = 0.05;
+  std::vector<TaskConfig> tasks = {{"A", {0, 1, 2, 3, 4}},
+                                   {"B", {5, 6, 7, 8, 9}}};
+  int task_steps = 300;
+  int task_batch = 64;
+  double task_lr = 0.01;
+  double momentum = 0.9;
+  int eval_every = 100;  // 0: no curves
+  int64_t seed = 0;
+};
+
+struct Progress {
+  std::string phase;  // "load", "pretrain", "task:<name>"
+  int64_t step = 0;   // steps done in the whole job
+  int64_t total_steps = 0;
+};
+
+struct RunOptions {
+  std::string device = "cpu";  // "cpu", "cuda" or "cuda:N"
+  int threads = 0;             // intra-op threads; 0 leaves LibTorch's choice
+  // Called from the training thread every few steps; must be cheap.
+  std::function<void(const Progress&)> on_progress;
+  // When set and true, training stops at the next step with kCancelled.
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+struct CurvePoint {
+  int stage = 0;  // task being trained
+  int step = 0;   // step within that task
+  std::vector<double> accuracy;  // on every task
+};
+
+struct ExperimentResult {
+  // accuracy_matrix[i][j]: accuracy on task j after training task i.
+  std::vector<std::vector<double>> accuracy_matrix;
+  std::map<std::string, double> metrics;
+  std::vector<CurvePoint> curves;
+  int64_t parameter_count = 0;  // body plus every task head
+  double pretrain_seconds = 0;
+  double finetune_seconds = 0;
+  double total_seconds = 0;
+  double samples_per_second = 0;
+  std::string device;
+};
+
+// Error codes mirror absl::StatusCode's numbering for the codes used, so the
+// worker can convert without a table.
+enum class TrainCode {
+  kOk = 0,
+  kCancelled = 1,
+  kInvalidArgument = 3,
+  kNotFound = 5,
+  kResourceExhausted = 8,
+  kFailedPrecondition = 9,
+  kInternal = 13,
+};
+
+struct TrainStatus {
+  TrainCode code = TrainCode::kOk;
+  std::string message;
+  bool ok() const { return code == TrainCode::kOk; }
+};
+
+// Runs one experiment: pretrain on `pretrain_examples` images, then train the
+// tasks in order, evaluating every task after each one. Datasets are loaded
+// once per process and reused. LibTorch exceptions are turned into a status
+// here (out of memory -> kResourceExhausted); a non-finite loss ends the run
+// with kFailedPrecondition "non-finite loss at <phase> step <s>".
+TrainStatus RunExperiment(const ExperimentConfig& config,
+                          const RunOptions& options, ExperimentResult* result);
+
+// Parameters of the body plus one head per task, without training.
+int64_t CountParameters(const ExperimentConfig& config, int64_t input_size);
+
+// Whether a CUDA device is usable by this build.
+bool CudaAvailable();
+
+// Name of the BLAS library LibTorch resolves sgemm from (e.g. a path into
+// openblas-openmp), or "" when it cannot be determined.
+std::string BlasLibrary();
+
+}  // namespace forgetlab::train
+
+#endif  // FORGETLAB_WORKER_TRAIN_EXPERIMENT_H_

@@ -1,0 +1,408 @@
+// The experiment protocol of DESIGN.md on LibTorch: pretrain, train the task
+// sequence, evaluate after every task and every eval_every steps.
+#include <dlfcn.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <climits>
+#include <cmath>
+#include <cstdlib>
+#include <mutex>
+#include <new>
+#include <string>
+#include <vector>
+
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+#include "worker/train/dataset.h"
+#include "worker/train/experiment.h"
+#include "worker/train/metrics.h"
+
+namespace forgetlab::train {
+namespace {
+
+constexpr int kProgressEvery = 10;  // steps between progress callbacks
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// depth x (Linear + ReLU); the heads sit on top of its output.
+struct MlpBody : torch::nn::Module {
+  MlpBody(int64_t input_size, int depth, int width) {
+    int64_t in = input_size;
+    for (int i = 0; i < depth; ++i) {
+      layers.push_back(register_module(
+          "fc" + std::to_string(i),
+          torch::nn::Linear(/*in_features=*/in, /*out_features=*/width)));
+      in = width;
+    }
+  }
+  torch::Tensor forward(torch::Tensor x) {
+    for (auto& layer : layers) x = torch::relu(layer->forward(x));
+    return x;
+  }
+  std::vector<torch::nn::Linear> layers;
+};
+
+// The examples one phase trains on: row indices into the train images and
+// the labels the phase's head predicts, aligned.
+struct TrainSplit {
+  torch::Tensor rows;    // int64 [n], CPU
+  torch::Tensor labels;  // int64 [n], on the training device
+};
+
+struct TestSplit {
+  torch::Tensor images;
+  torch::Tensor labels;
+};
+
+// Maps original labels to 0..classes-1 in the listed order, -1 elsewhere.
+torch::Tensor LabelMap(const std::vector<int>& classes, int num_classes) {
+  std::vector<int64_t> map(static_cast<size_t>(num_classes), -1);
+  for (size_t i = 0; i < classes.size(); ++i) {
+    map[static_cast<size_t>(classes[i])] = static_cast<int64_t>(i);
+  }
+  return torch::tensor(map, torch::kInt64);
+}
+
+// Rows in [begin, end) of `labels` whose class is in `classes`.
+torch::Tensor RowsWithClasses(const torch::Tensor& labels_cpu, int64_t begin,
+                              int64_t end, const torch::Tensor& label_map) {
+  torch::Tensor mapped =
+      label_map.index_select(0, labels_cpu.slice(0, begin, end));
+  return torch::nonzero(mapped.ge(0)).squeeze(1).add_(begin);
+}
+
+class Trainer {
+ public:
+  Trainer(const ExperimentConfig& config, const RunOptions& options,
+          const Dataset& data, torch::Device device)
+      : config_(config), options_(options), data_(data), device_(device) {}
+
+  TrainStatus Run(ExperimentResult* result);
+
+ private:
+  TrainStatus TrainPhase(const std::string& phase, torch::nn::Linear head,
+                         const TrainSplit& split, int steps, int batch,
+                         double lr, int stage, ExperimentResult* result);
+  double Accuracy(torch::nn::Linear head, const TestSplit& split);
+  std::vector<double> EvaluateTasks();
+  void ReportProgress(const std::string& phase);
+
+  const ExperimentConfig& config_;
+  const RunOptions& options_;
+  const Dataset& data_;
+  torch::Device device_;
+  at::Generator generator_;
+  std::shared_ptr<MlpBody> body_;
+  torch::nn::Linear pretrain_head_{nullptr};
+  std::vector<torch::nn::Linear> task_heads_;
+  std::vector<TestSplit> task_tests_;
+  int64_t steps_done_ = 0;
+  int64_t total_steps_ = 0;
+  int64_t samples_ = 0;
+};
+
+void Trainer::ReportProgress(const std::string& phase) {
+  if (options_.on_progress) {
+    options_.on_progress(Progress{phase, steps_done_, total_steps_});
+  }
+}
+
+double Trainer::Accuracy(torch::nn::Linear head, const TestSplit& split) {
+  if (split.labels.numel() == 0) return 0.0;
+  torch::NoGradGuard no_grad;
+  body_->eval();
+  torch::Tensor predicted = head->forward(body_->forward(split.images)).argmax(1);
+  body_->train();
+  return predicted.eq(split.labels).sum().item<int64_t>() /
+         static_cast<double>(split.labels.numel());
+}
+
+std::vector<double> Trainer::EvaluateTasks() {
+  std::vector<double> row;
+  for (size_t j = 0; j < task_heads_.size(); ++j) {
+    row.push_back(Accuracy(task_heads_[j], task_tests_[j]));
+  }
+  return row;
+}
+
+TrainStatus Trainer::TrainPhase(const std::string& phase,
+                                torch::nn::Linear head, const TrainSplit& split,
+                                int steps, int batch, double lr, int stage,
+                                ExperimentResult* result) {
+  const int64_t n = split.rows.size(0);
+  if (n == 0) {
+    return {TrainCode::kInvalidArgument,
+            "phase " + phase + " has no training examples"};
+  }
+  std::vector<torch::Tensor> params = body_->parameters();
+  for (const auto& p : head->parameters()) params.push_back(p);
+  // A fresh optimiser per phase, over the body and this phase's head.
+  torch::optim::SGD optimizer(
+      params, torch::optim::SGDOptions(lr).momentum(config_.momentum));
+  // Batch buffers are reused across steps: no per-step allocation of the
+  // (large) input batch.
+  torch::Tensor images = torch::empty({batch, data_.input_size},
+                                      data_.train_images.options());
+  torch::Tensor labels = torch::empty({batch}, split.labels.options());
+  const bool on_cpu = device_.is_cpu();
+  for (int step = 1; step <= steps; ++step) {
+    if (options_.cancel != nullptr && options_.cancel->load()) {
+      return {TrainCode::kCancelled, "cancelled at " + phase + " step " +
+                                         std::to_string(step)};
+    }
+    torch::Tensor picks = torch::randint(n, {batch}, generator_,
+                                         torch::TensorOptions(torch::kInt64));
+    torch::Tensor rows = split.rows.index_select(0, picks);
+    if (!on_cpu) {
+      rows = rows.to(device_);
+      picks = picks.to(device_);
+    }
+    torch::index_select_out(images, data_.train_images, 0, rows);
+    torch::index_select_out(labels, split.labels, 0, picks);
+    // Gradients set to none rather than zero-filled: backward then writes
+    // them instead of accumulating into zeros (PERF-NOTES.md, section 2).
+    for (auto& p : params) p.mutable_grad() = torch::Tensor();
+    torch::Tensor loss = torch::nn::functional::cross_entropy(
+        head->forward(body_->forward(images)), labels);
+    loss.backward();
+    optimizer.step();
+    const double loss_value = loss.item<double>();
+    if (!std::isfinite(loss_value)) {
+      return {TrainCode::kFailedPrecondition,
+              "non-finite loss at " + phase + " step " + std::to_string(step)};
+    }
+    ++steps_done_;
+    samples_ += batch;
+    if (step % kProgressEvery == 0 || step == steps) ReportProgress(phase);
+    if (stage >= 0 && config_.eval_every > 0 && step % config_.eval_every == 0 &&
+        step != steps) {
+      result->curves.push_back(CurvePoint{stage, step, EvaluateTasks()});
+    }
+  }
+  return {};
+}
+
+TrainStatus Trainer::Run(ExperimentResult* result) {
+  const auto start = Clock::now();
+  const int k = static_cast<int>(config_.tasks.size());
+  const bool pretrain = config_.pretrain_examples > 0;
+  total_steps_ = (pretrain ? config_.pretrain_steps : 0) +
+                 static_cast<int64_t>(k) * config_.task_steps;
+
+  const int64_t n_train = data_.train_images.size(0);
+  if (config_.data.pretrain_pool < 0 || config_.data.pretrain_pool >= n_train) {
+    return {TrainCode::kInvalidArgument,
+            "data.pretrain_pool is " + std::to_string(config_.data.pretrain_pool) +
+                " but the dataset has " + std::to_string(n_train) +
+                " train images; it must leave some for the tasks"};
+  }
+  if (config_.pretrain_examples > config_.data.pretrain_pool) {
+    return {TrainCode::kInvalidArgument,
+            "pretrain.examples is " + std::to_string(config_.pretrain_examples) +
+                " but the pretraining pool holds " +
+                std::to_string(config_.data.pretrain_pool) + " images"};
+  }
+  for (const TaskConfig& task : config_.tasks) {
+    for (int c : task.classes) {
+      if (c < 0 || c >= data_.num_classes) {
+        return {TrainCode::kInvalidArgument,
+                "task " + task.name + " names class " + std::to_string(c) +
+                    " but the dataset has classes 0.." +
+                    std::to_string(data_.num_classes - 1)};
+      }
+    }
+  }
+
+  // Weights: LibTorch's default initialisation after seeding. The global
+  // seed is process state, so construction is serialised.
+  {
+    static std::mutex seed_mutex;
+    std::lock_guard<std::mutex> lock(seed_mutex);
+    torch::manual_seed(static_cast<uint64_t>(config_.seed));
+    body_ = std::make_shared<MlpBody>(data_.input_size, config_.depth,
+                                      config_.width);
+    pretrain_head_ = torch::nn::Linear(config_.width, data_.num_classes);
+    for (const TaskConfig& task : config_.tasks) {
+      task_heads_.push_back(torch::nn::Linear(
+          config_.width, static_cast<int64_t>(task.classes.size())));
+    }
+  }
+  body_->to(device_);
+  pretrain_head_->to(device_);
+  for (auto& head : task_heads_) head->to(device_);
+  generator_ = at::detail::createCPUGenerator(static_cast<uint64_t>(config_.seed));
+
+  const torch::Tensor train_labels_cpu = data_.train_labels.cpu();
+  const torch::Tensor test_labels_cpu = data_.test_labels.cpu();
+  std::vector<TrainSplit> task_trains;
+  for (const TaskConfig& task : config_.tasks) {
+    const torch::Tensor map = LabelMap(task.classes, data_.num_classes);
+    TrainSplit train;
+    train.rows = RowsWithClasses(train_labels_cpu, config_.data.pretrain_pool,
+                                 n_train, map);
+    train.labels =
+        map.index_select(0, train_labels_cpu.index_select(0, train.rows))
+            .to(device_);
+    task_trains.push_back(train);
+    const torch::Tensor test_rows =
+        RowsWithClasses(test_labels_cpu, 0, test_labels_cpu.size(0), map);
+    const torch::Tensor test_rows_dev = test_rows.to(device_);
+    task_tests_.push_back(
+        TestSplit{data_.test_images.index_select(0, test_rows_dev),
+                  map.index_select(0, test_labels_cpu.index_select(0, test_rows))
+                      .to(device_)});
+  }
+
+  if (pretrain) {
+    const auto pretrain_start = Clock::now();
+    TrainSplit split;
+    split.rows = torch::randperm(config_.data.pretrain_pool, generator_,
+                                 torch::TensorOptions(torch::kInt64))
+                     .slice(0, 0, config_.pretrain_examples);
+    split.labels = train_labels_cpu.index_select(0, split.rows).to(device_);
+    TrainStatus s =
+        TrainPhase("pretrain", pretrain_head_, split, config_.pretrain_steps,
+                   config_.pretrain_batch, config_.pretrain_lr, -1, result);
+    if (!s.ok()) return s;
+    result->metrics["pretrain_accuracy"] = Accuracy(
+        pretrain_head_, TestSplit{data_.test_images, data_.test_labels});
+    result->pretrain_seconds = SecondsSince(pretrain_start);
+  }
+
+  const auto finetune_start = Clock::now();
+  for (int i = 0; i < k; ++i) {
+    TrainStatus s = TrainPhase("task:" + config_.tasks[static_cast<size_t>(i)].name,
+                               task_heads_[static_cast<size_t>(i)],
+                               task_trains[static_cast<size_t>(i)],
+                               config_.task_steps, config_.task_batch,
+                               config_.task_lr, i, result);
+    if (!s.ok()) return s;
+    result->accuracy_matrix.push_back(EvaluateTasks());
+    if (config_.eval_every > 0) {
+      result->curves.push_back(
+          CurvePoint{i, config_.task_steps, result->accuracy_matrix.back()});
+    }
+  }
+  result->finetune_seconds = SecondsSince(finetune_start);
+
+  for (const auto& [name, value] :
+       ComputeForgettingMetrics(result->accuracy_matrix)) {
+    result->metrics[name] = value;
+  }
+  result->parameter_count = CountParameters(config_, data_.input_size);
+  result->device = device_.str();
+  result->total_seconds = SecondsSince(start);
+  const double train_seconds = result->pretrain_seconds + result->finetune_seconds;
+  result->samples_per_second = train_seconds > 0 ? samples_ / train_seconds : 0;
+  return {};
+}
+
+void TuneAllocatorOnce() {
+#ifdef __GLIBC__
+  // Large temporaries would otherwise be mmap'ed and unmapped every step
+  // (PERF-NOTES.md, section 2: 19% of the time in page faults at width 512).
+  static std::once_flag once;
+  std::call_once(once, [] {
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 512 << 20);
+  });
+#endif
+}
+
+TrainStatus ParseDevice(const std::string& name, torch::Device* device) {
+  if (name != "cpu" && name != "cuda" && name.rfind("cuda:", 0) != 0) {
+    return {TrainCode::kInvalidArgument,
+            "device '" + name + "' is not one of cpu, cuda, cuda:N"};
+  }
+  try {
+    *device = torch::Device(name);
+  } catch (const c10::Error&) {
+    return {TrainCode::kInvalidArgument,
+            "device '" + name + "' is not one of cpu, cuda, cuda:N"};
+  }
+  if (device->is_cuda()) {
+    if (!torch::cuda::is_available()) {
+      return {TrainCode::kFailedPrecondition,
+              "device '" + name +
+                  "' requested but this LibTorch build sees no CUDA device; "
+                  "use --device=cpu"};
+    }
+    if (device->has_index() &&
+        device->index() >= static_cast<int>(torch::cuda::device_count())) {
+      return {TrainCode::kInvalidArgument,
+              "device '" + name + "' does not exist; this machine has " +
+                  std::to_string(torch::cuda::device_count()) + " CUDA devices"};
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+int64_t CountParameters(const ExperimentConfig& config, int64_t input_size) {
+  int64_t count = 0;
+  int64_t in = input_size;
+  for (int i = 0; i < config.depth; ++i) {
+    count += in * config.width + config.width;
+    in = config.width;
+  }
+  for (const TaskConfig& task : config.tasks) {
+    const int64_t classes = static_cast<int64_t>(task.classes.size());
+    count += config.width * classes + classes;
+  }
+  return count;
+}
+
+bool CudaAvailable() { return torch::cuda::is_available(); }
+
+std::string BlasLibrary() {
+  void* symbol = dlsym(RTLD_DEFAULT, "sgemm_");
+  Dl_info info;
+  if (symbol == nullptr || dladdr(symbol, &info) == 0 ||
+      info.dli_fname == nullptr) {
+    return "";
+  }
+  char resolved[PATH_MAX];
+  if (realpath(info.dli_fname, resolved) != nullptr) return resolved;
+  return info.dli_fname;
+}
+
+TrainStatus RunExperiment(const ExperimentConfig& config,
+                          const RunOptions& options, ExperimentResult* result) {
+  TuneAllocatorOnce();
+  if (config.tasks.size() < 2) {
+    return {TrainCode::kInvalidArgument, "an experiment needs at least 2 tasks"};
+  }
+  *result = ExperimentResult();
+  try {
+    if (options.threads > 0) torch::set_num_threads(options.threads);
+    torch::Device device(torch::kCPU);
+    TrainStatus s = ParseDevice(options.device, &device);
+    if (!s.ok()) return s;
+    if (options.on_progress) options.on_progress(Progress{"load", 0, 0});
+    std::shared_ptr<const Dataset> data;
+    s = GetDataset(config.data, device, &data);
+    if (!s.ok()) return s;
+    Trainer trainer(config, options, *data, device);
+    return trainer.Run(result);
+  } catch (const std::bad_alloc&) {
+    return {TrainCode::kResourceExhausted, "out of host memory while training"};
+  } catch (const c10::Error& e) {
+    const std::string what = e.what_without_backtrace();
+    if (what.find("out of memory") != std::string::npos) {
+      return {TrainCode::kResourceExhausted, "out of memory: " + what};
+    }
+    return {TrainCode::kInternal, "LibTorch error: " + what};
+  } catch (const std::exception& e) {
+    return {TrainCode::kInternal, std::string("training error: ") + e.what()};
+  }
+}
+
+}  // namespace forgetlab::train

@@ -1,0 +1,259 @@
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "worker/train/dataset.h"
+#include "worker/train/experiment.h"
+
+namespace forgetlab::train {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Writes an IDX file (gzipped when the name ends in .gz) with the given
+// header dimensions and payload.
+void WriteIdx(const std::string& path, const std::vector<int>& dims,
+              const std::vector<uint8_t>& data) {
+  std::vector<uint8_t> bytes = {0, 0, 0x08, static_cast<uint8_t>(dims.size())};
+  for (int d : dims) {
+    bytes.push_back(static_cast<uint8_t>(d >> 24));
+    bytes.push_back(static_cast<uint8_t>(d >> 16));
+    bytes.push_back(static_cast<uint8_t>(d >> 8));
+    bytes.push_back(static_cast<uint8_t>(d));
+  }
+  bytes.insert(bytes.end(), data.begin(), data.end());
+  if (path.size() > 3 && path.substr(path.size() - 3) == ".gz") {
+    gzFile f = gzopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())),
+              static_cast<int>(bytes.size()));
+    gzclose(f);
+  } else {
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()),
+               static_cast<std::streamsize>(bytes.size()));
+  }
+}
+
+// A small MNIST-format folder: 10 classes of 6x6 images, each class a bright
+// blob in its own place, with noise. `suffix` is ".gz" or "".
+std::string MakeIdxFolder(const std::string& name, int n_train, int n_test,
+                          const std::string& suffix) {
+  const fs::path dir = fs::path(testing::TempDir()) / name;
+  fs::create_directories(dir);
+  std::mt19937 rng(42);
+  std::uniform_int_distribution<int> noise(0, 60);
+  auto make = [&](int n, const std::string& images, const std::string& labels) {
+    std::vector<uint8_t> pixels, classes;
+    for (int i = 0; i < n; ++i) {
+      const int c = i % 10;
+      classes.push_back(static_cast<uint8_t>(c));
+      for (int p = 0; p < 36; ++p) {
+        const bool on = p == c * 3 || p == c * 3 + 1 || p == 35 - c;
+        pixels.push_back(static_cast<uint8_t>(noise(rng) + (on ? 190 : 0)));
+      }
+    }
+    WriteIdx((dir / (images + suffix)).string(), {n, 6, 6}, pixels);
+    WriteIdx((dir / (labels + suffix)).string(), {n}, classes);
+  };
+  make(n_train, "train-images-idx3-ubyte", "train-labels-idx1-ubyte");
+  make(n_test, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte");
+  return dir.string();
+}
+
+ExperimentConfig TinySyntheticConfig() {
+  ExperimentConfig config;
+  config.width = 32;
+  config.data.dataset = "synthetic";
+  config.data.synthetic_train = 600;
+  config.data.synthetic_test = 200;
+  config.data.synthetic_side = 6;
+  config.data.pretrain_pool = 400;
+  config.pretrain_examples = 200;
+  config.pretrain_steps = 40;
+  config.pretrain_batch = 32;
+  config.task_steps = 30;
+  config.task_batch = 16;
+  config.eval_every = 10;
+  config.seed = 3;
+  return config;
+}
+
+TEST(IdxTest, GzippedAndRawFoldersLoadTheSame) {
+  const std::string gz = MakeIdxFolder("idx_gz", 100, 50, ".gz");
+  const std::string raw = MakeIdxFolder("idx_raw", 100, 50, "");
+  Dataset a, b;
+  ASSERT_TRUE(LoadIdxFolder(gz, &a).ok());
+  ASSERT_TRUE(LoadIdxFolder(raw, &b).ok());
+  EXPECT_EQ(a.train_images.sizes(), (std::vector<int64_t>{100, 36}));
+  EXPECT_EQ(a.test_images.size(0), 50);
+  EXPECT_EQ(a.num_classes, 10);
+  EXPECT_TRUE(torch::equal(a.train_images, b.train_images));
+  EXPECT_TRUE(torch::equal(a.test_labels, b.test_labels));
+  // Normalised with the Fashion-MNIST constants: pixel 0 maps to -0.286/0.353.
+  EXPECT_NEAR(torch::min(a.train_images).item<float>(), -0.2860 / 0.3530,
+              0.3);
+}
+
+TEST(IdxTest, MissingFileNamesPathAndPackage) {
+  Dataset d;
+  TrainStatus s = LoadIdxFolder("/nonexistent/forgetlab", &d);
+  EXPECT_EQ(s.code, TrainCode::kNotFound);
+  EXPECT_NE(s.message.find("/nonexistent/forgetlab/train-images-idx3-ubyte"),
+            std::string::npos);
+  EXPECT_NE(s.message.find("dataset-fashion-mnist"), std::string::npos);
+}
+
+TEST(IdxTest, BadMagicAndTruncationAreReported) {
+  const fs::path dir = fs::path(testing::TempDir()) / "idx_bad";
+  fs::create_directories(dir);
+  const std::string images = (dir / "bad-images").string();
+  std::ofstream(images, std::ios::binary) << "not an idx file at all";
+  torch::Tensor t;
+  TrainStatus s = ReadIdxFile(images, 3, &t);
+  EXPECT_EQ(s.code, TrainCode::kInvalidArgument);
+  EXPECT_NE(s.message.find("bad magic"), std::string::npos);
+  EXPECT_NE(s.message.find(images), std::string::npos);
+
+  const std::string truncated = (dir / "short-images").string();
+  WriteIdx(truncated, {10, 6, 6}, std::vector<uint8_t>(100, 1));
+  s = ReadIdxFile(truncated, 3, &t);
+  EXPECT_EQ(s.code, TrainCode::kInvalidArgument);
+  EXPECT_NE(s.message.find("truncated"), std::string::npos);
+}
+
+TEST(TrainerTest, LearnsBothTasksAndReportsEverything) {
+  ExperimentConfig config = TinySyntheticConfig();
+  std::vector<Progress> progress;
+  RunOptions options;
+  options.on_progress = [&](const Progress& p) { progress.push_back(p); };
+  ExperimentResult result;
+  TrainStatus s = RunExperiment(config, options, &result);
+  ASSERT_TRUE(s.ok()) << s.message;
+  ASSERT_EQ(result.accuracy_matrix.size(), 2u);
+  ASSERT_EQ(result.accuracy_matrix[0].size(), 2u);
+  // Each task is learned well above chance (0.2) right after training it.
+  EXPECT_GT(result.accuracy_matrix[0][0], 0.6);
+  EXPECT_GT(result.accuracy_matrix[1][1], 0.6);
+  EXPECT_NEAR(result.metrics["forgetting"],
+              result.accuracy_matrix[0][0] - result.accuracy_matrix[1][0],
+              1e-12);
+  for (const char* name :
+       {"avg_forgetting", "bwt", "acc", "rel_forgetting", "pretrain_accuracy"}) {
+    EXPECT_TRUE(result.metrics.count(name)) << name;
+  }
+  // 36 inputs -> 32 -> 32, plus two 5-way heads.
+  EXPECT_EQ(result.parameter_count, (36 * 32 + 32) + (32 * 32 + 32) + 2 * (32 * 5 + 5));
+  // Curves every 10 steps of each 30-step task: 3 points per task, the last
+  // one equal to the matrix row.
+  ASSERT_EQ(result.curves.size(), 6u);
+  EXPECT_EQ(result.curves[5].stage, 1);
+  EXPECT_EQ(result.curves[5].step, 30);
+  EXPECT_EQ(result.curves[5].accuracy, result.accuracy_matrix[1]);
+  ASSERT_FALSE(progress.empty());
+  EXPECT_EQ(progress.back().step, 40 + 2 * 30);
+  EXPECT_EQ(progress.back().total_steps, 100);
+  EXPECT_EQ(result.device, "cpu");
+}
+
+TEST(TrainerTest, SameSeedIsBitIdenticalOtherSeedDiffers) {
+  ExperimentConfig config = TinySyntheticConfig();
+  ExperimentResult a, b, c;
+  ASSERT_TRUE(RunExperiment(config, {}, &a).ok());
+  ASSERT_TRUE(RunExperiment(config, {}, &b).ok());
+  EXPECT_EQ(a.accuracy_matrix, b.accuracy_matrix);
+  config.seed = 4;
+  ASSERT_TRUE(RunExperiment(config, {}, &c).ok());
+  EXPECT_NE(a.accuracy_matrix, c.accuracy_matrix);
+}
+
+TEST(TrainerTest, TrainsOnAnIdxFolder) {
+  ExperimentConfig config;
+  config.width = 16;
+  config.data.path = MakeIdxFolder("idx_train", 500, 200, ".gz");
+  config.data.pretrain_pool = 300;
+  config.pretrain_examples = 300;
+  config.pretrain_steps = 30;
+  config.task_steps = 40;
+  config.task_batch = 16;
+  config.eval_every = 0;
+  ExperimentResult result;
+  TrainStatus s = RunExperiment(config, {}, &result);
+  ASSERT_TRUE(s.ok()) << s.message;
+  EXPECT_TRUE(result.curves.empty());
+  EXPECT_GT(result.accuracy_matrix[1][1], 0.6);
+}
+
+TEST(TrainerTest, NonFiniteLossFailsWithPhaseAndStep) {
+  ExperimentConfig config = TinySyntheticConfig();
+  config.pretrain_examples = 0;
+  config.task_lr = 1e30;
+  ExperimentResult result;
+  TrainStatus s = RunExperiment(config, {}, &result);
+  EXPECT_EQ(s.code, TrainCode::kFailedPrecondition);
+  EXPECT_EQ(s.message.rfind("non-finite loss at task:A step ", 0), 0u)
+      << s.message;
+}
+
+TEST(TrainerTest, CancelStopsTraining) {
+  std::atomic<bool> cancel{true};
+  RunOptions options;
+  options.cancel = &cancel;
+  ExperimentResult result;
+  TrainStatus s = RunExperiment(TinySyntheticConfig(), options, &result);
+  EXPECT_EQ(s.code, TrainCode::kCancelled);
+}
+
+TEST(TrainerTest, BadInputIsInvalidArgument) {
+  ExperimentConfig config = TinySyntheticConfig();
+  config.pretrain_examples = 401;  // pool is 400
+  ExperimentResult result;
+  TrainStatus s = RunExperiment(config, {}, &result);
+  EXPECT_EQ(s.code, TrainCode::kInvalidArgument);
+  EXPECT_NE(s.message.find("pretrain.examples"), std::string::npos);
+
+  config = TinySyntheticConfig();
+  config.tasks[1].classes = {5, 6, 17};
+  s = RunExperiment(config, {}, &result);
+  EXPECT_EQ(s.code, TrainCode::kInvalidArgument);
+  EXPECT_NE(s.message.find("class 17"), std::string::npos);
+
+  RunOptions options;
+  options.device = "tpu";
+  s = RunExperiment(TinySyntheticConfig(), options, &result);
+  EXPECT_EQ(s.code, TrainCode::kInvalidArgument);
+}
+
+TEST(TrainerTest, CudaMatchesShapeWhenAvailable) {
+  if (!CudaAvailable()) {
+    GTEST_SKIP() << "no CUDA device in this build or machine";
+  }
+  RunOptions options;
+  options.device = "cuda";
+  ExperimentResult result;
+  TrainStatus s = RunExperiment(TinySyntheticConfig(), options, &result);
+  ASSERT_TRUE(s.ok()) << s.message;
+  EXPECT_EQ(result.device, "cuda");
+  ASSERT_EQ(result.accuracy_matrix.size(), 2u);
+  EXPECT_GT(result.accuracy_matrix[0][0], 0.6);
+}
+
+TEST(TrainerTest, CudaRequestWithoutGpuIsAClearError) {
+  if (CudaAvailable()) GTEST_SKIP() << "a CUDA device is present";
+  RunOptions options;
+  options.device = "cuda:0";
+  ExperimentResult result;
+  TrainStatus s = RunExperiment(TinySyntheticConfig(), options, &result);
+  EXPECT_EQ(s.code, TrainCode::kFailedPrecondition);
+  EXPECT_NE(s.message.find("--device=cpu"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace forgetlab::train
