@@ -1,0 +1,936 @@
+// SQLite implementation of the scheduler's durable state.
+#include "storage/store.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <sstream>
+#include <unordered_map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace forgetlab::storage {
+namespace {
+
+// Forward migrations: entry i moves user_version from i to i + 1.
+const char* const kMigrations[] = {
+    // 0 -> 1: the initial schema.
+    R"sql(
+CREATE TABLE sweeps(
+  sweep_id     TEXT PRIMARY KEY,
+  name         TEXT NOT NULL,
+  spec         BLOB NOT NULL,
+  request_id   TEXT UNIQUE,
+  priority     INTEGER NOT NULL,
+  max_attempts INTEGER NOT NULL,
+  owner        TEXT NOT NULL DEFAULT '',
+  created_ms   INTEGER NOT NULL
+);
+CREATE TABLE jobs(
+  job_id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  sweep_id         TEXT NOT NULL REFERENCES sweeps(sweep_id),
+  idx              INTEGER NOT NULL,
+  spec             BLOB NOT NULL,
+  spec_key         TEXT NOT NULL,
+  state            TEXT NOT NULL,
+  priority         INTEGER NOT NULL,
+  attempt          INTEGER NOT NULL DEFAULT 0,
+  max_attempts     INTEGER NOT NULL,
+  worker_id        TEXT NOT NULL DEFAULT '',
+  error            TEXT NOT NULL DEFAULT '',
+  phase            TEXT NOT NULL DEFAULT '',
+  step             INTEGER NOT NULL DEFAULT 0,
+  total_steps      INTEGER NOT NULL DEFAULT 0,
+  lease_token      INTEGER NOT NULL DEFAULT 0,
+  deadline_ms      INTEGER NOT NULL DEFAULT 0,
+  cancel_requested INTEGER NOT NULL DEFAULT 0,
+  cached           INTEGER NOT NULL DEFAULT 0,
+  updated_ms       INTEGER NOT NULL,
+  UNIQUE(sweep_id, idx)
+);
+CREATE INDEX jobs_queue ON jobs(state, priority DESC, job_id);
+CREATE INDEX jobs_by_sweep ON jobs(sweep_id, state);
+CREATE INDEX jobs_by_key ON jobs(spec_key, state);
+CREATE TABLE job_axes(
+  job_id INTEGER NOT NULL REFERENCES jobs(job_id),
+  axis   TEXT NOT NULL,
+  value  REAL NOT NULL,
+  PRIMARY KEY(job_id, axis)
+) WITHOUT ROWID;
+CREATE TABLE attempts(
+  token      INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id     INTEGER NOT NULL REFERENCES jobs(job_id),
+  attempt    INTEGER NOT NULL,
+  worker_id  TEXT NOT NULL,
+  started_ms INTEGER NOT NULL,
+  ended_ms   INTEGER,
+  outcome    TEXT,
+  error      TEXT
+);
+CREATE INDEX attempts_by_job ON attempts(job_id);
+CREATE TABLE results(
+  job_id          INTEGER PRIMARY KEY REFERENCES jobs(job_id),
+  parameter_count INTEGER NOT NULL,
+  device          TEXT NOT NULL,
+  total_seconds   REAL NOT NULL,
+  accuracy_matrix TEXT NOT NULL,
+  blob            BLOB NOT NULL,
+  created_ms      INTEGER NOT NULL
+);
+CREATE TABLE result_metrics(
+  job_id INTEGER NOT NULL REFERENCES results(job_id),
+  name   TEXT NOT NULL,
+  value  REAL NOT NULL,
+  PRIMARY KEY(job_id, name)
+) WITHOUT ROWID;
+CREATE INDEX result_metrics_by_name ON result_metrics(name, job_id);
+CREATE TABLE curves(
+  job_id   INTEGER NOT NULL REFERENCES results(job_id),
+  stage    INTEGER NOT NULL,
+  step     INTEGER NOT NULL,
+  task     INTEGER NOT NULL,
+  accuracy REAL NOT NULL,
+  PRIMARY KEY(job_id, stage, step, task)
+) WITHOUT ROWID;
+CREATE TABLE workers(
+  worker_id      TEXT PRIMARY KEY,
+  host           TEXT NOT NULL,
+  device         TEXT NOT NULL,
+  threads        INTEGER NOT NULL,
+  registered_ms  INTEGER NOT NULL,
+  last_seen_ms   INTEGER NOT NULL,
+  current_job_id INTEGER NOT NULL DEFAULT 0
+);
+)sql",
+};
+constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
+
+constexpr char kJobColumns[] =
+    "job_id, sweep_id, idx, spec, spec_key, state, attempt, max_attempts, "
+    "worker_id, error, phase, step, total_steps, lease_token, deadline_ms, "
+    "cancel_requested, updated_ms";
+
+// BEGIN IMMEDIATE ... COMMIT, rolled back unless committed.
+class ImmediateTransaction {
+ public:
+  explicit ImmediateTransaction(SQLite::Database& db) : db_(db) {
+    db_.exec("BEGIN IMMEDIATE");
+  }
+  ~ImmediateTransaction() {
+    if (!committed_) {
+      try {
+        db_.exec("ROLLBACK");
+      } catch (...) {
+        // The connection is already out of the transaction.
+      }
+    }
+  }
+  void Commit() {
+    db_.exec("COMMIT");
+    committed_ = true;
+  }
+
+ private:
+  SQLite::Database& db_;
+  bool committed_ = false;
+};
+
+absl::Status FromSqlite(const SQLite::Exception& e) {
+  const int code = e.getErrorCode() & 0xff;
+  const std::string message = absl::StrCat("sqlite: ", e.what());
+  if (code == SQLITE_BUSY || code == SQLITE_LOCKED) {
+    return absl::UnavailableError(message);
+  }
+  if (code == SQLITE_FULL) return absl::ResourceExhaustedError(message);
+  return absl::InternalError(message);
+}
+
+// Runs `body`, turning SQLiteCpp's exceptions into a status.
+template <typename F>
+auto Guarded(F&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const SQLite::Exception& e) {
+    return FromSqlite(e);
+  }
+}
+
+std::string Blob(const SQLite::Column& column) {
+  return std::string(static_cast<const char*>(column.getBlob()),
+                     static_cast<size_t>(column.getBytes()));
+}
+
+void BindBlob(SQLite::Statement& q, int index, const std::string& bytes) {
+  q.bind(index, bytes.data(), static_cast<int>(bytes.size()));
+}
+
+JobState ParseState(const std::string& name) {
+  if (name == "LEASED") return JobState::kLeased;
+  if (name == "SUCCEEDED") return JobState::kSucceeded;
+  if (name == "FAILED") return JobState::kFailed;
+  if (name == "CANCELLED") return JobState::kCancelled;
+  return JobState::kQueued;
+}
+
+JobRow ReadJob(SQLite::Statement& q) {
+  JobRow j;
+  j.job_id = q.getColumn(0).getInt64();
+  j.sweep_id = q.getColumn(1).getString();
+  j.index = q.getColumn(2).getInt();
+  j.spec = Blob(q.getColumn(3));
+  j.spec_key = q.getColumn(4).getString();
+  j.state = ParseState(q.getColumn(5).getString());
+  j.attempt = q.getColumn(6).getInt();
+  j.max_attempts = q.getColumn(7).getInt();
+  j.worker_id = q.getColumn(8).getString();
+  j.error = q.getColumn(9).getString();
+  j.phase = q.getColumn(10).getString();
+  j.step = q.getColumn(11).getInt64();
+  j.total_steps = q.getColumn(12).getInt64();
+  j.lease_token = q.getColumn(13).getInt64();
+  j.deadline_ms = q.getColumn(14).getInt64();
+  j.cancel_requested = q.getColumn(15).getInt() != 0;
+  j.updated_ms = q.getColumn(16).getInt64();
+  return j;
+}
+
+std::string MatrixText(const std::vector<std::vector<double>>& matrix) {
+  std::vector<std::string> rows;
+  for (const auto& row : matrix) {
+    rows.push_back(absl::StrCat("[", absl::StrJoin(row, ","), "]"));
+  }
+  return absl::StrCat("[", absl::StrJoin(rows, ","), "]");
+}
+
+std::string RandomId(const char* prefix, int hex_digits) {
+  static std::mt19937_64* rng = new std::mt19937_64(std::random_device{}());
+  static const char kHex[] = "0123456789abcdef";
+  std::string id = prefix;
+  uint64_t bits = (*rng)();
+  for (int i = 0; i < hex_digits; ++i, bits >>= 4) id += kHex[bits & 15];
+  return id;
+}
+
+int64_t SystemNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+const char* JobStateName(JobState state) {
+  switch (state) {
+    case JobState::kQueued:
+      return "QUEUED";
+    case JobState::kLeased:
+      return "LEASED";
+    case JobState::kSucceeded:
+      return "SUCCEEDED";
+    case JobState::kFailed:
+      return "FAILED";
+    case JobState::kCancelled:
+      return "CANCELLED";
+  }
+  return "UNKNOWN";
+}
+
+int Store::SchemaVersion() { return kSchemaVersion; }
+
+Store::Store(Options options, std::unique_ptr<SQLite::Database> db)
+    : options_(std::move(options)), db_(std::move(db)) {}
+
+Store::~Store() = default;
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(Options options) {
+  if (!options.now_ms) options.now_ms = SystemNowMs;
+  std::unique_ptr<SQLite::Database> db;
+  try {
+    db = std::make_unique<SQLite::Database>(
+        options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db->setBusyTimeout(5000);
+    db->exec("PRAGMA journal_mode=WAL");
+    // In WAL mode NORMAL survives any process crash; only an OS crash or
+    // power loss can drop the last commits (never corrupt the file).
+    db->exec("PRAGMA synchronous=NORMAL");
+    db->exec("PRAGMA foreign_keys=ON");
+  } catch (const SQLite::Exception& e) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot open database ", options.path, ": ", e.what(),
+        "; check that the folder exists and is writable"));
+  }
+  std::unique_ptr<Store> store(new Store(std::move(options), std::move(db)));
+  absl::MutexLock lock(&store->mutex_);
+  absl::Status s = store->Migrate();
+  if (!s.ok()) return s;
+  return store;
+}
+
+absl::Status Store::Migrate() {
+  return Guarded([&]() -> absl::Status {
+    const int version = db_->execAndGet("PRAGMA user_version").getInt();
+    if (version > kSchemaVersion) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "database ", options_.path, " has schema version ", version,
+          " but this forgetlab knows versions up to ", kSchemaVersion,
+          "; run a newer forgetlab-server"));
+    }
+    for (int v = version; v < kSchemaVersion; ++v) {
+      ImmediateTransaction txn(*db_);
+      db_->exec(kMigrations[v]);
+      db_->exec(absl::StrCat("PRAGMA user_version=", v + 1));
+      txn.Commit();
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::string> Store::CreateSweep(const NewSweep& sweep,
+                                               bool* existing) {
+  absl::MutexLock lock(&mutex_);
+  return Guarded([&]() -> absl::StatusOr<std::string> {
+    ImmediateTransaction txn(*db_);
+    *existing = false;
+    if (!sweep.request_id.empty()) {
+      SQLite::Statement q(*db_, "SELECT sweep_id FROM sweeps WHERE request_id=?");
+      q.bind(1, sweep.request_id);
+      if (q.executeStep()) {
+        *existing = true;
+        return q.getColumn(0).getString();
+      }
+    }
+    const std::string sweep_id = RandomId("sw-", 10);
+    const int64_t now = Now();
+    {
+      SQLite::Statement q(*db_,
+                          "INSERT INTO sweeps(sweep_id, name, spec, request_id, "
+                          "priority, max_attempts, owner, created_ms) "
+                          "VALUES(?,?,?,?,?,?,?,?)");
+      q.bind(1, sweep_id);
+      q.bind(2, sweep.name);
+      BindBlob(q, 3, sweep.spec);
+      if (sweep.request_id.empty()) {
+        q.bind(4);
+      } else {
+        q.bind(4, sweep.request_id);
+      }
+      q.bind(5, sweep.priority);
+      q.bind(6, sweep.max_attempts);
+      q.bind(7, sweep.owner);
+      q.bind(8, now);
+      q.exec();
+    }
+    SQLite::Statement insert_job(
+        *db_,
+        "INSERT INTO jobs(sweep_id, idx, spec, spec_key, state, priority, "
+        "max_attempts, updated_ms) VALUES(?,?,?,?,'QUEUED',?,?,?)");
+    SQLite::Statement insert_axis(
+        *db_, "INSERT INTO job_axes(job_id, axis, value) VALUES(?,?,?)");
+    for (size_t i = 0; i < sweep.jobs.size(); ++i) {
+      const NewJob& job = sweep.jobs[i];
+      insert_job.reset();
+      insert_job.bind(1, sweep_id);
+      insert_job.bind(2, static_cast<int>(i));
+      BindBlob(insert_job, 3, job.spec);
+      insert_job.bind(4, job.spec_key);
+      insert_job.bind(5, sweep.priority);
+      insert_job.bind(6, sweep.max_attempts);
+      insert_job.bind(7, now);
+      insert_job.exec();
+      const int64_t job_id = db_->getLastInsertRowid();
+      for (const auto& [axis, value] : job.axis_values) {
+        insert_axis.reset();
+        insert_axis.bind(1, job_id);
+        insert_axis.bind(2, axis);
+        insert_axis.bind(3, value);
+        insert_axis.exec();
+      }
+    }
+    txn.Commit();
+    return sweep_id;
+  });
+}
+
+absl::StatusOr<SweepRow> Store::GetSweep(const std::string& sweep_id) {
+  absl::MutexLock lock(&mutex_);
+  return Guarded([&]() -> absl::StatusOr<SweepRow> {
+    SQLite::Statement q(*db_,
+                        "SELECT sweep_id, name, spec, owner, priority, "
+                        "max_attempts, created_ms FROM sweeps WHERE sweep_id=?");
+    q.bind(1, sweep_id);
+    if (!q.executeStep()) {
+      return absl::NotFoundError(absl::StrCat(
+          "no sweep '", sweep_id, "'; `forgetlab sweeps` lists them"));
+    }
+    SweepRow row;
+    row.sweep_id = q.getColumn(0).getString();
+    row.name = q.getColumn(1).getString();
+    row.spec = Blob(q.getColumn(2));
+    row.owner = q.getColumn(3).getString();
+    row.priority = q.getColumn(4).getInt();
+    row.max_attempts = q.getColumn(5).getInt();
+    row.created_ms = q.getColumn(6).getInt64();
+    SQLite::Statement counts(*db_,
+                             "SELECT state, COUNT(*), SUM(cached) FROM jobs "
+                             "WHERE sweep_id=? GROUP BY state");
+    counts.bind(1, sweep_id);
+    while (counts.executeStep()) {
+      const int n = counts.getColumn(1).getInt();
+      row.counts[static_cast<int>(ParseState(counts.getColumn(0).getString()))] = n;
+      row.total += n;
+      row.cached += counts.getColumn(2).getInt();
+    }
+    return row;
+  });
+}
+
+absl::StatusOr<std::vector<SweepRow>> Store::ListSweeps(int limit) {
+  std::vector<std::string> ids;
+  {
+    absl::MutexLock lock(&mutex_);
+    absl::Status s = Guarded([&]() -> absl::Status {
+      SQLite::Statement q(*db_,
+                          "SELECT sweep_id FROM sweeps ORDER BY created_ms "
+                          "DESC, rowid DESC LIMIT ?");
+      q.bind(1, limit);
+      while (q.executeStep()) ids.push_back(q.getColumn(0).getString());
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+  }
+  std::vector<SweepRow> rows;
+  for (const std::string& id : ids) {
+    absl::StatusOr<SweepRow> row = GetSweep(id);
+    if (!row.ok()) return row.status();
+    rows.push_back(*std::move(row));
+  }
+  return rows;
+}
+
+void Store::LoadAxes(std::vector<JobRow>* jobs) {
+  if (jobs->empty()) return;
+  std::unordered_map<int64_t, JobRow*> by_id;
+  int64_t low = jobs->front().job_id, high = low;
+  for (JobRow& j : *jobs) {
+    by_id[j.job_id] = &j;
+    low = std::min(low, j.job_id);
+    high = std::max(high, j.job_id);
+  }
+  SQLite::Statement q(*db_,
+                      "SELECT job_id, axis, value FROM job_axes "
+                      "WHERE job_id BETWEEN ? AND ?");
+  q.bind(1, low);
+  q.bind(2, high);
+  while (q.executeStep()) {
+    auto it = by_id.find(q.getColumn(0).getInt64());
+    if (it == by_id.end()) continue;
+    it->second->axis_values[q.getColumn(1).getString()] =
+        q.getColumn(2).getDouble();
+  }
+}
+
+absl::StatusOr<std::vector<JobRow>> Store::ListJobs(
+    const std::string& sweep_id, std::optional<JobState> state,
+    int64_t after_job_id, int limit) {
+  absl::MutexLock lock(&mutex_);
+  return Guarded([&]() -> absl::StatusOr<std::vector<JobRow>> {
+    std::string sql = absl::StrCat("SELECT ", kJobColumns,
+                                   " FROM jobs WHERE sweep_id=? AND job_id>?");
+    if (state.has_value()) absl::StrAppend(&sql, " AND state=?");
+    absl::StrAppend(&sql, " ORDER BY job_id LIMIT ?");
+    SQLite::Statement q(*db_, sql);
+    int i = 1;
+    q.bind(i++, sweep_id);
+    q.bind(i++, after_job_id);
+    if (state.has_value()) q.bind(i++, JobStateName(*state));
+    q.bind(i++, limit);
+    std::vector<JobRow> jobs;
+    while (q.executeStep()) jobs.push_back(ReadJob(q));
+    LoadAxes(&jobs);
+    return jobs;
+  });
+}
+
+absl::StatusOr<JobRow> Store::GetJobLocked(int64_t job_id) {
+  SQLite::Statement q(*db_, absl::StrCat("SELECT ", kJobColumns,
+                                         " FROM jobs WHERE job_id=?"));
+  q.bind(1, job_id);
+  if (!q.executeStep()) {
+    return absl::NotFoundError(absl::StrCat("no job ", job_id));
+  }
+  std::vector<JobRow> jobs = {ReadJob(q)};
+  LoadAxes(&jobs);
+  return jobs.front();
+}
+
+absl::StatusOr<JobRow> Store::GetJob(int64_t job_id) {
+  absl::MutexLock lock(&mutex_);
+  return Guarded([&]() { return GetJobLocked(job_id); });
+}
+
+std::vector<std::string> Store::ExpireLocked(int64_t now) {
+  struct Expired {
+    int64_t job_id, token;
+    std::string sweep_id, worker_id;
+    int attempt, max_attempts;
+    bool cancel;
+  };
+  std::vector<Expired> expired;
+  {
+    SQLite::Statement q(*db_,
+                        "SELECT job_id, lease_token, sweep_id, worker_id, "
+                        "attempt, max_attempts, cancel_requested FROM jobs "
+                        "WHERE state='LEASED' AND deadline_ms<?");
+    q.bind(1, now);
+    while (q.executeStep()) {
+      expired.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getInt64(),
+                         q.getColumn(2).getString(), q.getColumn(3).getString(),
+                         q.getColumn(4).getInt(), q.getColumn(5).getInt(),
+                         q.getColumn(6).getInt() != 0});
+    }
+  }
+  std::vector<std::string> sweeps;
+  for (const Expired& e : expired) {
+    const std::string error = absl::StrCat(
+        "attempt ", e.attempt, " of ", e.max_attempts, ": lease expired (worker ",
+        e.worker_id, " stopped heartbeating)");
+    const char* next = e.cancel                       ? "CANCELLED"
+                       : e.attempt >= e.max_attempts ? "FAILED"
+                                                     : "QUEUED";
+    SQLite::Statement u(*db_,
+                        "UPDATE jobs SET state=?, error=?, worker_id=CASE WHEN "
+                        "?='QUEUED' THEN '' ELSE worker_id END, deadline_ms=0, "
+                        "updated_ms=? WHERE job_id=?");
+    u.bind(1, next);
+    u.bind(2, e.cancel ? std::string("cancelled by user") : error);
+    u.bind(3, next);
+    u.bind(4, now);
+    u.bind(5, e.job_id);
+    u.exec();
+    SQLite::Statement a(*db_,
+                        "UPDATE attempts SET ended_ms=?, outcome='EXPIRED', "
+                        "error=? WHERE token=?");
+    a.bind(1, now);
+    a.bind(2, error);
+    a.bind(3, e.token);
+    a.exec();
+    SQLite::Statement w(*db_,
+                        "UPDATE workers SET current_job_id=0 WHERE worker_id=? "
+                        "AND current_job_id=?");
+    w.bind(1, e.worker_id);
+    w.bind(2, e.job_id);
+    w.exec();
+    sweeps.push_back(e.sweep_id);
+  }
+  return sweeps;
+}
+
+absl::StatusOr<std::vector<std::string>> Store::ExpireLeases() {
+  absl::MutexLock lock(&mutex_);
+  return Guarded([&]() -> absl::StatusOr<std::vector<std::string>> {
+    ImmediateTransaction txn(*db_);
+    std::vector<std::string> sweeps = ExpireLocked(Now());
+    txn.Commit();
+    return sweeps;
+  });
+}
+
+absl::Status Store::ExtendLeases(int64_t min_deadline_ms) {
+  absl::MutexLock lock(&mutex_);
+  return Guarded([&]() -> absl::Status {
+    SQLite::Statement q(*db_,
+                        "UPDATE jobs SET deadline_ms=? WHERE state='LEASED' "
+                        "AND deadline_ms<?");
+    q.bind(1, min_deadline_ms);
+    q.bind(2, min_deadline_ms);
+    q.exec();
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::optional<int64_t>> Store::NextDeadline() {
+  absl::MutexLock lock(&mutex_);
+  return Guarded([&]() -> absl::StatusOr<std::optional<int64_t>> {
+    SQLite::Statement q(*db_,
+                        "SELECT MIN(deadline_ms) FROM jobs WHERE state='LEASED'");
+    if (q.executeStep() && !q.getColumn(0).isNull()) {
+      return std::optional<int64_t>(q.getColumn(0).getInt64());
+    }
+    return std::optional<int64_t>();
+  });
+}
+
+absl::StatusOr<std::optional<Lease>> Store::LeaseJob(const std::string& worker_id,
+                                                     int64_t lease_ms) {
+  absl::MutexLock lock(&mutex_);
+  return Guarded([&]() -> absl::StatusOr<std::optional<Lease>> {
+    ImmediateTransaction txn(*db_);
+    const int64_t now = Now();
+    ExpireLocked(now);
+    int64_t job_id = 0;
+    int attempt = 0;
+    {
+      SQLite::Statement q(*db_,
+                          "SELECT job_id, attempt FROM jobs WHERE state='QUEUED' "
+                          "ORDER BY priority DESC, job_id LIMIT 1");
+      if (!q.executeStep()) {
+        txn.Commit();  // keep the expiries
+        return std::optional<Lease>();
+      }
+      job_id = q.getColumn(0).getInt64();
+      attempt = q.getColumn(1).getInt() + 1;
+    }
+    SQLite::Statement a(*db_,
+                        "INSERT INTO attempts(job_id, attempt, worker_id, "
+                        "started_ms) VALUES(?,?,?,?)");
+    a.bind(1, job_id);
+    a.bind(2, attempt);
+    a.bind(3, worker_id);
+    a.bind(4, now);
+    a.exec();
+    const int64_t token = db_->getLastInsertRowid();
+    const int64_t deadline = now + lease_ms;
+    SQLite::Statement u(*db_,
+                        "UPDATE jobs SET state='LEASED', attempt=?, worker_id=?, "
+                        "lease_token=?, deadline_ms=?, phase='', step=0, "
+                        "total_steps=0, updated_ms=? WHERE job_id=?");
+    u.bind(1, attempt);
+    u.bind(2, worker_id);
+    u.bind(3, token);
+    u.bind(4, deadline);
+    u.bind(5, now);
+    u.bind(6, job_id);
+    u.exec();
+    SQLite::Statement w(*db_,
+                        "UPDATE workers SET current_job_id=?, last_seen_ms=? "
+                        "WHERE worker_id=?");
+    w.bind(1, job_id);
+    w.bind(2, now);
+    w.bind(3, worker_id);
+    w.exec();
+    absl::StatusOr<JobRow> job = GetJobLocked(job_id);
+    if (!job.ok()) return job.status();
+    txn.Commit();
+    return std::optional<Lease>(Lease{*std::move(job), token, deadline});
+  });
+}
+
+namespace {
+
+absl::Status StaleToken(const JobRow& job, int64_t token) {
+  return absl::AbortedError(absl::StrCat(
+      "job ", job.job_id, ": lease token ", token,
+      " is not the current lease (job is ", JobStateName(job.state),
+      job.state == JobState::kLeased
+          ? absl::StrCat(" under token ", job.lease_token)
+          : std::string(),
+      "); drop this attempt"));
+}
+
+}  // namespace
+
+absl::StatusOr<HeartbeatOutcome> Store::Heartbeat(int64_t job_id, int64_t token,
+                                                  const std::string& phase,
+                                                  int64_t step,
+                                                  int64_t total_steps,
+                                                  int64_t lease_ms) {
+  absl::MutexLock lock(&mutex_);
+  return Guarded([&]() -> absl::StatusOr<HeartbeatOutcome> {
+    ImmediateTransaction txn(*db_);
+    absl::StatusOr<JobRow> job = GetJobLocked(job_id);
+    if (!job.ok()) return job.status();
+    if (job->state != JobState::kLeased || job->lease_token != token) {
+      return StaleToken(*job, token);
+    }
+    const int64_t now = Now();
+    HeartbeatOutcome out{now + lease_ms, job->cancel_requested};
+    SQLite::Statement u(*db_,
+                        "UPDATE jobs SET deadline_ms=?, phase=?, step=?, "
+                        "total_steps=?, updated_ms=? WHERE job_id=?");
+    u.bind(1, out.deadline_ms);
+    u.bind(2, phase);
+    u.bind(3, step);
+    u.bind(4, total_steps);
+    u.bind(5, now);
+    u.bind(6, job_id);
+    u.exec();
+    SQLite::Statement w(*db_,
+                        "UPDATE workers SET last_seen_ms=?, current_job_id=? "
+                        "WHERE worker_id=?");
+    w.bind(1, now);
+    w.bind(2, job_id);
+    w.bind(3, job->worker_id);
+    w.exec();
+    txn.Commit();
+    return out;
+  });
+}
+
+absl::Status Store::CompleteJob(int64_t job_id, int64_t token,
+                                const ResultRecord& result) {
+  absl::MutexLock lock(&mutex_);
+  return Guarded([&]() -> absl::Status {
+    ImmediateTransaction txn(*db_);
+    absl::StatusOr<JobRow> job = GetJobLocked(job_id);
+    if (!job.ok()) return job.status();
+    if (job->state == JobState::kSucceeded && job->lease_token == token) {
+      return absl::OkStatus();  // a retried CompleteJob: already stored
+    }
+    if (job->state != JobState::kLeased || job->lease_token != token) {
+      return StaleToken(*job, token);
+    }
+    const int64_t now = Now();
+    {
+      SQLite::Statement q(*db_,
+                          "INSERT INTO results(job_id, parameter_count, device, "
+                          "total_seconds, accuracy_matrix, blob, created_ms) "
+                          "VALUES(?,?,?,?,?,?,?)");
+      q.bind(1, job_id);
+      q.bind(2, result.parameter_count);
+      q.bind(3, result.device);
+      q.bind(4, result.total_seconds);
+      q.bind(5, MatrixText(result.accuracy_matrix));
+      BindBlob(q, 6, result.blob);
+      q.bind(7, now);
+      q.exec();
+    }
+    SQLite::Statement m(*db_,
+                        "INSERT INTO result_metrics(job_id, name, value) "
+                        "VALUES(?,?,?)");
+    for (const auto& [name, value] : result.metrics) {
+      m.reset();
+      m.bind(1, job_id);
+      m.bind(2, name);
+      m.bind(3, value);
+      m.exec();
+    }
+    SQLite::Statement c(*db_,
+                        "INSERT OR REPLACE INTO curves(job_id, stage, step, "
+                        "task, accuracy) VALUES(?,?,?,?,?)");
+    for (const CurveSample& p : result.curves) {
+      c.reset();
+      c.bind(1, job_id);
+      c.bind(2, p.stage);
+      c.bind(3, p.step);
+      c.bind(4, p.task);
+      c.bind(5, p.accuracy);
+      c.exec();
+    }
+    SQLite::Statement u(*db_,
+                        "UPDATE jobs SET state='SUCCEEDED', error='', "
+                        "deadline_ms=0, step=total_steps, updated_ms=? "
+                        "WHERE job_id=?");
+    u.bind(1, now);
+    u.bind(2, job_id);
+    u.exec();
+    SQLite::Statement a(*db_,
+                        "UPDATE attempts SET ended_ms=?, outcome='SUCCEEDED' "
+                        "WHERE token=?");
+    a.bind(1, now);
+    a.bind(2, token);
+    a.exec();
+    SQLite::Statement w(*db_,
+                        "UPDATE workers SET current_job_id=0, last_seen_ms=? "
+                        "WHERE worker_id=?");
+    w.bind(1, now);
+    w.bind(2, job->worker_id);
+    w.exec();
+    txn.Commit();
+    return absl::OkStatus();
+  });
+}
+
+absl::Status Store::FailJob(int64_t job_id, int64_t token,
+                            const std::string& error, bool release) {
+  absl::MutexLock lock(&mutex_);
+  return Guarded([&]() -> absl::Status {
+    ImmediateTransaction txn(*db_);
+    absl::StatusOr<JobRow> job = GetJobLocked(job_id);
+    if (!job.ok()) return job.status();
+    if (job->state != JobState::kLeased || job->lease_token != token) {
+      return StaleToken(*job, token);
+    }
+    const int64_t now = Now();
+    const char* next;
+    std::string message = error;
+    int attempt = job->attempt;
+    if (job->cancel_requested) {
+      next = "CANCELLED";
+      message = "cancelled by user";
+    } else if (release) {
+      next = "QUEUED";
+      attempt -= 1;  // an attempt handed back untried does not count
+      message = "";
+    } else {
+      next = "FAILED";
+    }
+    SQLite::Statement u(*db_,
+                        "UPDATE jobs SET state=?, error=?, attempt=?, "
+                        "worker_id=CASE WHEN ?='QUEUED' THEN '' ELSE worker_id "
+                        "END, deadline_ms=0, updated_ms=? WHERE job_id=?");
+    u.bind(1, next);
+    u.bind(2, message);
+    u.bind(3, attempt);
+    u.bind(4, next);
+    u.bind(5, now);
+    u.bind(6, job_id);
+    u.exec();
+    SQLite::Statement a(*db_,
+                        "UPDATE attempts SET ended_ms=?, outcome=?, error=? "
+                        "WHERE token=?");
+    a.bind(1, now);
+    a.bind(2, release ? "RELEASED" : "FAILED");
+    a.bind(3, error);
+    a.bind(4, token);
+    a.exec();
+    SQLite::Statement w(*db_,
+                        "UPDATE workers SET current_job_id=0, last_seen_ms=? "
+                        "WHERE worker_id=?");
+    w.bind(1, now);
+    w.bind(2, job->worker_id);
+    w.exec();
+    txn.Commit();
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<CancelOutcome> Store::CancelSweep(const std::string& sweep_id) {
+  absl::MutexLock lock(&mutex_);
+  return Guarded([&]() -> absl::StatusOr<CancelOutcome> {
+    ImmediateTransaction txn(*db_);
+    {
+      SQLite::Statement q(*db_, "SELECT 1 FROM sweeps WHERE sweep_id=?");
+      q.bind(1, sweep_id);
+      if (!q.executeStep()) {
+        return absl::NotFoundError(absl::StrCat("no sweep '", sweep_id, "'"));
+      }
+    }
+    const int64_t now = Now();
+    CancelOutcome out;
+    SQLite::Statement queued(*db_,
+                             "UPDATE jobs SET state='CANCELLED', error='cancelled "
+                             "by user', updated_ms=? WHERE sweep_id=? AND "
+                             "state='QUEUED'");
+    queued.bind(1, now);
+    queued.bind(2, sweep_id);
+    out.cancelled = queued.exec();
+    SQLite::Statement leased(*db_,
+                             "UPDATE jobs SET cancel_requested=1, updated_ms=? "
+                             "WHERE sweep_id=? AND state='LEASED'");
+    leased.bind(1, now);
+    leased.bind(2, sweep_id);
+    out.stopping = leased.exec();
+    txn.Commit();
+    return out;
+  });
+}
+
+absl::StatusOr<std::string> Store::GetResultBlob(int64_t job_id) {
+  absl::MutexLock lock(&mutex_);
+  return Guarded([&]() -> absl::StatusOr<std::string> {
+    SQLite::Statement q(*db_, "SELECT blob FROM results WHERE job_id=?");
+    q.bind(1, job_id);
+    if (!q.executeStep()) {
+      return absl::NotFoundError(absl::StrCat("job ", job_id, " has no result"));
+    }
+    return Blob(q.getColumn(0));
+  });
+}
+
+absl::StatusOr<std::vector<MetricSample>> Store::MetricSamples(
+    const std::vector<std::string>& sweep_ids, const std::string& metric,
+    const std::string& row_axis, const std::string& col_axis) {
+  absl::MutexLock lock(&mutex_);
+  return Guarded([&]() -> absl::StatusOr<std::vector<MetricSample>> {
+    std::vector<std::string> marks(sweep_ids.size(), "?");
+    SQLite::Statement q(
+        *db_,
+        absl::StrCat(
+            "SELECT j.sweep_id, ra.value, ca.value, m.value, r.parameter_count "
+            "FROM jobs j "
+            "JOIN result_metrics m ON m.job_id=j.job_id AND m.name=? "
+            "JOIN results r ON r.job_id=j.job_id "
+            "LEFT JOIN job_axes ra ON ra.job_id=j.job_id AND ra.axis=? "
+            "LEFT JOIN job_axes ca ON ca.job_id=j.job_id AND ca.axis=? "
+            "WHERE j.state='SUCCEEDED' AND j.sweep_id IN (",
+            absl::StrJoin(marks, ","), ") ORDER BY j.job_id"));
+    int i = 1;
+    q.bind(i++, metric);
+    q.bind(i++, row_axis);
+    q.bind(i++, col_axis);
+    for (const std::string& id : sweep_ids) q.bind(i++, id);
+    std::vector<MetricSample> samples;
+    while (q.executeStep()) {
+      MetricSample s;
+      s.sweep_id = q.getColumn(0).getString();
+      if (!q.getColumn(1).isNull()) s.row = q.getColumn(1).getDouble();
+      if (!q.getColumn(2).isNull()) s.col = q.getColumn(2).getDouble();
+      s.value = q.getColumn(3).getDouble();
+      s.parameter_count = q.getColumn(4).getInt64();
+      samples.push_back(s);
+    }
+    return samples;
+  });
+}
+
+absl::StatusOr<std::string> Store::RegisterWorker(const std::string& host,
+                                                  const std::string& device,
+                                                  int threads) {
+  absl::MutexLock lock(&mutex_);
+  return Guarded([&]() -> absl::StatusOr<std::string> {
+    const std::string id = RandomId("w-", 8);
+    const int64_t now = Now();
+    SQLite::Statement q(*db_,
+                        "INSERT INTO workers(worker_id, host, device, threads, "
+                        "registered_ms, last_seen_ms) VALUES(?,?,?,?,?,?)");
+    q.bind(1, id);
+    q.bind(2, host);
+    q.bind(3, device);
+    q.bind(4, threads);
+    q.bind(5, now);
+    q.bind(6, now);
+    q.exec();
+    return id;
+  });
+}
+
+absl::Status Store::TouchWorker(const std::string& worker_id,
+                                int64_t current_job_id) {
+  absl::MutexLock lock(&mutex_);
+  return Guarded([&]() -> absl::Status {
+    SQLite::Statement q(*db_,
+                        "UPDATE workers SET last_seen_ms=?, current_job_id=? "
+                        "WHERE worker_id=?");
+    q.bind(1, Now());
+    q.bind(2, current_job_id);
+    q.bind(3, worker_id);
+    if (q.exec() == 0) {
+      return absl::NotFoundError(absl::StrCat(
+          "unknown worker '", worker_id, "'; register again"));
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<WorkerRow>> Store::ListWorkers() {
+  absl::MutexLock lock(&mutex_);
+  return Guarded([&]() -> absl::StatusOr<std::vector<WorkerRow>> {
+    SQLite::Statement q(*db_,
+                        "SELECT worker_id, host, device, threads, "
+                        "current_job_id, last_seen_ms FROM workers "
+                        "ORDER BY last_seen_ms DESC");
+    std::vector<WorkerRow> rows;
+    while (q.executeStep()) {
+      rows.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(),
+                      q.getColumn(2).getString(), q.getColumn(3).getInt(),
+                      q.getColumn(4).getInt64(), q.getColumn(5).getInt64()});
+    }
+    return rows;
+  });
+}
+
+}  // namespace forgetlab::storage

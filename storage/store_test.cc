@@ -1,0 +1,279 @@
+#include "storage/store.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+
+namespace forgetlab::storage {
+namespace {
+
+using ::testing::HasSubstr;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = (std::filesystem::path(testing::TempDir()) /
+             (std::string(::testing::UnitTest::GetInstance()
+                              ->current_test_info()
+                              ->name()) +
+              ".db"))
+                .string();
+    std::filesystem::remove(path_);
+    Reopen();
+  }
+
+  void Reopen() {
+    store_.reset();
+    auto store = Store::Open({path_, [this] { return now_.load(); }});
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+  }
+
+  std::string AddSweep(int jobs, int priority = 0, std::string request_id = "",
+                       int max_attempts = 3) {
+    NewSweep sweep;
+    sweep.name = "test";
+    sweep.spec = "spec-bytes";
+    sweep.priority = priority;
+    sweep.max_attempts = max_attempts;
+    sweep.request_id = request_id;
+    for (int i = 0; i < jobs; ++i) {
+      sweep.jobs.push_back({std::string("job\0spec", 8) + std::to_string(i),
+                            "key" + std::to_string(i),
+                            {{"model.width", 32.0 * (i % 2 + 1)},
+                             {"seed", static_cast<double>(i / 2)}}});
+    }
+    bool existing = false;
+    auto id = store_->CreateSweep(sweep, &existing);
+    EXPECT_TRUE(id.ok()) << id.status();
+    return *id;
+  }
+
+  Lease MustLease(const std::string& worker = "w-1") {
+    auto lease = store_->LeaseJob(worker, 60000);
+    EXPECT_TRUE(lease.ok()) << lease.status();
+    EXPECT_TRUE(lease->has_value());
+    return **lease;
+  }
+
+  ResultRecord Result(double forgetting) {
+    ResultRecord r;
+    r.metrics = {{"forgetting", forgetting}, {"acc", 0.8}};
+    r.accuracy_matrix = {{0.9, 0.1}, {0.9 - forgetting, 0.95}};
+    r.curves = {{0, 100, 0, 0.5}, {0, 100, 1, 0.1}};
+    r.parameter_count = 1234;
+    r.device = "cpu";
+    r.blob = "result-blob";
+    return r;
+  }
+
+  std::string path_;
+  std::atomic<int64_t> now_{1'000'000};
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreTest, SchemaIsVersionedAndWal) {
+  SQLite::Database db(path_, SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("PRAGMA user_version").getInt(), Store::SchemaVersion());
+  EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
+}
+
+TEST_F(StoreTest, NewerSchemaIsRefused) {
+  store_.reset();
+  {
+    SQLite::Database db(path_, SQLite::OPEN_READWRITE);
+    db.exec("PRAGMA user_version=99");
+  }
+  auto store = Store::Open({path_, nullptr});
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(store.status().message()), HasSubstr("schema version 99"));
+}
+
+TEST_F(StoreTest, SweepCountsAndIdempotentSubmit) {
+  const std::string id = AddSweep(4, 0, "req-1");
+  auto sweep = store_->GetSweep(id);
+  ASSERT_TRUE(sweep.ok());
+  EXPECT_EQ(sweep->total, 4);
+  EXPECT_EQ(sweep->counts[static_cast<int>(JobState::kQueued)], 4);
+  EXPECT_FALSE(sweep->done());
+
+  NewSweep again;
+  again.name = "again";
+  again.spec = "x";
+  again.request_id = "req-1";
+  again.jobs.push_back({"s", "k", {}});
+  bool existing = false;
+  auto second = store_->CreateSweep(again, &existing);
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(existing);
+  EXPECT_EQ(*second, id);
+  EXPECT_EQ(store_->ListSweeps(10)->size(), 1u);
+  EXPECT_EQ(store_->GetSweep("sw-nope").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, LeasesByPriorityThenFifo) {
+  const std::string low = AddSweep(2, 0);
+  const std::string high = AddSweep(1, 5);
+  Lease first = MustLease();
+  EXPECT_EQ(first.job.sweep_id, high);
+  Lease second = MustLease();
+  Lease third = MustLease();
+  EXPECT_EQ(second.job.sweep_id, low);
+  EXPECT_EQ(second.job.index, 0);
+  EXPECT_EQ(third.job.index, 1);
+  EXPECT_EQ(second.job.axis_values.at("model.width"), 32);
+  EXPECT_EQ(second.job.spec, std::string("job\0spec0", 9));
+  EXPECT_GT(third.token, second.token);  // fencing tokens only grow
+  auto none = store_->LeaseJob("w-1", 60000);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+}
+
+TEST_F(StoreTest, CompleteIsFencedAndIdempotent) {
+  AddSweep(1);
+  Lease lease = MustLease();
+  auto hb = store_->Heartbeat(lease.job.job_id, lease.token, "task:A", 10, 900, 60000);
+  ASSERT_TRUE(hb.ok());
+  EXPECT_FALSE(hb->cancel);
+  EXPECT_EQ(store_->GetJob(lease.job.job_id)->phase, "task:A");
+
+  EXPECT_EQ(store_->CompleteJob(lease.job.job_id, lease.token + 1, Result(0.1)).code(),
+            absl::StatusCode::kAborted);
+  ASSERT_TRUE(store_->CompleteJob(lease.job.job_id, lease.token, Result(0.1)).ok());
+  // Retried after a lost reply: same token, no second result.
+  ASSERT_TRUE(store_->CompleteJob(lease.job.job_id, lease.token, Result(0.2)).ok());
+  auto samples = store_->MetricSamples({lease.job.sweep_id}, "forgetting",
+                                       "model.width", "seed");
+  ASSERT_TRUE(samples.ok());
+  ASSERT_EQ(samples->size(), 1u);
+  EXPECT_DOUBLE_EQ((*samples)[0].value, 0.1);
+  EXPECT_EQ((*samples)[0].row, 32);
+  EXPECT_EQ((*samples)[0].col, 0);
+  EXPECT_EQ((*samples)[0].parameter_count, 1234);
+  EXPECT_EQ(*store_->GetResultBlob(lease.job.job_id), "result-blob");
+  // Heartbeats and failures after completion are stale.
+  EXPECT_EQ(store_->Heartbeat(lease.job.job_id, lease.token, "", 0, 0, 1).status().code(),
+            absl::StatusCode::kAborted);
+  EXPECT_EQ(store_->FailJob(lease.job.job_id, lease.token, "x", false).code(),
+            absl::StatusCode::kAborted);
+}
+
+TEST_F(StoreTest, ExpiredLeaseIsRetriedThenFails) {
+  const std::string id = AddSweep(1, 0, "", /*max_attempts=*/2);
+  Lease first = MustLease("w-a");
+  now_ += 60001;
+  auto changed = store_->ExpireLeases();
+  ASSERT_TRUE(changed.ok());
+  EXPECT_EQ(*changed, std::vector<std::string>{id});
+  auto job = store_->GetJob(first.job.job_id);
+  EXPECT_EQ(job->state, JobState::kQueued);
+  EXPECT_THAT(job->error, HasSubstr("lease expired (worker w-a"));
+
+  Lease second = MustLease("w-b");
+  EXPECT_EQ(second.job.attempt, 2);
+  // The first worker comes back: its token no longer counts.
+  EXPECT_EQ(store_->Heartbeat(first.job.job_id, first.token, "", 0, 0, 1).status().code(),
+            absl::StatusCode::kAborted);
+  EXPECT_EQ(store_->CompleteJob(first.job.job_id, first.token, Result(0.3)).code(),
+            absl::StatusCode::kAborted);
+  // Second attempt also dies: max_attempts reached.
+  now_ += 60001;
+  ASSERT_TRUE(store_->ExpireLeases().ok());
+  job = store_->GetJob(first.job.job_id);
+  EXPECT_EQ(job->state, JobState::kFailed);
+  EXPECT_THAT(job->error, HasSubstr("attempt 2 of 2"));
+}
+
+TEST_F(StoreTest, LeaseJobExpiresOverdueLeasesFirst) {
+  AddSweep(1);
+  Lease first = MustLease("w-a");
+  now_ += 70000;
+  Lease again = MustLease("w-b");
+  EXPECT_EQ(again.job.job_id, first.job.job_id);
+  EXPECT_EQ(again.job.worker_id, "w-b");
+}
+
+TEST_F(StoreTest, ReleaseRequeuesWithoutUsingAnAttempt) {
+  AddSweep(1);
+  Lease lease = MustLease();
+  ASSERT_TRUE(store_->FailJob(lease.job.job_id, lease.token, "worker stopping", true).ok());
+  auto job = store_->GetJob(lease.job.job_id);
+  EXPECT_EQ(job->state, JobState::kQueued);
+  EXPECT_EQ(job->attempt, 0);
+  EXPECT_EQ(MustLease().job.attempt, 1);
+}
+
+TEST_F(StoreTest, FailureIsStoredWithReason) {
+  AddSweep(1);
+  Lease lease = MustLease();
+  ASSERT_TRUE(store_->FailJob(lease.job.job_id, lease.token,
+                              "non-finite loss at task:A step 3", false)
+                  .ok());
+  auto job = store_->GetJob(lease.job.job_id);
+  EXPECT_EQ(job->state, JobState::kFailed);
+  EXPECT_EQ(job->error, "non-finite loss at task:A step 3");
+  auto sweep = store_->GetSweep(lease.job.sweep_id);
+  EXPECT_TRUE(sweep->done());
+}
+
+TEST_F(StoreTest, CancelStopsQueuedAtOnceAndLeasedAtHeartbeat) {
+  const std::string id = AddSweep(3);
+  Lease lease = MustLease();
+  auto out = store_->CancelSweep(id);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->cancelled, 2);
+  EXPECT_EQ(out->stopping, 1);
+  auto hb = store_->Heartbeat(lease.job.job_id, lease.token, "task:A", 5, 10, 60000);
+  ASSERT_TRUE(hb.ok());
+  EXPECT_TRUE(hb->cancel);
+  ASSERT_TRUE(store_->FailJob(lease.job.job_id, lease.token, "cancelled", false).ok());
+  auto sweep = store_->GetSweep(id);
+  EXPECT_EQ(sweep->counts[static_cast<int>(JobState::kCancelled)], 3);
+  EXPECT_TRUE(sweep->done());
+  EXPECT_EQ(store_->CancelSweep("sw-missing").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, StateSurvivesReopen) {
+  const std::string id = AddSweep(2);
+  Lease lease = MustLease();
+  Reopen();  // as after a crash: nothing but the file remains
+  auto job = store_->GetJob(lease.job.job_id);
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->state, JobState::kLeased);
+  EXPECT_EQ(job->lease_token, lease.token);
+  ASSERT_TRUE(store_->Heartbeat(lease.job.job_id, lease.token, "", 1, 2, 60000).ok());
+  auto jobs = store_->ListJobs(id, JobState::kQueued, 0, 100);
+  ASSERT_TRUE(jobs.ok());
+  EXPECT_EQ(jobs->size(), 1u);
+}
+
+TEST_F(StoreTest, ListJobsPages) {
+  const std::string id = AddSweep(5);
+  auto page = store_->ListJobs(id, std::nullopt, 0, 2);
+  ASSERT_EQ(page->size(), 2u);
+  auto next = store_->ListJobs(id, std::nullopt, page->back().job_id, 10);
+  ASSERT_EQ(next->size(), 3u);
+  EXPECT_EQ(next->front().index, 2);
+  EXPECT_EQ(next->front().axis_values.at("seed"), 1);
+}
+
+TEST_F(StoreTest, WorkersAreListedWithCurrentJob) {
+  auto w = store_->RegisterWorker("host-1", "cpu", 2);
+  ASSERT_TRUE(w.ok());
+  AddSweep(1);
+  Lease lease = MustLease(*w);
+  auto workers = store_->ListWorkers();
+  ASSERT_EQ(workers->size(), 1u);
+  EXPECT_EQ((*workers)[0].host, "host-1");
+  EXPECT_EQ((*workers)[0].current_job_id, lease.job.job_id);
+  EXPECT_EQ(store_->TouchWorker("w-unknown", 0).code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace forgetlab::storage
