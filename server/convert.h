@@ -1,0 +1,24 @@
+// Conversions between storage rows and forgetlab.v1 messages, and the check
+// of results that workers upload.
+#ifndef FORGETLAB_SERVER_CONVERT_H_
+#define FORGETLAB_SERVER_CONVERT_H_
+
+#include "absl/status/status.h"
+#include "forgetlab/v1/forgetlab.pb.h"
+#include "storage/store.h"
+
+namespace forgetlab {
+
+void JobToProto(const storage::JobRow& row, v1::Job* job);
+void SweepToProto(const storage::SweepRow& row, v1::SweepStatus* status);
+
+// INVALID_ARGUMENT unless the result fits the job: a k x k accuracy matrix
+// for k tasks, accuracies and curve points finite and in [0, 1], metrics
+// finite, parameter count positive.
+absl::Status ValidateResult(const v1::JobResult& result, int num_tasks);
+
+storage::ResultRecord ResultRecordFromProto(const v1::JobResult& result);
+
+}  // namespace forgetlab
+
+#endif  // FORGETLAB_SERVER_CONVERT_H_

@@ -1,0 +1,797 @@
+// Scheduler service implementation: unary handlers on the default reactor,
+// LeaseJob long polls answered by a dispatcher thread, WatchSweep streams
+// with one write in flight, and a lease reaper.
+#include "server/scheduler.h"
+
+#include <glog/logging.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "forgetlab/v1/forgetlab.grpc.pb.h"
+#include "proto/spec.h"
+#include "server/convert.h"
+#include "server/grpc_status.h"
+#include "server/table.h"
+#include "storage/store.h"
+
+namespace forgetlab {
+
+namespace {
+
+constexpr size_t kMaxNameLength = 256;
+constexpr size_t kMaxErrorLength = 4096;
+constexpr int kMaxPageSize = 10000;
+
+grpc::Status InvalidArgument(const std::string& message) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
+}
+
+}  // namespace
+
+bool IsLoopbackAddress(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  std::string host = colon == std::string::npos ? listen : listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+}
+
+class SchedulerServer::Impl {
+ public:
+  explicit Impl(Options options) : options_(std::move(options)) {}
+  ~Impl() { Shutdown(); }
+
+  absl::Status Start();
+  void Shutdown();
+  void Wait() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(&shut_down_));
+  }
+  int port() const { return port_; }
+  storage::Store* store() { return store_.get(); }
+  int64_t lease_ms() const { return int64_t{options_.lease_seconds} * 1000; }
+  int64_t Now() const { return options_.now_ms(); }
+  const Options& options() const { return options_; }
+
+  // A LeaseJob call waiting for work.
+  struct Waiter {
+    grpc::CallbackServerContext* context;
+    std::string worker_id;
+    v1::LeaseJobResponse* response;
+    grpc::ServerUnaryReactor* reactor;
+    absl::Time deadline;
+  };
+  void AddWaiter(Waiter waiter);
+  // Wakes the dispatcher: jobs may be available.
+  void SignalWork();
+  // Fills `response` from a lease and tells watchers.
+  void DeliverLease(const storage::Lease& lease, v1::LeaseJobResponse* response);
+
+  class WatchReactor;
+  void AddWatcher(WatchReactor* watcher);
+  void RemoveWatcher(WatchReactor* watcher);
+  // Tells the sweep's watchers that it changed (`job`, if given, changed).
+  void Publish(const std::string& sweep_id, const storage::JobRow* job);
+
+  void ExpireLeases();
+
+ private:
+  class ClientService;
+  class WorkerServiceImpl;
+
+  void DispatchLoop();
+  void ReapLoop();
+
+  const Options options_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<ClientService> client_service_;
+  std::unique_ptr<WorkerServiceImpl> worker_service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::thread dispatcher_;
+  std::thread reaper_;
+
+  absl::Mutex mu_;
+  std::deque<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
+  std::multimap<std::string, WatchReactor*> watchers_ ABSL_GUARDED_BY(mu_);
+  bool work_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// ---------------------------------------------------------------------------
+// WatchSweep: a SweepEvent per change, coalesced while a write is in flight.
+// ---------------------------------------------------------------------------
+
+class SchedulerServer::Impl::WatchReactor
+    : public grpc::ServerWriteReactor<v1::SweepEvent> {
+ public:
+  WatchReactor(Impl* impl, std::string sweep_id)
+      : impl_(impl), sweep_id_(std::move(sweep_id)) {}
+
+  const std::string& sweep_id() const { return sweep_id_; }
+
+  // Queues an event (the newest counts, plus `job` when given).
+  void Notify(const storage::JobRow* job) {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    pending_ = true;
+    if (job != nullptr) {
+      pending_job_ = *job;
+      has_pending_job_ = true;
+    }
+    if (!writing_) SendLocked();
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "watch ended"));
+    } else if (sent_done_) {
+      FinishLocked(grpc::Status::OK);
+    } else if (pending_) {
+      SendLocked();
+    }
+  }
+
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    // A write in flight completes with ok = false and finishes there.
+    if (!writing_) {
+      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled"));
+    }
+  }
+
+  void OnDone() override {
+    impl_->RemoveWatcher(this);
+    delete this;
+  }
+
+ private:
+  void SendLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    pending_ = false;
+    absl::StatusOr<storage::SweepRow> sweep = impl_->store()->GetSweep(sweep_id_);
+    if (!sweep.ok()) {
+      // Try again with the next change rather than end the stream here,
+      // where finishing could re-enter the hub's lock.
+      LOG(WARNING) << "watch " << sweep_id_ << ": " << sweep.status();
+      return;
+    }
+    event_.Clear();
+    SweepToProto(*sweep, event_.mutable_status());
+    event_.mutable_status()->clear_spec();
+    if (has_pending_job_) {
+      JobToProto(pending_job_, event_.mutable_job());
+      event_.mutable_job()->clear_spec();
+      has_pending_job_ = false;
+    }
+    sent_done_ = sweep->done();
+    writing_ = true;
+    StartWrite(&event_);
+  }
+
+  void FinishLocked(const grpc::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(status);
+  }
+
+  Impl* const impl_;
+  const std::string sweep_id_;
+  absl::Mutex mu_;
+  v1::SweepEvent event_ ABSL_GUARDED_BY(mu_);
+  storage::JobRow pending_job_ ABSL_GUARDED_BY(mu_);
+  bool has_pending_job_ ABSL_GUARDED_BY(mu_) = false;
+  bool pending_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool sent_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+namespace {
+
+// A server stream that ends at once with an error.
+class FailedWriter : public grpc::ServerWriteReactor<v1::SweepEvent> {
+ public:
+  explicit FailedWriter(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+void SchedulerServer::Impl::AddWatcher(WatchReactor* watcher) {
+  absl::MutexLock lock(&mu_);
+  watchers_.emplace(watcher->sweep_id(), watcher);
+}
+
+void SchedulerServer::Impl::RemoveWatcher(WatchReactor* watcher) {
+  absl::MutexLock lock(&mu_);
+  auto [begin, end] = watchers_.equal_range(watcher->sweep_id());
+  for (auto it = begin; it != end; ++it) {
+    if (it->second == watcher) {
+      watchers_.erase(it);
+      return;
+    }
+  }
+}
+
+void SchedulerServer::Impl::Publish(const std::string& sweep_id,
+                                    const storage::JobRow* job) {
+  absl::MutexLock lock(&mu_);
+  auto [begin, end] = watchers_.equal_range(sweep_id);
+  for (auto it = begin; it != end; ++it) it->second->Notify(job);
+}
+
+// ---------------------------------------------------------------------------
+// LeaseJob long polls.
+// ---------------------------------------------------------------------------
+
+void SchedulerServer::Impl::AddWaiter(Waiter waiter) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) {
+    waiter.reactor->Finish(
+        grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
+    return;
+  }
+  waiters_.push_back(std::move(waiter));
+  work_ = true;  // a job may have arrived between the first try and now
+}
+
+void SchedulerServer::Impl::SignalWork() {
+  absl::MutexLock lock(&mu_);
+  work_ = true;
+}
+
+void SchedulerServer::Impl::DeliverLease(const storage::Lease& lease,
+                                         v1::LeaseJobResponse* response) {
+  JobToProto(lease.job, response->mutable_job());
+  response->set_lease_token(lease.token);
+  response->set_deadline_ms(lease.deadline_ms);
+  Publish(lease.job.sweep_id, &lease.job);
+}
+
+void SchedulerServer::Impl::DispatchLoop() {
+  for (;;) {
+    std::deque<Waiter> pending;
+    bool work = false;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return work_ || stopping_;
+      };
+      // Wake for work at once; otherwise every 100 ms to time out polls and
+      // notice cancelled calls.
+      mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(100));
+      if (stopping_) {
+        for (Waiter& w : waiters_) {
+          w.reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                         "server shutting down"));
+        }
+        waiters_.clear();
+        return;
+      }
+      work = work_;
+      work_ = false;
+      pending.swap(waiters_);
+    }
+    std::deque<Waiter> keep;
+    const absl::Time now = absl::Now();
+    for (Waiter& w : pending) {
+      if (w.context->IsCancelled()) {
+        w.reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED,
+                                       "lease request cancelled"));
+        continue;
+      }
+      if (work) {
+        absl::StatusOr<std::optional<storage::Lease>> lease =
+            store_->LeaseJob(w.worker_id, lease_ms());
+        if (!lease.ok()) {
+          w.reactor->Finish(ToGrpcStatus(lease.status()));
+          continue;
+        }
+        if (lease->has_value()) {
+          DeliverLease(**lease, w.response);
+          w.reactor->Finish(grpc::Status::OK);
+          continue;
+        }
+        work = false;  // the queue is empty; the rest keep waiting
+      }
+      if (now >= w.deadline) {
+        w.reactor->Finish(grpc::Status::OK);  // no job this time
+        continue;
+      }
+      keep.push_back(std::move(w));
+    }
+    absl::MutexLock lock(&mu_);
+    // Older waiters first, then any that arrived meanwhile.
+    for (auto it = keep.rbegin(); it != keep.rend(); ++it) {
+      waiters_.push_front(std::move(*it));
+    }
+  }
+}
+
+void SchedulerServer::Impl::ExpireLeases() {
+  absl::StatusOr<std::vector<std::string>> changed = store_->ExpireLeases();
+  if (!changed.ok()) {
+    LOG(ERROR) << "expiring leases: " << changed.status();
+    return;
+  }
+  if (changed->empty()) return;
+  LOG(INFO) << "expired " << changed->size() << " lease(s)";
+  for (const std::string& sweep : std::set<std::string>(changed->begin(),
+                                                        changed->end())) {
+    Publish(sweep, nullptr);
+  }
+  SignalWork();
+}
+
+void SchedulerServer::Impl::ReapLoop() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_;
+      };
+      if (mu_.AwaitWithTimeout(absl::Condition(&stopping),
+                               absl::Milliseconds(500))) {
+        return;
+      }
+    }
+    ExpireLeases();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Client-facing service.
+// ---------------------------------------------------------------------------
+
+class SchedulerServer::Impl::ClientService final
+    : public v1::ForgetlabService::CallbackService {
+ public:
+  explicit ClientService(Impl* impl) : impl_(impl) {}
+
+  grpc::ServerUnaryReactor* SubmitSweep(grpc::CallbackServerContext* context,
+                                        const v1::SubmitSweepRequest* request,
+                                        v1::SubmitSweepResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(DoSubmit(request->sweep(), response));
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* GetSweep(grpc::CallbackServerContext* context,
+                                     const v1::GetSweepRequest* request,
+                                     v1::SweepStatus* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    absl::StatusOr<storage::SweepRow> row =
+        impl_->store()->GetSweep(request->sweep_id());
+    if (row.ok()) SweepToProto(*row, response);
+    reactor->Finish(ToGrpcStatus(row.status()));
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* ListSweeps(grpc::CallbackServerContext* context,
+                                       const v1::ListSweepsRequest* request,
+                                       v1::ListSweepsResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    const int limit = request->limit() <= 0 ? 100 : std::min(request->limit(), 1000);
+    absl::StatusOr<std::vector<storage::SweepRow>> rows =
+        impl_->store()->ListSweeps(limit);
+    if (rows.ok()) {
+      for (const auto& row : *rows) SweepToProto(row, response->add_sweeps());
+    }
+    reactor->Finish(ToGrpcStatus(rows.status()));
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* ListJobs(grpc::CallbackServerContext* context,
+                                     const v1::ListJobsRequest* request,
+                                     v1::ListJobsResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(DoListJobs(*request, response));
+    return reactor;
+  }
+
+  grpc::ServerWriteReactor<v1::SweepEvent>* WatchSweep(
+      grpc::CallbackServerContext* context,
+      const v1::WatchSweepRequest* request) override {
+    absl::StatusOr<storage::SweepRow> row =
+        impl_->store()->GetSweep(request->sweep_id());
+    if (!row.ok()) return new FailedWriter(ToGrpcStatus(row.status()));
+    auto* watcher = new WatchReactor(impl_, request->sweep_id());
+    impl_->AddWatcher(watcher);
+    watcher->Notify(nullptr);  // the first event: current counts
+    return watcher;
+  }
+
+  grpc::ServerUnaryReactor* CancelSweep(grpc::CallbackServerContext* context,
+                                        const v1::CancelSweepRequest* request,
+                                        v1::CancelSweepResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    absl::StatusOr<storage::CancelOutcome> out =
+        impl_->store()->CancelSweep(request->sweep_id());
+    if (out.ok()) {
+      response->set_cancelled(out->cancelled);
+      response->set_stopping(out->stopping);
+      LOG(INFO) << "sweep " << request->sweep_id() << " cancelled: "
+                << out->cancelled << " queued, " << out->stopping << " leased";
+      impl_->Publish(request->sweep_id(), nullptr);
+    }
+    reactor->Finish(ToGrpcStatus(out.status()));
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* QueryTable(grpc::CallbackServerContext* context,
+                                       const v1::QueryTableRequest* request,
+                                       v1::Table* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(DoQueryTable(*request, response));
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* ListWorkers(grpc::CallbackServerContext* context,
+                                        const v1::ListWorkersRequest*,
+                                        v1::ListWorkersResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    absl::StatusOr<std::vector<storage::WorkerRow>> rows =
+        impl_->store()->ListWorkers();
+    if (rows.ok()) {
+      const int64_t now = impl_->Now();
+      for (const auto& row : *rows) {
+        v1::WorkerInfo* w = response->add_workers();
+        w->set_worker_id(row.worker_id);
+        w->set_host(row.host);
+        w->set_device(row.device);
+        w->set_current_job_id(row.current_job_id);
+        w->set_last_seen_ms(row.last_seen_ms);
+        w->set_lost(now - row.last_seen_ms > impl_->lease_ms());
+      }
+    }
+    reactor->Finish(ToGrpcStatus(rows.status()));
+    return reactor;
+  }
+
+ private:
+  grpc::Status DoSubmit(const v1::SweepSpec& spec,
+                        v1::SubmitSweepResponse* response) {
+    if (spec.name().size() > kMaxNameLength) {
+      return InvalidArgument(absl::StrCat("sweep.name is longer than ",
+                                          kMaxNameLength, " characters"));
+    }
+    if (spec.request_id().size() > kMaxNameLength) {
+      return InvalidArgument(absl::StrCat("sweep.request_id is longer than ",
+                                          kMaxNameLength, " characters"));
+    }
+    absl::StatusOr<std::vector<ExpandedJob>> jobs =
+        ExpandSweep(spec, impl_->options().max_jobs_per_sweep);
+    if (!jobs.ok()) {
+      return InvalidArgument(absl::StrCat("sweep.", jobs.status().message()));
+    }
+    storage::NewSweep sweep;
+    sweep.name = spec.name();
+    sweep.spec = spec.SerializeAsString();
+    sweep.request_id = spec.request_id();
+    sweep.priority = spec.priority();
+    sweep.max_attempts =
+        spec.has_max_attempts() ? spec.max_attempts() : kDefaultMaxAttempts;
+    sweep.jobs.reserve(jobs->size());
+    for (ExpandedJob& job : *jobs) {
+      sweep.jobs.push_back(storage::NewJob{std::move(job.canonical),
+                                           std::move(job.spec_key),
+                                           std::move(job.axis_values)});
+    }
+    bool existing = false;
+    absl::StatusOr<std::string> id = impl_->store()->CreateSweep(sweep, &existing);
+    if (!id.ok()) return ToGrpcStatus(id.status());
+    response->set_sweep_id(*id);
+    response->set_existing(existing);
+    response->set_jobs(static_cast<int>(sweep.jobs.size()));
+    if (!existing) {
+      LOG(INFO) << "sweep " << *id << " '" << spec.name() << "': "
+                << sweep.jobs.size() << " jobs queued";
+      impl_->SignalWork();
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status DoListJobs(const v1::ListJobsRequest& request,
+                          v1::ListJobsResponse* response) {
+    if (request.page_size() < 0 || request.page_size() > kMaxPageSize) {
+      return InvalidArgument(
+          absl::StrCat("page_size must be between 0 and ", kMaxPageSize));
+    }
+    absl::StatusOr<storage::SweepRow> sweep =
+        impl_->store()->GetSweep(request.sweep_id());
+    if (!sweep.ok()) return ToGrpcStatus(sweep.status());
+    const int page = request.page_size() == 0 ? 1000 : request.page_size();
+    std::optional<storage::JobState> state;
+    if (request.state() != v1::JOB_STATE_UNSPECIFIED) {
+      state = static_cast<storage::JobState>(request.state());
+    }
+    absl::StatusOr<std::vector<storage::JobRow>> rows = impl_->store()->ListJobs(
+        request.sweep_id(), state, request.after_job_id(), page);
+    if (!rows.ok()) return ToGrpcStatus(rows.status());
+    for (const auto& row : *rows) JobToProto(row, response->add_jobs());
+    if (static_cast<int>(rows->size()) == page) {
+      response->set_next_after_job_id(rows->back().job_id);
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status DoQueryTable(const v1::QueryTableRequest& request,
+                            v1::Table* table) {
+    if (request.sweep_ids().empty()) {
+      return InvalidArgument("sweep_ids: name at least one sweep");
+    }
+    table->set_metric(request.metric().empty() ? "forgetting" : request.metric());
+    table->set_row_axis(request.row_axis().empty() ? "model.width"
+                                                   : request.row_axis());
+    table->set_col_axis(request.col_axis().empty() ? "pretrain.examples"
+                                                   : request.col_axis());
+    // An axis the sweep does not vary has its base value in every job.
+    std::map<std::string, std::pair<double, double>> fixed;
+    std::vector<std::string> ids;
+    for (const std::string& id : request.sweep_ids()) {
+      absl::StatusOr<storage::SweepRow> row = impl_->store()->GetSweep(id);
+      if (!row.ok()) return ToGrpcStatus(row.status());
+      v1::SweepSpec spec;
+      spec.ParseFromString(row->spec);
+      const v1::ExperimentSpec base = ResolveDefaults(spec.base());
+      double values[2] = {0, 0};
+      const std::string* axes[2] = {&table->row_axis(), &table->col_axis()};
+      const char* names[2] = {"row_axis", "col_axis"};
+      for (int a = 0; a < 2; ++a) {
+        absl::StatusOr<double> value = GetNumericField(base, *axes[a]);
+        if (!value.ok()) {
+          return InvalidArgument(absl::StrCat(names[a], ": ", value.status().message()));
+        }
+        values[a] = *value;
+      }
+      fixed[id] = {values[0], values[1]};
+      ids.push_back(id);
+    }
+    absl::StatusOr<std::vector<storage::MetricSample>> samples =
+        impl_->store()->MetricSamples(ids, table->metric(), table->row_axis(),
+                                      table->col_axis());
+    if (!samples.ok()) return ToGrpcStatus(samples.status());
+    std::vector<TableSample> values;
+    values.reserve(samples->size());
+    for (const storage::MetricSample& s : *samples) {
+      const auto& base = fixed[s.sweep_id];
+      values.push_back({s.row.value_or(base.first), s.col.value_or(base.second),
+                        s.value, s.parameter_count});
+    }
+    AggregateTable(values, table);
+    return grpc::Status::OK;
+  }
+
+  Impl* const impl_;
+};
+
+// ---------------------------------------------------------------------------
+// Worker-facing service.
+// ---------------------------------------------------------------------------
+
+class SchedulerServer::Impl::WorkerServiceImpl final
+    : public v1::WorkerService::CallbackService {
+ public:
+  explicit WorkerServiceImpl(Impl* impl) : impl_(impl) {}
+
+  grpc::ServerUnaryReactor* RegisterWorker(
+      grpc::CallbackServerContext* context,
+      const v1::RegisterWorkerRequest* request,
+      v1::RegisterWorkerResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    if (request->host().size() > kMaxNameLength ||
+        request->device().size() > kMaxNameLength) {
+      reactor->Finish(InvalidArgument("host and device must be at most 256 characters"));
+      return reactor;
+    }
+    absl::StatusOr<std::string> id = impl_->store()->RegisterWorker(
+        request->host(), request->device(), request->threads());
+    if (id.ok()) {
+      response->set_worker_id(*id);
+      response->set_lease_seconds(impl_->options().lease_seconds);
+      LOG(INFO) << "worker " << *id << " registered from " << request->host()
+                << " (" << request->device() << ")";
+    }
+    reactor->Finish(ToGrpcStatus(id.status()));
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* LeaseJob(grpc::CallbackServerContext* context,
+                                     const v1::LeaseJobRequest* request,
+                                     v1::LeaseJobResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    absl::Status touched = impl_->store()->TouchWorker(request->worker_id(), 0);
+    if (!touched.ok()) {
+      reactor->Finish(ToGrpcStatus(touched));
+      return reactor;
+    }
+    absl::StatusOr<std::optional<storage::Lease>> lease =
+        impl_->store()->LeaseJob(request->worker_id(), impl_->lease_ms());
+    if (!lease.ok()) {
+      reactor->Finish(ToGrpcStatus(lease.status()));
+    } else if (lease->has_value()) {
+      impl_->DeliverLease(**lease, response);
+      reactor->Finish(grpc::Status::OK);
+    } else if (request->wait_seconds() <= 0) {
+      reactor->Finish(grpc::Status::OK);
+    } else {
+      const int wait =
+          std::min(request->wait_seconds(), impl_->options().max_wait_seconds);
+      impl_->AddWaiter(Waiter{context, request->worker_id(), response, reactor,
+                              absl::Now() + absl::Seconds(wait)});
+    }
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* Heartbeat(grpc::CallbackServerContext* context,
+                                      const v1::HeartbeatRequest* request,
+                                      v1::HeartbeatResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    const v1::Progress& p = request->progress();
+    absl::StatusOr<storage::HeartbeatOutcome> out = impl_->store()->Heartbeat(
+        request->job_id(), request->lease_token(),
+        p.phase().substr(0, kMaxNameLength), p.step(), p.total_steps(),
+        impl_->lease_ms());
+    if (out.ok()) {
+      response->set_deadline_ms(out->deadline_ms);
+      response->set_cancel(out->cancel);
+      PublishJob(request->job_id());
+    }
+    reactor->Finish(ToGrpcStatus(out.status()));
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* CompleteJob(grpc::CallbackServerContext* context,
+                                        const v1::CompleteJobRequest* request,
+                                        v1::CompleteJobResponse*) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(DoComplete(*request));
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* FailJob(grpc::CallbackServerContext* context,
+                                    const v1::FailJobRequest* request,
+                                    v1::FailJobResponse*) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    absl::Status s = impl_->store()->FailJob(
+        request->job_id(), request->lease_token(),
+        request->error().substr(0, kMaxErrorLength), request->release());
+    if (s.ok()) {
+      if (request->release()) {
+        LOG(INFO) << "job " << request->job_id() << " released by "
+                  << request->worker_id();
+        impl_->SignalWork();
+      } else {
+        LOG(INFO) << "job " << request->job_id() << " failed: "
+                  << request->error();
+      }
+      PublishJob(request->job_id());
+    }
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
+
+ private:
+  grpc::Status DoComplete(const v1::CompleteJobRequest& request) {
+    absl::StatusOr<storage::JobRow> job = impl_->store()->GetJob(request.job_id());
+    if (!job.ok()) return ToGrpcStatus(job.status());
+    v1::ExperimentSpec spec;
+    spec.ParseFromString(job->spec);
+    absl::Status s = ValidateResult(request.result(), spec.tasks_size());
+    if (!s.ok()) return ToGrpcStatus(s);
+    s = impl_->store()->CompleteJob(request.job_id(), request.lease_token(),
+                                    ResultRecordFromProto(request.result()));
+    if (s.ok()) PublishJob(request.job_id());
+    return ToGrpcStatus(s);
+  }
+
+  void PublishJob(int64_t job_id) {
+    absl::StatusOr<storage::JobRow> job = impl_->store()->GetJob(job_id);
+    if (job.ok()) impl_->Publish(job->sweep_id, &*job);
+  }
+
+  Impl* const impl_;
+};
+
+// ---------------------------------------------------------------------------
+// Start and stop.
+// ---------------------------------------------------------------------------
+
+absl::Status SchedulerServer::Impl::Start() {
+  if (!IsLoopbackAddress(options_.listen)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--listen=", options_.listen,
+        " is not a loopback address; without TLS and tokens forgetlab-server "
+        "only listens on 127.0.0.1, [::1] or localhost"));
+  }
+  if (options_.lease_seconds < 1 || options_.lease_seconds > 3600) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--lease_seconds must be between 1 and 3600 (got ",
+        options_.lease_seconds, ")"));
+  }
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::Store::Open({options_.db_path, options_.now_ms});
+  if (!store.ok()) return store.status();
+  store_ = *std::move(store);
+  // Workers kept training while we were down: give them a lease period to
+  // find us again before their jobs are handed to someone else.
+  absl::Status s = store_->ExtendLeases(Now() + lease_ms());
+  if (!s.ok()) return s;
+
+  client_service_ = std::make_unique<ClientService>(this);
+  worker_service_ = std::make_unique<WorkerServiceImpl>(this);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(),
+                           &port_);
+  builder.RegisterService(client_service_.get());
+  builder.RegisterService(worker_service_.get());
+  builder.SetMaxReceiveMessageSize(16 << 20);
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", options_.listen,
+        "; is another process using the port?"));
+  }
+  dispatcher_ = std::thread([this] { DispatchLoop(); });
+  reaper_ = std::thread([this] { ReapLoop(); });
+  return absl::OkStatus();
+}
+
+void SchedulerServer::Impl::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  if (dispatcher_.joinable()) dispatcher_.join();
+  if (reaper_.joinable()) reaper_.join();
+  if (server_ != nullptr) {
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    server_->Wait();
+  }
+  absl::MutexLock lock(&mu_);
+  shut_down_ = true;
+}
+
+SchedulerServer::SchedulerServer(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)) {}
+
+SchedulerServer::~SchedulerServer() { impl_->Shutdown(); }
+
+absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
+    Options options) {
+  if (!options.now_ms) {
+    options.now_ms = [] { return absl::ToUnixMillis(absl::Now()); };
+  }
+  auto impl = std::make_unique<Impl>(std::move(options));
+  absl::Status s = impl->Start();
+  if (!s.ok()) return s;
+  return std::unique_ptr<SchedulerServer>(new SchedulerServer(std::move(impl)));
+}
+
+int SchedulerServer::port() const { return impl_->port(); }
+void SchedulerServer::Shutdown() { impl_->Shutdown(); }
+void SchedulerServer::Wait() { impl_->Wait(); }
+void SchedulerServer::ExpireLeasesNow() { impl_->ExpireLeases(); }
+
+}  // namespace forgetlab

@@ -1,0 +1,431 @@
+#include "server/scheduler.h"
+
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include "forgetlab/v1/forgetlab.grpc.pb.h"
+#include "google/protobuf/text_format.h"
+
+namespace forgetlab {
+namespace {
+
+using ::testing::HasSubstr;
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = (std::filesystem::path(testing::TempDir()) /
+           (std::string(::testing::UnitTest::GetInstance()
+                            ->current_test_info()
+                            ->name()) +
+            ".db"))
+              .string();
+    std::filesystem::remove(db_);
+    StartServer();
+  }
+
+  void StartServer() {
+    SchedulerServer::Options options;
+    options.listen = "127.0.0.1:0";
+    options.db_path = db_;
+    options.lease_seconds = 30;
+    options.now_ms = [this] { return now_.load(); };
+    auto server = SchedulerServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                   grpc::InsecureChannelCredentials());
+    client_ = v1::ForgetlabService::NewStub(channel_);
+    worker_ = v1::WorkerService::NewStub(channel_);
+  }
+
+  v1::SweepSpec Sweep(const std::string& text) {
+    v1::SweepSpec sweep;
+    EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &sweep));
+    return sweep;
+  }
+
+  // Two widths x two seeds on the synthetic set.
+  v1::SweepSpec SmallSweep() {
+    return Sweep(R"pb(
+      name: "small"
+      base { data { dataset: "synthetic" } }
+      axes { path: "model.width" values: [ 16, 32 ] }
+      seeds: [ 0, 1 ]
+    )pb");
+  }
+
+  grpc::Status Submit(const v1::SweepSpec& sweep, v1::SubmitSweepResponse* out) {
+    grpc::ClientContext ctx;
+    v1::SubmitSweepRequest request;
+    *request.mutable_sweep() = sweep;
+    return client_->SubmitSweep(&ctx, request, out);
+  }
+
+  std::string SubmitOk(const v1::SweepSpec& sweep) {
+    v1::SubmitSweepResponse out;
+    grpc::Status s = Submit(sweep, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out.sweep_id();
+  }
+
+  std::string Register() {
+    grpc::ClientContext ctx;
+    v1::RegisterWorkerRequest request;
+    request.set_host("test-host");
+    request.set_device("cpu");
+    v1::RegisterWorkerResponse response;
+    EXPECT_TRUE(worker_->RegisterWorker(&ctx, request, &response).ok());
+    EXPECT_EQ(response.lease_seconds(), 30);
+    return response.worker_id();
+  }
+
+  v1::LeaseJobResponse Lease(const std::string& worker, int wait_seconds = 0) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(wait_seconds + 10));
+    v1::LeaseJobRequest request;
+    request.set_worker_id(worker);
+    request.set_wait_seconds(wait_seconds);
+    v1::LeaseJobResponse response;
+    grpc::Status s = worker_->LeaseJob(&ctx, request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return response;
+  }
+
+  v1::JobResult Result(double a_after_a, double a_after_b) {
+    v1::JobResult result;
+    auto* r0 = result.add_accuracy_matrix();
+    r0->add_accuracy(a_after_a);
+    r0->add_accuracy(0.2);
+    auto* r1 = result.add_accuracy_matrix();
+    r1->add_accuracy(a_after_b);
+    r1->add_accuracy(0.9);
+    (*result.mutable_metrics())["forgetting"] = a_after_a - a_after_b;
+    result.set_parameter_count(1000);
+    result.set_device("cpu");
+    return result;
+  }
+
+  grpc::Status Complete(const v1::LeaseJobResponse& lease,
+                        const v1::JobResult& result) {
+    grpc::ClientContext ctx;
+    v1::CompleteJobRequest request;
+    request.set_job_id(lease.job().job_id());
+    request.set_lease_token(lease.lease_token());
+    *request.mutable_result() = result;
+    v1::CompleteJobResponse response;
+    return worker_->CompleteJob(&ctx, request, &response);
+  }
+
+  grpc::Status Heartbeat(const v1::LeaseJobResponse& lease,
+                         v1::HeartbeatResponse* response) {
+    grpc::ClientContext ctx;
+    v1::HeartbeatRequest request;
+    request.set_job_id(lease.job().job_id());
+    request.set_lease_token(lease.lease_token());
+    request.mutable_progress()->set_phase("task:A");
+    request.mutable_progress()->set_step(5);
+    request.mutable_progress()->set_total_steps(600);
+    return worker_->Heartbeat(&ctx, request, response);
+  }
+
+  v1::SweepStatus Status(const std::string& id) {
+    grpc::ClientContext ctx;
+    v1::GetSweepRequest request;
+    request.set_sweep_id(id);
+    v1::SweepStatus status;
+    EXPECT_TRUE(client_->GetSweep(&ctx, request, &status).ok());
+    return status;
+  }
+
+  std::string db_;
+  std::atomic<int64_t> now_{1'700'000'000'000};
+  std::unique_ptr<SchedulerServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::ForgetlabService::Stub> client_;
+  std::unique_ptr<v1::WorkerService::Stub> worker_;
+};
+
+TEST_F(SchedulerTest, SubmitExpandsAndCounts) {
+  v1::SubmitSweepResponse out;
+  ASSERT_TRUE(Submit(SmallSweep(), &out).ok());
+  EXPECT_EQ(out.jobs(), 4);
+  v1::SweepStatus status = Status(out.sweep_id());
+  EXPECT_EQ(status.total(), 4);
+  EXPECT_EQ(status.queued(), 4);
+  EXPECT_EQ(status.state(), "RUNNING");
+  EXPECT_EQ(status.name(), "small");
+
+  grpc::ClientContext ctx;
+  v1::ListJobsRequest request;
+  request.set_sweep_id(out.sweep_id());
+  v1::ListJobsResponse jobs;
+  ASSERT_TRUE(client_->ListJobs(&ctx, request, &jobs).ok());
+  ASSERT_EQ(jobs.jobs_size(), 4);
+  EXPECT_EQ(jobs.jobs(3).axis_values().at("model.width"), 32);
+  EXPECT_EQ(jobs.jobs(3).axis_values().at("seed"), 1);
+  EXPECT_EQ(jobs.jobs(3).spec().model().width(), 32);
+  EXPECT_EQ(jobs.jobs(3).spec().finetune().steps(), 300);  // resolved
+}
+
+TEST_F(SchedulerTest, BadSweepIsRejectedNamingTheFieldAndStoresNothing) {
+  v1::SubmitSweepResponse out;
+  grpc::Status s = Submit(Sweep(R"pb(axes { path: "model.width" values: [ 0 ] })pb"), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("model.width must be between 1 and 8192"));
+  s = Submit(Sweep(R"pb(base { data { dataset: "imagenet" } })pb"), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("sweep.base.data.dataset"));
+
+  grpc::ClientContext ctx;
+  v1::ListSweepsResponse sweeps;
+  ASSERT_TRUE(client_->ListSweeps(&ctx, v1::ListSweepsRequest(), &sweeps).ok());
+  EXPECT_EQ(sweeps.sweeps_size(), 0);
+}
+
+TEST_F(SchedulerTest, SameRequestIdReturnsTheSameSweep) {
+  v1::SweepSpec sweep = SmallSweep();
+  sweep.set_request_id("r-42");
+  v1::SubmitSweepResponse first, second;
+  ASSERT_TRUE(Submit(sweep, &first).ok());
+  ASSERT_TRUE(Submit(sweep, &second).ok());
+  EXPECT_EQ(first.sweep_id(), second.sweep_id());
+  EXPECT_TRUE(second.existing());
+  EXPECT_EQ(Status(first.sweep_id()).total(), 4);
+}
+
+TEST_F(SchedulerTest, WorkerLifecycleAndTable) {
+  const std::string id = SubmitOk(SmallSweep());
+  const std::string worker = Register();
+  for (int i = 0; i < 4; ++i) {
+    v1::LeaseJobResponse lease = Lease(worker);
+    ASSERT_TRUE(lease.has_job());
+    EXPECT_EQ(lease.job().attempt(), 1);
+    v1::HeartbeatResponse hb;
+    ASSERT_TRUE(Heartbeat(lease, &hb).ok());
+    EXPECT_FALSE(hb.cancel());
+    const double width = lease.job().axis_values().at("model.width");
+    const double seed = lease.job().axis_values().at("seed");
+    // forgetting = 0.1 (width 16) or 0.3 (width 32), +0.02 for seed 1.
+    ASSERT_TRUE(Complete(lease, Result(0.9, 0.9 - (width == 16 ? 0.1 : 0.3) -
+                                                0.02 * seed))
+                    .ok());
+  }
+  EXPECT_FALSE(Lease(worker).has_job());
+  v1::SweepStatus status = Status(id);
+  EXPECT_EQ(status.succeeded(), 4);
+  EXPECT_EQ(status.state(), "DONE");
+
+  grpc::ClientContext ctx;
+  v1::QueryTableRequest request;
+  request.add_sweep_ids(id);
+  v1::Table table;
+  ASSERT_TRUE(client_->QueryTable(&ctx, request, &table).ok());
+  EXPECT_EQ(table.metric(), "forgetting");
+  EXPECT_EQ(table.row_axis(), "model.width");
+  EXPECT_EQ(table.col_axis(), "pretrain.examples");
+  ASSERT_EQ(table.rows_size(), 2);
+  EXPECT_EQ(table.rows(0).value(), 16);
+  EXPECT_EQ(table.rows(0).parameter_count(), 1000);
+  ASSERT_EQ(table.cols_size(), 1);
+  EXPECT_EQ(table.cols(0), 0);  // pretrain.examples is not an axis: base value
+  ASSERT_EQ(table.cells_size(), 2);
+  EXPECT_EQ(table.cells(1).n(), 2);
+  EXPECT_NEAR(table.cells(1).mean(), 0.31, 1e-9);
+  EXPECT_NEAR(table.cells(1).min(), 0.30, 1e-9);
+  EXPECT_NEAR(table.cells(1).max(), 0.32, 1e-9);
+  // std of {0.30, 0.32} = 0.01414; sem = 0.01; t(1) = 12.706.
+  EXPECT_NEAR(table.cells(1).ci95_high() - table.cells(1).mean(), 0.127062, 1e-5);
+
+  grpc::ClientContext workers_ctx;
+  v1::ListWorkersResponse workers;
+  ASSERT_TRUE(client_->ListWorkers(&workers_ctx, v1::ListWorkersRequest(), &workers).ok());
+  ASSERT_EQ(workers.workers_size(), 1);
+  EXPECT_EQ(workers.workers(0).host(), "test-host");
+  EXPECT_FALSE(workers.workers(0).lost());
+}
+
+TEST_F(SchedulerTest, ResultsAreValidatedAndTokensFenced) {
+  SubmitOk(SmallSweep());
+  const std::string worker = Register();
+  v1::LeaseJobResponse lease = Lease(worker);
+  v1::JobResult bad = Result(0.9, 0.8);
+  bad.mutable_accuracy_matrix(1)->set_accuracy(0, 1.5);
+  grpc::Status s = Complete(lease, bad);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("accuracy_matrix[1][0]"));
+  bad = Result(0.9, 0.8);
+  bad.mutable_accuracy_matrix()->RemoveLast();
+  EXPECT_EQ(Complete(lease, bad).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::LeaseJobResponse stale = lease;
+  stale.set_lease_token(lease.lease_token() + 1000);
+  EXPECT_EQ(Complete(stale, Result(0.9, 0.8)).error_code(),
+            grpc::StatusCode::ABORTED);
+  ASSERT_TRUE(Complete(lease, Result(0.9, 0.8)).ok());
+  ASSERT_TRUE(Complete(lease, Result(0.9, 0.8)).ok());  // idempotent retry
+}
+
+TEST_F(SchedulerTest, LongPollWakesWhenWorkArrives) {
+  const std::string worker = Register();
+  auto start = std::chrono::steady_clock::now();
+  auto waiting = std::async(std::launch::async, [&] { return Lease(worker, 20); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  SubmitOk(SmallSweep());
+  v1::LeaseJobResponse lease = waiting.get();
+  EXPECT_TRUE(lease.has_job());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+TEST_F(SchedulerTest, LongPollAnswersEmptyAtItsDeadline) {
+  const std::string worker = Register();
+  auto start = std::chrono::steady_clock::now();
+  v1::LeaseJobResponse lease = Lease(worker, 1);
+  EXPECT_FALSE(lease.has_job());
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(900));
+}
+
+TEST_F(SchedulerTest, ExpiredLeaseGoesBackToTheQueue) {
+  SubmitOk(Sweep(R"pb(base { data { dataset: "synthetic" } })pb"));
+  const std::string a = Register();
+  const std::string b = Register();
+  v1::LeaseJobResponse first = Lease(a);
+  ASSERT_TRUE(first.has_job());
+  now_ += 31'000;
+  server_->ExpireLeasesNow();
+  v1::LeaseJobResponse second = Lease(b);
+  ASSERT_TRUE(second.has_job());
+  EXPECT_EQ(second.job().job_id(), first.job().job_id());
+  EXPECT_EQ(second.job().attempt(), 2);
+  v1::HeartbeatResponse hb;
+  EXPECT_EQ(Heartbeat(first, &hb).error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_EQ(Complete(first, Result(0.9, 0.8)).error_code(),
+            grpc::StatusCode::ABORTED);
+  EXPECT_TRUE(Complete(second, Result(0.9, 0.8)).ok());
+}
+
+TEST_F(SchedulerTest, WatchStreamsUntilTheSweepIsDone) {
+  const std::string id = SubmitOk(SmallSweep());
+  grpc::ClientContext ctx;
+  v1::WatchSweepRequest request;
+  request.set_sweep_id(id);
+  auto reader = client_->WatchSweep(&ctx, request);
+  v1::SweepEvent event;
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.status().queued(), 4);
+  auto work = std::async(std::launch::async, [&] {
+    const std::string worker = Register();
+    for (int i = 0; i < 4; ++i) {
+      v1::LeaseJobResponse lease = Lease(worker);
+      ASSERT_TRUE(Complete(lease, Result(0.9, 0.7)).ok());
+    }
+  });
+  int events = 1;
+  v1::SweepEvent last = event;
+  while (reader->Read(&event)) {
+    ++events;
+    last = event;
+  }
+  work.get();
+  EXPECT_TRUE(reader->Finish().ok());
+  EXPECT_GT(events, 1);
+  EXPECT_EQ(last.status().state(), "DONE");
+  EXPECT_EQ(last.status().succeeded(), 4);
+}
+
+TEST_F(SchedulerTest, WatchUnknownSweepIsNotFound) {
+  grpc::ClientContext ctx;
+  v1::WatchSweepRequest request;
+  request.set_sweep_id("sw-missing");
+  auto reader = client_->WatchSweep(&ctx, request);
+  v1::SweepEvent event;
+  EXPECT_FALSE(reader->Read(&event));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(SchedulerTest, CancelReachesLeasedJobsThroughHeartbeats) {
+  const std::string id = SubmitOk(SmallSweep());
+  const std::string worker = Register();
+  v1::LeaseJobResponse lease = Lease(worker);
+  grpc::ClientContext ctx;
+  v1::CancelSweepRequest request;
+  request.set_sweep_id(id);
+  v1::CancelSweepResponse response;
+  ASSERT_TRUE(client_->CancelSweep(&ctx, request, &response).ok());
+  EXPECT_EQ(response.cancelled(), 3);
+  EXPECT_EQ(response.stopping(), 1);
+  v1::HeartbeatResponse hb;
+  ASSERT_TRUE(Heartbeat(lease, &hb).ok());
+  EXPECT_TRUE(hb.cancel());
+  grpc::ClientContext fail_ctx;
+  v1::FailJobRequest fail;
+  fail.set_job_id(lease.job().job_id());
+  fail.set_lease_token(lease.lease_token());
+  fail.set_error("cancelled");
+  v1::FailJobResponse fail_response;
+  ASSERT_TRUE(worker_->FailJob(&fail_ctx, fail, &fail_response).ok());
+  EXPECT_EQ(Status(id).cancelled(), 4);
+}
+
+TEST_F(SchedulerTest, RestartKeepsQueueAndLeases) {
+  const std::string id = SubmitOk(SmallSweep());
+  const std::string worker = Register();
+  v1::LeaseJobResponse lease = Lease(worker);
+  server_.reset();  // the process is gone; only the database remains
+  StartServer();
+  v1::SweepStatus status = Status(id);
+  EXPECT_EQ(status.queued(), 3);
+  EXPECT_EQ(status.leased(), 1);
+  v1::HeartbeatResponse hb;
+  ASSERT_TRUE(Heartbeat(lease, &hb).ok());
+  ASSERT_TRUE(Complete(lease, Result(0.9, 0.8)).ok());
+  EXPECT_EQ(Status(id).succeeded(), 1);
+}
+
+TEST_F(SchedulerTest, HealthServiceServes) {
+  // grpc.health.v1.Health/Check with an empty request (all services); the
+  // answer is HealthCheckResponse{status: SERVING = 1}, bytes 08 01.
+  grpc::GenericStub stub(channel_);
+  grpc::ClientContext ctx;
+  grpc::Slice empty_message{std::string()};
+  grpc::ByteBuffer request(&empty_message, 1);
+  grpc::ByteBuffer response;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(),
+                 &request, &response,
+                 [&](grpc::Status s) { done.set_value(std::move(s)); });
+  ASSERT_TRUE(done.get_future().get().ok());
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (const auto& slice : slices) {
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  EXPECT_EQ(bytes, std::string("\x08\x01", 2));
+}
+
+TEST(SchedulerStartTest, RefusesNonLoopbackWithoutTls) {
+  SchedulerServer::Options options;
+  options.listen = "0.0.0.0:0";
+  options.db_path = (std::filesystem::path(testing::TempDir()) / "x.db").string();
+  auto server = SchedulerServer::Start(options);
+  ASSERT_FALSE(server.ok());
+  EXPECT_THAT(std::string(server.status().message()), HasSubstr("loopback"));
+  EXPECT_TRUE(IsLoopbackAddress("localhost:1"));
+  EXPECT_TRUE(IsLoopbackAddress("[::1]:50051"));
+  EXPECT_TRUE(IsLoopbackAddress("127.0.0.1:0"));
+  EXPECT_FALSE(IsLoopbackAddress("[::]:50051"));
+  EXPECT_FALSE(IsLoopbackAddress("10.0.0.5:50051"));
+}
+
+}  // namespace
+}  // namespace forgetlab

@@ -1,0 +1,73 @@
+// Table aggregation and Student-t quantiles.
+#include "server/table.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <utility>
+
+namespace forgetlab {
+
+double StudentT975(int df) {
+  // Exact to 4 decimals for df <= 30 (standard tables).
+  static const double kTable[] = {
+      12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060,
+      2.2622,  2.2281, 2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199,
+      2.1098,  2.1009, 2.0930, 2.0860, 2.0796, 2.0739, 2.0687, 2.0639,
+      2.0595,  2.0555, 2.0518, 2.0484, 2.0452, 2.0423};
+  if (df < 1) return 0;
+  if (df <= 30) return kTable[df - 1];
+  // Cornish-Fisher expansion around the normal quantile; error < 1e-4 here.
+  const double z = 1.959963984540054;
+  const double n = df;
+  const double z3 = z * z * z, z5 = z3 * z * z, z7 = z5 * z * z;
+  return z + (z3 + z) / (4 * n) + (5 * z5 + 16 * z3 + 3 * z) / (96 * n * n) +
+         (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * n * n * n);
+}
+
+void AggregateTable(const std::vector<TableSample>& samples, v1::Table* table) {
+  std::map<std::pair<double, double>, std::vector<double>> cells;
+  std::map<double, std::pair<double, int>> row_params;  // sum, count
+  std::map<double, bool> cols;
+  for (const TableSample& s : samples) {
+    cells[{s.row, s.col}].push_back(s.value);
+    auto& p = row_params[s.row];
+    p.first += static_cast<double>(s.parameter_count);
+    p.second += 1;
+    cols[s.col] = true;
+  }
+  table->clear_rows();
+  table->clear_cols();
+  table->clear_cells();
+  for (const auto& [value, params] : row_params) {
+    v1::TableRow* row = table->add_rows();
+    row->set_value(value);
+    row->set_parameter_count(
+        static_cast<int64_t>(std::llround(params.first / params.second)));
+  }
+  for (const auto& [value, unused] : cols) table->add_cols(value);
+  for (const auto& [key, values] : cells) {
+    const int n = static_cast<int>(values.size());
+    double sum = 0;
+    for (double v : values) sum += v;
+    const double mean = sum / n;
+    double squares = 0;
+    for (double v : values) squares += (v - mean) * (v - mean);
+    const double std = n > 1 ? std::sqrt(squares / (n - 1)) : 0.0;
+    const double sem = n > 1 ? std / std::sqrt(static_cast<double>(n)) : 0.0;
+    const double half = n > 1 ? StudentT975(n - 1) * sem : 0.0;
+    v1::TableCell* cell = table->add_cells();
+    cell->set_row(key.first);
+    cell->set_col(key.second);
+    cell->set_n(n);
+    cell->set_mean(mean);
+    cell->set_std(std);
+    cell->set_sem(sem);
+    cell->set_ci95_low(mean - half);
+    cell->set_ci95_high(mean + half);
+    cell->set_min(*std::min_element(values.begin(), values.end()));
+    cell->set_max(*std::max_element(values.begin(), values.end()));
+  }
+}
+
+}  // namespace forgetlab
