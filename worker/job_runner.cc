@@ -1,0 +1,87 @@
+// proto <-> trainer adapter.
+#include "worker/job_runner.h"
+
+#include "proto/spec.h"
+
+namespace forgetlab {
+
+#define FORGETLAB_SAME_CODE(train_code, absl_code)             \
+  static_assert(static_cast<int>(train::TrainCode::train_code) == \
+                static_cast<int>(absl::StatusCode::absl_code))
+FORGETLAB_SAME_CODE(kCancelled, kCancelled);
+FORGETLAB_SAME_CODE(kInvalidArgument, kInvalidArgument);
+FORGETLAB_SAME_CODE(kNotFound, kNotFound);
+FORGETLAB_SAME_CODE(kResourceExhausted, kResourceExhausted);
+FORGETLAB_SAME_CODE(kFailedPrecondition, kFailedPrecondition);
+FORGETLAB_SAME_CODE(kInternal, kInternal);
+#undef FORGETLAB_SAME_CODE
+
+train::ExperimentConfig ToTrainConfig(const v1::ExperimentSpec& spec) {
+  const v1::ExperimentSpec r = ResolveDefaults(spec);
+  train::ExperimentConfig c;
+  c.depth = r.model().depth();
+  c.width = r.model().width();
+  c.data.dataset = r.data().dataset();
+  c.data.path = r.data().path();
+  c.data.pretrain_pool = r.data().pretrain_pool();
+  c.data.synthetic_train = r.data().synthetic_train();
+  c.data.synthetic_test = r.data().synthetic_test();
+  c.data.synthetic_side = r.data().synthetic_side();
+  c.data.synthetic_seed = r.data().synthetic_seed();
+  c.pretrain_examples = r.pretrain().examples();
+  c.pretrain_steps = r.pretrain().steps();
+  c.pretrain_batch = r.pretrain().batch_size();
+  c.pretrain_lr = r.pretrain().lr();
+  c.tasks.clear();
+  for (const v1::TaskSpec& task : r.tasks()) {
+    c.tasks.push_back({task.name(), {task.classes().begin(), task.classes().end()}});
+  }
+  c.task_steps = r.finetune().steps();
+  c.task_batch = r.finetune().batch_size();
+  c.task_lr = r.finetune().lr();
+  c.momentum = r.optimizer().momentum();
+  c.eval_every = r.eval().eval_every();
+  c.seed = r.seed();
+  return c;
+}
+
+v1::JobResult ToJobResult(const train::ExperimentResult& result) {
+  v1::JobResult out;
+  for (const auto& row : result.accuracy_matrix) {
+    auto* r = out.add_accuracy_matrix();
+    for (double a : row) r->add_accuracy(a);
+  }
+  for (const auto& [name, value] : result.metrics) {
+    (*out.mutable_metrics())[name] = value;
+  }
+  for (const train::CurvePoint& point : result.curves) {
+    v1::CurvePoint* p = out.add_curves();
+    p->set_stage(point.stage);
+    p->set_step(point.step);
+    for (double a : point.accuracy) p->add_accuracy(a);
+  }
+  out.set_parameter_count(result.parameter_count);
+  out.set_pretrain_seconds(result.pretrain_seconds);
+  out.set_finetune_seconds(result.finetune_seconds);
+  out.set_total_seconds(result.total_seconds);
+  out.set_device(result.device);
+  out.set_samples_per_second(result.samples_per_second);
+  return out;
+}
+
+absl::Status FromTrainStatus(const train::TrainStatus& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.code), status.message);
+}
+
+absl::StatusOr<v1::JobResult> RunJob(const v1::ExperimentSpec& spec,
+                                     const train::RunOptions& options) {
+  absl::Status s = ValidateExperiment(ResolveDefaults(spec), "");
+  if (!s.ok()) return s;
+  train::ExperimentResult result;
+  s = FromTrainStatus(train::RunExperiment(ToTrainConfig(spec), options, &result));
+  if (!s.ok()) return s;
+  return ToJobResult(result);
+}
+
+}  // namespace forgetlab

@@ -1,0 +1,29 @@
+// Runs one forgetlab.v1.ExperimentSpec through the LibTorch core: the single
+// code path shared by forgetlab-worker and forgetlab-train. Adapts proto to
+// the trainer's plain structs and back.
+#ifndef FORGETLAB_WORKER_JOB_RUNNER_H_
+#define FORGETLAB_WORKER_JOB_RUNNER_H_
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "forgetlab/v1/forgetlab.pb.h"
+#include "worker/train/experiment.h"
+
+namespace forgetlab {
+
+// The trainer's config for a spec; fills defaults first.
+train::ExperimentConfig ToTrainConfig(const v1::ExperimentSpec& spec);
+
+// The API message for a trainer result.
+v1::JobResult ToJobResult(const train::ExperimentResult& result);
+
+// The trainer's status as an absl::Status with the same code.
+absl::Status FromTrainStatus(const train::TrainStatus& status);
+
+// Resolves defaults, validates (INVALID_ARGUMENT naming the field), trains.
+absl::StatusOr<v1::JobResult> RunJob(const v1::ExperimentSpec& spec,
+                                     const train::RunOptions& options);
+
+}  // namespace forgetlab
+
+#endif  // FORGETLAB_WORKER_JOB_RUNNER_H_

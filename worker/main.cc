@@ -1,0 +1,68 @@
+// forgetlab-worker: pulls jobs from the scheduler and trains them. Parses
+// flags, runs the loop, stops cleanly on SIGINT or SIGTERM.
+#include <glog/logging.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "worker/worker.h"
+
+ABSL_FLAG(std::string, scheduler, "",
+          "scheduler address host:port (default: $FORGETLAB_SCHEDULER or "
+          "127.0.0.1:50051)");
+ABSL_FLAG(std::string, device, "cpu", "cpu, cuda or cuda:N");
+ABSL_FLAG(int, threads, 0, "intra-op threads (0: LibTorch's default)");
+ABSL_FLAG(int, max_jobs, 0, "exit after this many jobs (0: never)");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "forgetlab worker.\n"
+      "  forgetlab-worker --scheduler=127.0.0.1:50051 [--device=cpu] "
+      "[--threads=N]");
+  absl::ParseCommandLine(argc, argv);
+  FLAGS_logtostderr = true;
+  google::InitGoogleLogging(argv[0]);
+
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  forgetlab::Worker::Options options;
+  options.scheduler = absl::GetFlag(FLAGS_scheduler);
+  if (options.scheduler.empty()) {
+    const char* env = std::getenv("FORGETLAB_SCHEDULER");
+    options.scheduler = env != nullptr && *env != '\0' ? env : "127.0.0.1:50051";
+  }
+  options.device = absl::GetFlag(FLAGS_device);
+  options.threads = absl::GetFlag(FLAGS_threads);
+  options.max_jobs = absl::GetFlag(FLAGS_max_jobs);
+  forgetlab::Worker worker(options);
+
+  std::thread signals([&] {
+    int signal_number = 0;
+    sigwait(&stop_signals, &signal_number);
+    if (signal_number != 0) {
+      LOG(INFO) << "signal " << signal_number
+                << ": stopping, giving back any lease";
+    }
+    worker.Stop();
+  });
+  const absl::Status status = worker.Run();
+  // Wake the signal thread if Run ended on its own (max_jobs).
+  pthread_kill(signals.native_handle(), SIGTERM);
+  signals.join();
+  if (!status.ok()) {
+    std::fprintf(stderr, "forgetlab-worker: %s\n",
+                 std::string(status.message()).c_str());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,337 @@
+// forgetlab worker loop.
+#include "worker/worker.h"
+
+#include <glog/logging.h>
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <random>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "forgetlab/v1/forgetlab.grpc.pb.h"
+#include "worker/job_runner.h"
+#include "worker/train/experiment.h"
+
+namespace forgetlab {
+namespace {
+
+std::string HostName() {
+  char buffer[256] = {};
+  if (gethostname(buffer, sizeof(buffer) - 1) != 0) return "unknown";
+  return buffer;
+}
+
+// Errors worth waiting out: the scheduler is down, restarting or overloaded.
+bool IsTransient(const grpc::Status& s) {
+  return s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+         s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ||
+         s.error_code() == grpc::StatusCode::INTERNAL;
+}
+
+template <typename Duration>
+std::chrono::system_clock::time_point In(Duration d) {
+  return std::chrono::system_clock::now() + d;
+}
+
+}  // namespace
+
+class Worker::Impl {
+ public:
+  explicit Impl(Options options) : options_(std::move(options)) {
+    if (options_.host.empty()) options_.host = HostName();
+    channel_ = grpc::CreateChannel(options_.scheduler,
+                                   grpc::InsecureChannelCredentials());
+    stub_ = v1::WorkerService::NewStub(channel_);
+  }
+
+  absl::Status Run();
+
+  void Stop() {
+    absl::MutexLock lock(&mu_);
+    if (!stop_.HasBeenNotified()) stop_.Notify();
+    if (poll_context_ != nullptr) poll_context_->TryCancel();
+  }
+
+ private:
+  struct ActiveLease {
+    int64_t job_id = 0;
+    int64_t token = 0;
+  };
+
+  bool stopping() const { return stop_.HasBeenNotified(); }
+
+  // Sleeps for the current backoff (interrupted by Stop) and doubles it.
+  void Backoff(const std::string& why) {
+    LOG_EVERY_N(WARNING, 5) << why << "; retrying in "
+                            << absl::FormatDuration(backoff_);
+    std::uniform_real_distribution<double> jitter(0.8, 1.2);
+    stop_.WaitForNotificationWithTimeout(backoff_ * jitter(rng_));
+    backoff_ = std::min(backoff_ * 2, options_.max_backoff);
+  }
+  void ResetBackoff() { backoff_ = options_.min_backoff; }
+
+  bool Register();
+  // Returns true with a lease filled in, false when none (or stopping).
+  bool Lease(v1::LeaseJobResponse* lease);
+  void RunLeasedJob(const v1::LeaseJobResponse& lease);
+  void HeartbeatLoop(const ActiveLease& lease, std::atomic<bool>* cancel,
+                     std::atomic<bool>* lost, std::atomic<bool>* cancelled,
+                     absl::Notification* done);
+  void Finish(const ActiveLease& lease, const absl::StatusOr<v1::JobResult>& result,
+              bool lost, bool cancelled_by_user);
+
+  Options options_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::WorkerService::Stub> stub_;
+  std::string worker_id_;
+  int lease_seconds_ = 60;
+  absl::Duration backoff_ = absl::Milliseconds(200);
+  std::mt19937 rng_{std::random_device{}()};
+  absl::Notification stop_;
+
+  absl::Mutex mu_;
+  grpc::ClientContext* poll_context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  train::Progress progress_ ABSL_GUARDED_BY(mu_);
+};
+
+bool Worker::Impl::Register() {
+  ResetBackoff();
+  while (!stopping()) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(std::chrono::seconds(10)));
+    v1::RegisterWorkerRequest request;
+    request.set_host(options_.host);
+    request.set_device(options_.device);
+    request.set_threads(options_.threads);
+    v1::RegisterWorkerResponse response;
+    grpc::Status s = stub_->RegisterWorker(&ctx, request, &response);
+    if (s.ok()) {
+      worker_id_ = response.worker_id();
+      lease_seconds_ = std::max(1, response.lease_seconds());
+      LOG(INFO) << "registered with " << options_.scheduler << " as "
+                << worker_id_ << " (lease " << lease_seconds_ << " s)";
+      ResetBackoff();
+      return true;
+    }
+    Backoff(absl::StrCat("cannot register with scheduler ", options_.scheduler,
+                         ": ", s.error_message()));
+  }
+  return false;
+}
+
+bool Worker::Impl::Lease(v1::LeaseJobResponse* lease) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(In(std::chrono::seconds(options_.wait_seconds + 15)));
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping()) return false;
+    poll_context_ = &ctx;
+  }
+  v1::LeaseJobRequest request;
+  request.set_worker_id(worker_id_);
+  request.set_wait_seconds(options_.wait_seconds);
+  grpc::Status s = stub_->LeaseJob(&ctx, request, lease);
+  {
+    absl::MutexLock lock(&mu_);
+    poll_context_ = nullptr;
+  }
+  if (stopping()) {
+    // A lease granted just as we stopped must not wait for its deadline.
+    if (s.ok() && lease->has_job()) {
+      Finish({lease->job().job_id(), lease->lease_token()},
+             absl::CancelledError("worker stopping"), false, false);
+    }
+    return false;
+  }
+  if (s.ok()) {
+    ResetBackoff();
+    return lease->has_job();
+  }
+  if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
+    // The scheduler does not know us (e.g. a fresh database): register anew.
+    LOG(WARNING) << s.error_message();
+    Register();
+    return false;
+  }
+  Backoff(absl::StrCat("lease from ", options_.scheduler, " failed: ",
+                       s.error_message()));
+  return false;
+}
+
+void Worker::Impl::HeartbeatLoop(const ActiveLease& lease,
+                                 std::atomic<bool>* cancel,
+                                 std::atomic<bool>* lost,
+                                 std::atomic<bool>* cancelled,
+                                 absl::Notification* done) {
+  const absl::Duration interval = std::clamp(
+      absl::Seconds(lease_seconds_) / 4, absl::Seconds(1), absl::Seconds(10));
+  absl::Duration wait = absl::Seconds(1);  // first report soon after start
+  for (;;) {
+    if (done->WaitForNotificationWithTimeout(wait)) return;
+    wait = interval;
+    if (stopping()) cancel->store(true);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(std::chrono::seconds(5)));
+    v1::HeartbeatRequest request;
+    request.set_worker_id(worker_id_);
+    request.set_job_id(lease.job_id);
+    request.set_lease_token(lease.token);
+    {
+      absl::MutexLock lock(&mu_);
+      request.mutable_progress()->set_phase(progress_.phase);
+      request.mutable_progress()->set_step(progress_.step);
+      request.mutable_progress()->set_total_steps(progress_.total_steps);
+    }
+    v1::HeartbeatResponse response;
+    grpc::Status s = stub_->Heartbeat(&ctx, request, &response);
+    if (s.ok()) {
+      if (response.cancel()) {
+        LOG(INFO) << "job " << lease.job_id << " cancelled by the user";
+        cancelled->store(true);
+        cancel->store(true);
+      }
+    } else if (s.error_code() == grpc::StatusCode::ABORTED ||
+               s.error_code() == grpc::StatusCode::NOT_FOUND) {
+      LOG(WARNING) << "job " << lease.job_id << ": lease lost ("
+                   << s.error_message() << "); abandoning it";
+      lost->store(true);
+      cancel->store(true);
+    } else {
+      // Keep training: the scheduler may be restarting, and the lease has
+      // time left. The next heartbeat tries again.
+      LOG(WARNING) << "heartbeat for job " << lease.job_id
+                   << " failed: " << s.error_message();
+    }
+  }
+}
+
+void Worker::Impl::Finish(const ActiveLease& lease,
+                          const absl::StatusOr<v1::JobResult>& result,
+                          bool lost, bool cancelled_by_user) {
+  if (lost) return;  // another worker owns the job now
+  // Results are retried through scheduler restarts for up to two lease
+  // periods: a finished job is worth waiting for.
+  const absl::Time give_up = absl::Now() + absl::Seconds(2 * lease_seconds_ + 10);
+  ResetBackoff();
+  for (;;) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(std::chrono::seconds(10)));
+    grpc::Status s;
+    if (result.ok()) {
+      v1::CompleteJobRequest request;
+      request.set_worker_id(worker_id_);
+      request.set_job_id(lease.job_id);
+      request.set_lease_token(lease.token);
+      *request.mutable_result() = *result;
+      v1::CompleteJobResponse response;
+      s = stub_->CompleteJob(&ctx, request, &response);
+    } else {
+      v1::FailJobRequest request;
+      request.set_worker_id(worker_id_);
+      request.set_job_id(lease.job_id);
+      request.set_lease_token(lease.token);
+      const bool release = result.status().code() == absl::StatusCode::kCancelled &&
+                           !cancelled_by_user;
+      request.set_release(release);
+      request.set_error(std::string(result.status().message()));
+      v1::FailJobResponse response;
+      s = stub_->FailJob(&ctx, request, &response);
+    }
+    if (s.ok()) {
+      if (result.ok()) {
+        LOG(INFO) << "job " << lease.job_id << " done: forgetting "
+                  << result->metrics().at("forgetting") << " in "
+                  << result->total_seconds() << " s";
+      } else {
+        LOG(INFO) << "job " << lease.job_id << " ended: " << result.status();
+      }
+      return;
+    }
+    if (!IsTransient(s) || absl::Now() > give_up) {
+      LOG(ERROR) << "job " << lease.job_id
+                 << ": the scheduler refused the outcome: " << s.error_message();
+      return;
+    }
+    // Stop() interrupts the sleep, but the outcome is still worth sending.
+    LOG_EVERY_N(WARNING, 5) << "reporting job " << lease.job_id
+                            << " failed: " << s.error_message() << "; retrying";
+    absl::SleepFor(backoff_);
+    backoff_ = std::min(backoff_ * 2, options_.max_backoff);
+  }
+}
+
+void Worker::Impl::RunLeasedJob(const v1::LeaseJobResponse& lease_response) {
+  const v1::Job& job = lease_response.job();
+  const ActiveLease lease{job.job_id(), lease_response.lease_token()};
+  LOG(INFO) << "job " << job.job_id() << " (sweep " << job.sweep_id()
+            << ", attempt " << job.attempt() << "): width "
+            << job.spec().model().width() << ", pretrain "
+            << job.spec().pretrain().examples() << ", seed " << job.spec().seed();
+  std::atomic<bool> cancel{false}, lost{false}, cancelled{false};
+  absl::Notification done;
+  {
+    absl::MutexLock lock(&mu_);
+    progress_ = train::Progress{"load", 0, 0};
+  }
+  std::thread heartbeats(
+      [&] { HeartbeatLoop(lease, &cancel, &lost, &cancelled, &done); });
+  // SIGTERM must stop training promptly even between heartbeats.
+  std::thread stop_watch([&] {
+    while (!done.WaitForNotificationWithTimeout(absl::Milliseconds(100))) {
+      if (stopping()) {
+        cancel.store(true);
+        return;
+      }
+    }
+  });
+  train::RunOptions options;
+  options.device = options_.device;
+  options.threads = options_.threads;
+  options.cancel = &cancel;
+  options.on_progress = [this](const train::Progress& p) {
+    absl::MutexLock lock(&mu_);
+    progress_ = p;
+  };
+  absl::StatusOr<v1::JobResult> result = RunJob(job.spec(), options);
+  done.Notify();
+  heartbeats.join();
+  stop_watch.join();
+  Finish(lease, result, lost.load(), cancelled.load());
+}
+
+absl::Status Worker::Impl::Run() {
+  const std::string blas = train::BlasLibrary();
+  LOG(INFO) << "BLAS: " << (blas.empty() ? "unknown" : blas);
+  if (!blas.empty() && blas.find("openblas") == std::string::npos) {
+    LOG(WARNING) << "LibTorch uses " << blas
+                 << ", not OpenBLAS; training will be several times slower. "
+                    "Install libopenblas0-openmp (deploy/install-deps.sh).";
+  }
+  if (options_.device != "cpu" && !train::CudaAvailable()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--device=", options_.device,
+        " but this LibTorch build sees no CUDA device; use --device=cpu"));
+  }
+  if (!Register()) return absl::OkStatus();
+  int jobs = 0;
+  while (!stopping()) {
+    v1::LeaseJobResponse lease;
+    if (!Lease(&lease)) continue;
+    RunLeasedJob(lease);
+    if (options_.max_jobs > 0 && ++jobs >= options_.max_jobs) break;
+  }
+  LOG(INFO) << "worker " << worker_id_ << " stopped";
+  return absl::OkStatus();
+}
+
+Worker::Worker(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Worker::~Worker() = default;
+absl::Status Worker::Run() { return impl_->Run(); }
+void Worker::Stop() { impl_->Stop(); }
+
+}  // namespace forgetlab

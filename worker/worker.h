@@ -1,0 +1,48 @@
+// The worker's pull loop: register, long-poll for a lease, train with
+// heartbeats, upload the result. Rides out scheduler restarts with backoff.
+#ifndef FORGETLAB_WORKER_WORKER_H_
+#define FORGETLAB_WORKER_WORKER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace forgetlab {
+
+class Worker {
+ public:
+  struct Options {
+    std::string scheduler = "127.0.0.1:50051";
+    std::string device = "cpu";
+    int threads = 0;  // intra-op threads; 0 = LibTorch's default
+    std::string host;  // reported name; default: the machine's host name
+    // Long-poll length of each LeaseJob call.
+    int wait_seconds = 30;
+    // Backoff bounds while the scheduler is unreachable.
+    absl::Duration min_backoff = absl::Milliseconds(200);
+    absl::Duration max_backoff = absl::Seconds(5);
+    // Exit after this many jobs (0: run until stopped); for tests.
+    int max_jobs = 0;
+  };
+
+  explicit Worker(Options options);
+  ~Worker();
+
+  // Runs until Stop() (or max_jobs). A job in progress is abandoned
+  // promptly on Stop() and its lease given back. Returns OK after a clean
+  // stop; an error only for a permanent failure (e.g. a bad device).
+  absl::Status Run();
+
+  // Thread-safe; may be called from a signal-watching thread.
+  void Stop();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace forgetlab
+
+#endif  // FORGETLAB_WORKER_WORKER_H_

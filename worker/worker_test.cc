@@ -1,0 +1,194 @@
+#include "worker/worker.h"
+
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "forgetlab/v1/forgetlab.grpc.pb.h"
+#include "google/protobuf/text_format.h"
+#include "server/scheduler.h"
+#include "worker/job_runner.h"
+
+namespace forgetlab {
+namespace {
+
+using ::testing::HasSubstr;
+
+// A quick synthetic experiment: a few dozen steps on 8x8 images.
+constexpr char kQuickBase[] = R"pb(
+  model { width: 16 }
+  data { dataset: "synthetic" }
+  pretrain { examples: 200 steps: 40 batch_size: 32 }
+  finetune { steps: 40 batch_size: 16 }
+  eval { eval_every: 20 }
+)pb";
+
+class WorkerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = (std::filesystem::path(testing::TempDir()) /
+           (std::string(::testing::UnitTest::GetInstance()
+                            ->current_test_info()
+                            ->name()) +
+            ".db"))
+              .string();
+    std::filesystem::remove(db_);
+  }
+
+  void StartServer(int port = 0) {
+    SchedulerServer::Options options;
+    options.listen = absl::StrCat("127.0.0.1:", port);
+    options.db_path = db_;
+    options.lease_seconds = 10;
+    auto server = SchedulerServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    address_ = absl::StrCat("127.0.0.1:", server_->port());
+    client_ = v1::ForgetlabService::NewStub(
+        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  }
+
+  std::string Submit(const std::string& base, const std::string& rest) {
+    v1::SubmitSweepRequest request;
+    EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(
+        absl::StrCat("base {", base, "} ", rest), request.mutable_sweep()));
+    grpc::ClientContext ctx;
+    v1::SubmitSweepResponse response;
+    grpc::Status s = client_->SubmitSweep(&ctx, request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return response.sweep_id();
+  }
+
+  std::vector<v1::Job> Jobs(const std::string& sweep_id) {
+    grpc::ClientContext ctx;
+    v1::ListJobsRequest request;
+    request.set_sweep_id(sweep_id);
+    v1::ListJobsResponse response;
+    EXPECT_TRUE(client_->ListJobs(&ctx, request, &response).ok());
+    return {response.jobs().begin(), response.jobs().end()};
+  }
+
+  Worker::Options WorkerOptions(int max_jobs) {
+    Worker::Options options;
+    options.scheduler = address_;
+    options.threads = 1;
+    options.wait_seconds = 1;
+    options.max_jobs = max_jobs;
+    options.min_backoff = absl::Milliseconds(50);
+    options.max_backoff = absl::Milliseconds(200);
+    return options;
+  }
+
+  std::string db_;
+  std::string address_;
+  std::unique_ptr<SchedulerServer> server_;
+  std::unique_ptr<v1::ForgetlabService::Stub> client_;
+};
+
+TEST_F(WorkerTest, TrainsJobsAndUploadsResults) {
+  StartServer();
+  const std::string id = Submit(kQuickBase, "seeds: [0, 1]");
+  Worker worker(WorkerOptions(2));
+  ASSERT_TRUE(worker.Run().ok());
+  for (const v1::Job& job : Jobs(id)) {
+    EXPECT_EQ(job.state(), v1::SUCCEEDED) << job.error();
+    EXPECT_EQ(job.attempt(), 1);
+  }
+  grpc::ClientContext ctx;
+  v1::QueryTableRequest request;
+  request.add_sweep_ids(id);
+  request.set_metric("acc");
+  v1::Table table;
+  ASSERT_TRUE(client_->QueryTable(&ctx, request, &table).ok());
+  ASSERT_EQ(table.cells_size(), 1);
+  EXPECT_EQ(table.cells(0).n(), 2);
+  EXPECT_GT(table.cells(0).mean(), 0.3);  // well above chance (0.2)
+  // 64 inputs -> 16 -> 16 plus two 5-way heads.
+  EXPECT_EQ(table.rows(0).parameter_count(), 64 * 16 + 16 + 16 * 16 + 16 + 2 * (16 * 5 + 5));
+}
+
+TEST_F(WorkerTest, TrainingErrorFailsTheJobWithTheReason) {
+  StartServer();
+  // A worker without the dataset: the job fails, naming the file and the
+  // package to install. (Non-finite losses are covered by trainer_test.)
+  const std::string id = Submit(
+      R"pb(model { width: 16 }
+           data { dataset: "fashion_mnist" path: "/nonexistent/fmnist" })pb",
+      "");
+  Worker worker(WorkerOptions(1));
+  ASSERT_TRUE(worker.Run().ok());
+  std::vector<v1::Job> jobs = Jobs(id);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].state(), v1::FAILED);
+  EXPECT_THAT(jobs[0].error(),
+              HasSubstr("missing IDX file /nonexistent/fmnist/train-images-idx3-ubyte"));
+  EXPECT_THAT(jobs[0].error(), HasSubstr("dataset-fashion-mnist"));
+}
+
+TEST_F(WorkerTest, StopGivesTheLeaseBack) {
+  StartServer();
+  // Long enough that Stop() lands mid-training.
+  const std::string id = Submit(
+      R"pb(model { width: 64 } data { dataset: "synthetic" }
+           pretrain { examples: 500 steps: 1000000 })pb",
+      "");
+  Worker worker(WorkerOptions(0));
+  std::thread run([&] { EXPECT_TRUE(worker.Run().ok()); });
+  for (int i = 0; i < 100 && Jobs(id)[0].state() != v1::LEASED; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(Jobs(id)[0].state(), v1::LEASED);
+  const auto stop_time = std::chrono::steady_clock::now();
+  worker.Stop();
+  run.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - stop_time, std::chrono::seconds(5));
+  const v1::Job job = Jobs(id)[0];
+  EXPECT_EQ(job.state(), v1::QUEUED);
+  EXPECT_EQ(job.attempt(), 0);  // handed back untried
+}
+
+TEST_F(WorkerTest, WaitsForTheSchedulerToComeUp) {
+  // Find a free port, then leave it closed while the worker starts.
+  StartServer();
+  const int port = server_->port();
+  server_.reset();
+  Worker worker(WorkerOptions(1));
+  std::thread run([&] { EXPECT_TRUE(worker.Run().ok()); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  StartServer(port);
+  const std::string id = Submit(kQuickBase, "");
+  run.join();
+  EXPECT_EQ(Jobs(id)[0].state(), v1::SUCCEEDED);
+}
+
+TEST(JobRunnerTest, InvalidSpecIsRejectedBeforeTraining) {
+  v1::ExperimentSpec spec;
+  spec.mutable_model()->set_width(0);
+  absl::StatusOr<v1::JobResult> result = RunJob(spec, {});
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("model.width"));
+}
+
+TEST(JobRunnerTest, DefaultsMapToTheDesignProtocol) {
+  const train::ExperimentConfig c = ToTrainConfig(v1::ExperimentSpec());
+  EXPECT_EQ(c.depth, 2);
+  EXPECT_EQ(c.data.path, "/usr/share/datasets/fashion-mnist");
+  EXPECT_EQ(c.data.pretrain_pool, 50000);
+  EXPECT_EQ(c.pretrain_steps, 600);
+  EXPECT_EQ(c.pretrain_batch, 128);
+  EXPECT_DOUBLE_EQ(c.pretrain_lr, 0.05);
+  EXPECT_EQ(c.task_steps, 300);
+  EXPECT_EQ(c.task_batch, 64);
+  EXPECT_DOUBLE_EQ(c.task_lr, 0.01);
+  EXPECT_DOUBLE_EQ(c.momentum, 0.9);
+  ASSERT_EQ(c.tasks.size(), 2u);
+  EXPECT_EQ(c.tasks[1].classes, (std::vector<int>{5, 6, 7, 8, 9}));
+}
+
+}  // namespace
+}  // namespace forgetlab
