@@ -1,0 +1,368 @@
+// The forgetlab command line: subcommands over the client API.
+#include "client/cli.h"
+
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <random>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "client/render.h"
+#include "forgetlab/v1/forgetlab.grpc.pb.h"
+#include "proto/spec_io.h"
+
+namespace forgetlab {
+namespace {
+
+constexpr char kDefaultScheduler[] = "127.0.0.1:50051";
+
+struct Globals {
+  std::string scheduler = kDefaultScheduler;
+};
+
+class Connection {
+ public:
+  explicit Connection(const std::string& address)
+      : address_(address),
+        stub_(v1::ForgetlabService::NewStub(
+            grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))) {}
+
+  v1::ForgetlabService::Stub* stub() { return stub_.get(); }
+
+  // A context with a deadline, so an unreachable server fails fast.
+  std::unique_ptr<grpc::ClientContext> Context(int seconds = 15) {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->set_deadline(std::chrono::system_clock::now() +
+                      std::chrono::seconds(seconds));
+    return ctx;
+  }
+
+  // Prints one line for a failed call and returns the exit code.
+  int Fail(const grpc::Status& s) const {
+    if (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+        s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      std::fprintf(stderr,
+                   "forgetlab: cannot reach the scheduler at %s (%s); is "
+                   "forgetlab-server running? Set --scheduler or "
+                   "FORGETLAB_SCHEDULER.\n",
+                   address_.c_str(), s.error_message().c_str());
+    } else {
+      std::fprintf(stderr, "forgetlab: %s\n", s.error_message().c_str());
+    }
+    return 1;
+  }
+
+ private:
+  std::string address_;
+  std::unique_ptr<v1::ForgetlabService::Stub> stub_;
+};
+
+bool IsTerminal(FILE* f) { return isatty(fileno(f)) != 0; }
+
+std::string NewRequestId() {
+  std::random_device rd;
+  return absl::StrCat("cli-", std::to_string(rd()), std::to_string(rd()));
+}
+
+int Submit(const Globals& g, const std::string& file) {
+  v1::SubmitSweepRequest request;
+  absl::Status parsed = ParseSpecFile(file, request.mutable_sweep());
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "forgetlab: %s\n", std::string(parsed.message()).c_str());
+    return 2;
+  }
+  // A request id makes our own retries idempotent.
+  if (request.sweep().request_id().empty()) {
+    request.mutable_sweep()->set_request_id(NewRequestId());
+  }
+  Connection c(g.scheduler);
+  v1::SubmitSweepResponse response;
+  grpc::Status s;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto ctx = c.Context(60);
+    s = c.stub()->SubmitSweep(ctx.get(), request, &response);
+    if (s.error_code() != grpc::StatusCode::UNAVAILABLE) break;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  if (!s.ok()) {
+    if (s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+      std::fprintf(stderr, "forgetlab: %s: %s\n", file.c_str(),
+                   s.error_message().c_str());
+      return 2;
+    }
+    return c.Fail(s);
+  }
+  std::printf("%s sweep %s: %d jobs\n",
+              response.existing() ? "existing" : "submitted",
+              response.sweep_id().c_str(), response.jobs());
+  std::printf("%s\n", response.sweep_id().c_str());
+  return 0;
+}
+
+int Status(const Globals& g, const std::string& id, const std::string& format) {
+  Connection c(g.scheduler);
+  v1::GetSweepRequest request;
+  request.set_sweep_id(id);
+  v1::SweepStatus status;
+  auto ctx = c.Context();
+  grpc::Status s = c.stub()->GetSweep(ctx.get(), request, &status);
+  if (!s.ok()) return c.Fail(s);
+  std::fputs((format == "json" ? StatusJson(status) : StatusText(status)).c_str(),
+             stdout);
+  return 0;
+}
+
+int Jobs(const Globals& g, const std::string& id, const std::string& format,
+         const std::string& state) {
+  Connection c(g.scheduler);
+  v1::ListJobsRequest request;
+  request.set_sweep_id(id);
+  if (!state.empty()) {
+    v1::JobState parsed;
+    std::string upper = state;
+    for (char& ch : upper) ch = static_cast<char>(std::toupper(ch));
+    if (!v1::JobState_Parse(upper, &parsed) || parsed == v1::JOB_STATE_UNSPECIFIED) {
+      std::fprintf(stderr,
+                   "forgetlab: --state=%s is not one of queued, leased, "
+                   "succeeded, failed, cancelled\n",
+                   state.c_str());
+      return 2;
+    }
+    request.set_state(parsed);
+  }
+  std::vector<v1::Job> jobs;
+  for (;;) {
+    v1::ListJobsResponse response;
+    auto ctx = c.Context();
+    grpc::Status s = c.stub()->ListJobs(ctx.get(), request, &response);
+    if (!s.ok()) return c.Fail(s);
+    jobs.insert(jobs.end(), response.jobs().begin(), response.jobs().end());
+    if (response.next_after_job_id() == 0) break;
+    request.set_after_job_id(response.next_after_job_id());
+  }
+  std::fputs((format == "json" ? JobsJson(jobs) : JobsText(jobs)).c_str(), stdout);
+  return 0;
+}
+
+int Watch(const Globals& g, const std::string& id) {
+  Connection c(g.scheduler);
+  const bool tty = IsTerminal(stdout);
+  const auto start = std::chrono::steady_clock::now();
+  int start_finished = -1;
+  std::string last_line;
+  v1::SweepStatus last;
+  int reconnects = 0;
+  for (;;) {
+    grpc::ClientContext ctx;
+    v1::WatchSweepRequest request;
+    request.set_sweep_id(id);
+    auto reader = c.stub()->WatchSweep(&ctx, request);
+    v1::SweepEvent event;
+    while (reader->Read(&event)) {
+      reconnects = 0;
+      last = event.status();
+      const int finished = last.succeeded() + last.failed() + last.cancelled();
+      if (start_finished < 0) start_finished = finished;
+      const double elapsed = std::chrono::duration<double>(
+                                 std::chrono::steady_clock::now() - start)
+                                 .count();
+      const int done_here = finished - start_finished;
+      const double eta =
+          done_here > 0 ? elapsed / done_here * (last.total() - finished) : -1;
+      const std::string line = ProgressLine(last, eta, tty ? 30 : 0);
+      if (tty) {
+        std::printf("\r%s\033[K", line.c_str());
+        std::fflush(stdout);
+      } else if (line.substr(0, line.find("ETA")) !=
+                 last_line.substr(0, last_line.find("ETA"))) {
+        std::printf("%s\n", line.c_str());
+        std::fflush(stdout);
+      }
+      last_line = line;
+    }
+    grpc::Status s = reader->Finish();
+    if (s.ok() && last.state() == "DONE") break;
+    if (s.error_code() == grpc::StatusCode::UNAVAILABLE && ++reconnects <= 30) {
+      // The scheduler restarted: reconnect and carry on.
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      continue;
+    }
+    if (tty) std::printf("\n");
+    return c.Fail(s);
+  }
+  if (tty) std::printf("\n");
+  if (last.failed() > 0 || last.cancelled() > 0) {
+    std::fprintf(stderr,
+                 "forgetlab: %d job(s) failed and %d cancelled; `forgetlab jobs "
+                 "%s --state=failed` shows why\n",
+                 last.failed(), last.cancelled(), id.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+int Table(const Globals& g, const std::vector<std::string>& ids,
+          const std::string& metric, const std::string& rows,
+          const std::string& cols, const std::string& format) {
+  Connection c(g.scheduler);
+  v1::QueryTableRequest request;
+  for (const std::string& id : ids) request.add_sweep_ids(id);
+  request.set_metric(metric);
+  request.set_row_axis(rows);
+  request.set_col_axis(cols);
+  v1::Table table;
+  auto ctx = c.Context();
+  grpc::Status s = c.stub()->QueryTable(ctx.get(), request, &table);
+  if (!s.ok()) return c.Fail(s);
+  std::string out;
+  if (format == "json") {
+    out = TableJson(table);
+  } else if (format == "csv") {
+    out = TableCsv(table);
+  } else if (format == "markdown") {
+    out = TableMarkdown(table);
+  } else {
+    out = TableText(table, IsTerminal(stdout));
+  }
+  std::fputs(out.c_str(), stdout);
+  return 0;
+}
+
+int Cancel(const Globals& g, const std::string& id) {
+  Connection c(g.scheduler);
+  v1::CancelSweepRequest request;
+  request.set_sweep_id(id);
+  v1::CancelSweepResponse response;
+  auto ctx = c.Context();
+  grpc::Status s = c.stub()->CancelSweep(ctx.get(), request, &response);
+  if (!s.ok()) return c.Fail(s);
+  std::printf("sweep %s: %d queued job(s) cancelled, %d running job(s) told to stop\n",
+              id.c_str(), response.cancelled(), response.stopping());
+  return 0;
+}
+
+int Sweeps(const Globals& g) {
+  Connection c(g.scheduler);
+  v1::ListSweepsResponse response;
+  auto ctx = c.Context();
+  grpc::Status s = c.stub()->ListSweeps(ctx.get(), v1::ListSweepsRequest(), &response);
+  if (!s.ok()) return c.Fail(s);
+  std::fputs(SweepsText({response.sweeps().begin(), response.sweeps().end()}).c_str(),
+             stdout);
+  return 0;
+}
+
+int Workers(const Globals& g) {
+  Connection c(g.scheduler);
+  v1::ListWorkersResponse response;
+  auto ctx = c.Context();
+  grpc::Status s =
+      c.stub()->ListWorkers(ctx.get(), v1::ListWorkersRequest(), &response);
+  if (!s.ok()) return c.Fail(s);
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  std::fputs(
+      WorkersText({response.workers().begin(), response.workers().end()}, now).c_str(),
+      stdout);
+  return 0;
+}
+
+}  // namespace
+
+int RunCli(int argc, char** argv) {
+  CLI::App app{
+      "forgetlab: catastrophic-forgetting scaling experiments.\n"
+      "Example:\n"
+      "  id=$(forgetlab submit deploy/sweeps/default.textproto | tail -n1)\n"
+      "  forgetlab watch $id && forgetlab table $id"};
+  app.require_subcommand(1);
+  Globals g;
+  app.add_option("--scheduler", g.scheduler, "scheduler address host:port")
+      ->envname("FORGETLAB_SCHEDULER")
+      ->default_str(kDefaultScheduler);
+  int code = 0;
+
+  std::string file;
+  CLI::App* submit = app.add_subcommand(
+      "submit",
+      "Submit a sweep file (.textproto or .json); prints the sweep id on the "
+      "last line.\nExample: forgetlab submit deploy/sweeps/default.textproto");
+  submit->add_option("FILE", file, "sweep file")->required();
+  submit->callback([&] { code = Submit(g, file); });
+
+  std::string id, format = "text";
+  CLI::App* status = app.add_subcommand(
+      "status", "A sweep's state and job counts.\nExample: forgetlab status "
+                "sw-1a2b3c4d5e --format=json");
+  status->add_option("SWEEP", id, "sweep id")->required();
+  status->add_option("--format", format, "text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  status->callback([&] { code = Status(g, id, format); });
+
+  CLI::App* watch = app.add_subcommand(
+      "watch", "Live progress until the sweep is done (exit 1 if any job failed)."
+               "\nExample: forgetlab watch sw-1a2b3c4d5e");
+  watch->add_option("SWEEP", id, "sweep id")->required();
+  watch->callback([&] { code = Watch(g, id); });
+
+  std::string state;
+  CLI::App* jobs = app.add_subcommand(
+      "jobs", "A sweep's jobs.\nExample: forgetlab jobs sw-1a2b3c4d5e "
+              "--state=failed");
+  jobs->add_option("SWEEP", id, "sweep id")->required();
+  jobs->add_option("--format", format, "text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  jobs->add_option("--state", state,
+                   "only jobs in this state: queued, leased, succeeded, "
+                   "failed, cancelled");
+  jobs->callback([&] { code = Jobs(g, id, format, state); });
+
+  std::vector<std::string> ids;
+  std::string metric = "forgetting", rows = "model.width", cols = "pretrain.examples";
+  CLI::App* table = app.add_subcommand(
+      "table",
+      "A metric aggregated over two axes: mean ± 95% CI (Student t) over "
+      "seeds.\nExample: forgetlab table sw-1a2b3c4d5e --metric=forgetting "
+      "--rows=model.width --cols=pretrain.examples --format=markdown");
+  table->add_option("SWEEP", ids, "one or more sweep ids")->required();
+  table->add_option("--metric", metric,
+                    "forgetting, avg_forgetting, bwt, acc, rel_forgetting, "
+                    "pretrain_accuracy")
+      ->capture_default_str();
+  table->add_option("--rows", rows, "row axis (a field path)")->capture_default_str();
+  table->add_option("--cols", cols, "column axis (a field path)")->capture_default_str();
+  table->add_option("--format", format, "text, markdown, csv or json")
+      ->check(CLI::IsMember({"text", "markdown", "csv", "json"}));
+  table->callback([&] { code = Table(g, ids, metric, rows, cols, format); });
+
+  CLI::App* cancel = app.add_subcommand(
+      "cancel", "Cancel a sweep: queued jobs at once, running jobs at their "
+                "next heartbeat.\nExample: forgetlab cancel sw-1a2b3c4d5e");
+  cancel->add_option("SWEEP", id, "sweep id")->required();
+  cancel->callback([&] { code = Cancel(g, id); });
+
+  CLI::App* sweeps =
+      app.add_subcommand("sweeps", "List sweeps, newest first.\nExample: forgetlab sweeps");
+  sweeps->callback([&] { code = Sweeps(g); });
+
+  CLI::App* workers = app.add_subcommand(
+      "workers", "List workers and what they run.\nExample: forgetlab workers");
+  workers->callback([&] { code = Workers(g); });
+
+  // Global options may follow the subcommand too.
+  app.fallthrough();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return code;
+}
+
+}  // namespace forgetlab

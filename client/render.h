@@ -1,0 +1,51 @@
+// Turning API messages into what the CLI prints: aligned text, Markdown,
+// CSV and the documented JSON shapes (see README.md, "JSON shapes").
+#ifndef FORGETLAB_CLIENT_RENDER_H_
+#define FORGETLAB_CLIENT_RENDER_H_
+
+#include <string>
+#include <vector>
+
+#include "forgetlab/v1/forgetlab.pb.h"
+
+namespace forgetlab {
+
+// {"metric": str, "row_axis": str, "col_axis": str, "cells": [{"row": number,
+//  "col": number, "n": int, "mean": x, "std": x, "sem": x, "ci95_low": x,
+//  "ci95_high": x, "min": x, "max": x}]}
+std::string TableJson(const v1::Table& table);
+// Header: <row_axis>,<col_axis>,parameter_count,n,mean,std,sem,ci95_low,
+// ci95_high,min,max; one line per cell.
+std::string TableCsv(const v1::Table& table);
+// A grid: rows = row axis (with parameter counts), columns = col axis, cells
+// "mean ± half-CI (n)".
+std::string TableMarkdown(const v1::Table& table);
+// Like Markdown, aligned for a terminal; `color` shades cells by value.
+std::string TableText(const v1::Table& table, bool color);
+
+// {"sweep_id": str, "state": str, "total": int, "counts": {"queued": int,
+//  "leased": int, "succeeded": int, "failed": int, "cancelled": int}}
+std::string StatusJson(const v1::SweepStatus& status);
+std::string StatusText(const v1::SweepStatus& status);
+
+// [{"job_id": int, "state": str, "attempt": int, "worker": str, "error": str,
+//   "axes": {path: number}, "progress": {"phase": str, "step": int,
+//   "total_steps": int}}]
+std::string JobsJson(const std::vector<v1::Job>& jobs);
+std::string JobsText(const std::vector<v1::Job>& jobs);
+
+std::string SweepsText(const std::vector<v1::SweepStatus>& sweeps);
+std::string WorkersText(const std::vector<v1::WorkerInfo>& workers,
+                        int64_t now_ms);
+
+// One progress line: "12/36 done  1 running  0 failed  ETA 1m05s". With
+// `bar_width` > 0 a bar of that many characters leads it.
+std::string ProgressLine(const v1::SweepStatus& status, double eta_seconds,
+                         int bar_width);
+
+// "RUNNING" -> "running"; used in human-readable text only.
+std::string JobStateName(v1::JobState state);
+
+}  // namespace forgetlab
+
+#endif  // FORGETLAB_CLIENT_RENDER_H_
