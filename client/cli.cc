@@ -29,8 +29,8 @@ class Connection {
  public:
   explicit Connection(const std::string& address)
       : address_(address),
-        stub_(v1::ForgetlabService::NewStub(
-            grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))) {}
+        stub_(v1::ForgetlabService::NewStub(grpc::CreateChannel(
+            address, grpc::InsecureChannelCredentials()))) {}
 
   v1::ForgetlabService::Stub* stub() { return stub_.get(); }
 
@@ -73,7 +73,8 @@ int Submit(const Globals& g, const std::string& file) {
   v1::SubmitSweepRequest request;
   absl::Status parsed = ParseSpecFile(file, request.mutable_sweep());
   if (!parsed.ok()) {
-    std::fprintf(stderr, "forgetlab: %s\n", std::string(parsed.message()).c_str());
+    std::fprintf(stderr, "forgetlab: %s\n",
+                 std::string(parsed.message()).c_str());
     return 2;
   }
   // A request id makes our own retries idempotent.
@@ -112,8 +113,9 @@ int Status(const Globals& g, const std::string& id, const std::string& format) {
   auto ctx = c.Context();
   grpc::Status s = c.stub()->GetSweep(ctx.get(), request, &status);
   if (!s.ok()) return c.Fail(s);
-  std::fputs((format == "json" ? StatusJson(status) : StatusText(status)).c_str(),
-             stdout);
+  std::fputs(
+      (format == "json" ? StatusJson(status) : StatusText(status)).c_str(),
+      stdout);
   return 0;
 }
 
@@ -126,7 +128,8 @@ int Jobs(const Globals& g, const std::string& id, const std::string& format,
     v1::JobState parsed;
     std::string upper = state;
     for (char& ch : upper) ch = static_cast<char>(std::toupper(ch));
-    if (!v1::JobState_Parse(upper, &parsed) || parsed == v1::JOB_STATE_UNSPECIFIED) {
+    if (!v1::JobState_Parse(upper, &parsed) ||
+        parsed == v1::JOB_STATE_UNSPECIFIED) {
       std::fprintf(stderr,
                    "forgetlab: --state=%s is not one of queued, leased, "
                    "succeeded, failed, cancelled\n",
@@ -145,7 +148,8 @@ int Jobs(const Globals& g, const std::string& id, const std::string& format,
     if (response.next_after_job_id() == 0) break;
     request.set_after_job_id(response.next_after_job_id());
   }
-  std::fputs((format == "json" ? JobsJson(jobs) : JobsText(jobs)).c_str(), stdout);
+  std::fputs((format == "json" ? JobsJson(jobs) : JobsText(jobs)).c_str(),
+             stdout);
   return 0;
 }
 
@@ -155,6 +159,7 @@ int Watch(const Globals& g, const std::string& id) {
   const auto start = std::chrono::steady_clock::now();
   int start_finished = -1;
   std::string last_line;
+  int last_printed = -1;
   v1::SweepStatus last;
   int reconnects = 0;
   for (;;) {
@@ -178,10 +183,13 @@ int Watch(const Globals& g, const std::string& id) {
       if (tty) {
         std::printf("\r%s\033[K", line.c_str());
         std::fflush(stdout);
-      } else if (line.substr(0, line.find("ETA")) !=
-                 last_line.substr(0, last_line.find("ETA"))) {
-        std::printf("%s\n", line.c_str());
-        std::fflush(stdout);
+      } else if (finished != last_printed || last.state() == "DONE") {
+        // Off a terminal (logs, CI): one line per finished job.
+        if (finished != last_printed || line != last_line) {
+          std::printf("%s\n", line.c_str());
+          std::fflush(stdout);
+        }
+        last_printed = finished;
       }
       last_line = line;
     }
@@ -197,10 +205,11 @@ int Watch(const Globals& g, const std::string& id) {
   }
   if (tty) std::printf("\n");
   if (last.failed() > 0 || last.cancelled() > 0) {
-    std::fprintf(stderr,
-                 "forgetlab: %d job(s) failed and %d cancelled; `forgetlab jobs "
-                 "%s --state=failed` shows why\n",
-                 last.failed(), last.cancelled(), id.c_str());
+    std::fprintf(
+        stderr,
+        "forgetlab: %d job(s) failed and %d cancelled; `forgetlab jobs "
+        "%s --state=failed` shows why\n",
+        last.failed(), last.cancelled(), id.c_str());
     return 1;
   }
   return 0;
@@ -241,8 +250,9 @@ int Cancel(const Globals& g, const std::string& id) {
   auto ctx = c.Context();
   grpc::Status s = c.stub()->CancelSweep(ctx.get(), request, &response);
   if (!s.ok()) return c.Fail(s);
-  std::printf("sweep %s: %d queued job(s) cancelled, %d running job(s) told to stop\n",
-              id.c_str(), response.cancelled(), response.stopping());
+  std::printf(
+      "sweep %s: %d queued job(s) cancelled, %d running job(s) told to stop\n",
+      id.c_str(), response.cancelled(), response.stopping());
   return 0;
 }
 
@@ -250,10 +260,12 @@ int Sweeps(const Globals& g) {
   Connection c(g.scheduler);
   v1::ListSweepsResponse response;
   auto ctx = c.Context();
-  grpc::Status s = c.stub()->ListSweeps(ctx.get(), v1::ListSweepsRequest(), &response);
+  grpc::Status s =
+      c.stub()->ListSweeps(ctx.get(), v1::ListSweepsRequest(), &response);
   if (!s.ok()) return c.Fail(s);
-  std::fputs(SweepsText({response.sweeps().begin(), response.sweeps().end()}).c_str(),
-             stdout);
+  std::fputs(
+      SweepsText({response.sweeps().begin(), response.sweeps().end()}).c_str(),
+      stdout);
   return 0;
 }
 
@@ -268,7 +280,8 @@ int Workers(const Globals& g) {
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
   std::fputs(
-      WorkersText({response.workers().begin(), response.workers().end()}, now).c_str(),
+      WorkersText({response.workers().begin(), response.workers().end()}, now)
+          .c_str(),
       stdout);
   return 0;
 }
@@ -298,23 +311,26 @@ int RunCli(int argc, char** argv) {
 
   std::string id, format = "text";
   CLI::App* status = app.add_subcommand(
-      "status", "A sweep's state and job counts.\nExample: forgetlab status "
-                "sw-1a2b3c4d5e --format=json");
+      "status",
+      "A sweep's state and job counts.\nExample: forgetlab status "
+      "sw-1a2b3c4d5e --format=json");
   status->add_option("SWEEP", id, "sweep id")->required();
   status->add_option("--format", format, "text or json")
       ->check(CLI::IsMember({"text", "json"}));
   status->callback([&] { code = Status(g, id, format); });
 
   CLI::App* watch = app.add_subcommand(
-      "watch", "Live progress until the sweep is done (exit 1 if any job failed)."
-               "\nExample: forgetlab watch sw-1a2b3c4d5e");
+      "watch",
+      "Live progress until the sweep is done (exit 1 if any job failed)."
+      "\nExample: forgetlab watch sw-1a2b3c4d5e");
   watch->add_option("SWEEP", id, "sweep id")->required();
   watch->callback([&] { code = Watch(g, id); });
 
   std::string state;
   CLI::App* jobs = app.add_subcommand(
-      "jobs", "A sweep's jobs.\nExample: forgetlab jobs sw-1a2b3c4d5e "
-              "--state=failed");
+      "jobs",
+      "A sweep's jobs.\nExample: forgetlab jobs sw-1a2b3c4d5e "
+      "--state=failed");
   jobs->add_option("SWEEP", id, "sweep id")->required();
   jobs->add_option("--format", format, "text or json")
       ->check(CLI::IsMember({"text", "json"}));
@@ -324,31 +340,36 @@ int RunCli(int argc, char** argv) {
   jobs->callback([&] { code = Jobs(g, id, format, state); });
 
   std::vector<std::string> ids;
-  std::string metric = "forgetting", rows = "model.width", cols = "pretrain.examples";
+  std::string metric = "forgetting", rows = "model.width",
+              cols = "pretrain.examples";
   CLI::App* table = app.add_subcommand(
       "table",
       "A metric aggregated over two axes: mean ± 95% CI (Student t) over "
       "seeds.\nExample: forgetlab table sw-1a2b3c4d5e --metric=forgetting "
       "--rows=model.width --cols=pretrain.examples --format=markdown");
   table->add_option("SWEEP", ids, "one or more sweep ids")->required();
-  table->add_option("--metric", metric,
-                    "forgetting, avg_forgetting, bwt, acc, rel_forgetting, "
-                    "pretrain_accuracy")
+  table
+      ->add_option("--metric", metric,
+                   "forgetting, avg_forgetting, bwt, acc, rel_forgetting, "
+                   "pretrain_accuracy")
       ->capture_default_str();
-  table->add_option("--rows", rows, "row axis (a field path)")->capture_default_str();
-  table->add_option("--cols", cols, "column axis (a field path)")->capture_default_str();
+  table->add_option("--rows", rows, "row axis (a field path)")
+      ->capture_default_str();
+  table->add_option("--cols", cols, "column axis (a field path)")
+      ->capture_default_str();
   table->add_option("--format", format, "text, markdown, csv or json")
       ->check(CLI::IsMember({"text", "markdown", "csv", "json"}));
   table->callback([&] { code = Table(g, ids, metric, rows, cols, format); });
 
   CLI::App* cancel = app.add_subcommand(
-      "cancel", "Cancel a sweep: queued jobs at once, running jobs at their "
-                "next heartbeat.\nExample: forgetlab cancel sw-1a2b3c4d5e");
+      "cancel",
+      "Cancel a sweep: queued jobs at once, running jobs at their "
+      "next heartbeat.\nExample: forgetlab cancel sw-1a2b3c4d5e");
   cancel->add_option("SWEEP", id, "sweep id")->required();
   cancel->callback([&] { code = Cancel(g, id); });
 
-  CLI::App* sweeps =
-      app.add_subcommand("sweeps", "List sweeps, newest first.\nExample: forgetlab sweeps");
+  CLI::App* sweeps = app.add_subcommand(
+      "sweeps", "List sweeps, newest first.\nExample: forgetlab sweeps");
   sweeps->callback([&] { code = Sweeps(g); });
 
   CLI::App* workers = app.add_subcommand(

@@ -47,8 +47,8 @@ std::string CellText(const v1::TableCell* cell) {
 }
 
 std::string RowLabel(const v1::TableRow& row) {
-  return absl::StrCat(AxisValue(row.value()), " (", Grouped(row.parameter_count()),
-                      " params)");
+  return absl::StrCat(AxisValue(row.value()), " (",
+                      Grouped(row.parameter_count()), " params)");
 }
 
 std::string Title(const v1::Table& table) {
@@ -101,8 +101,9 @@ std::string Columns(const std::vector<std::vector<std::string>>& rows,
     std::string line;
     for (size_t i = 0; i < row.size(); ++i) {
       const bool r = i < right.size() && right[i];
-      absl::StrAppend(&line, i ? "  " : "",
-                      i + 1 == row.size() && !r ? row[i] : Pad(row[i], widths[i], r));
+      absl::StrAppend(
+          &line, i ? "  " : "",
+          i + 1 == row.size() && !r ? row[i] : Pad(row[i], widths[i], r));
     }
     absl::StrAppend(&out, line, "\n");
   }
@@ -151,7 +152,8 @@ std::string TableJson(const v1::Table& table) {
 
 std::string TableCsv(const v1::Table& table) {
   std::map<double, int64_t> params;
-  for (const v1::TableRow& row : table.rows()) params[row.value()] = row.parameter_count();
+  for (const v1::TableRow& row : table.rows())
+    params[row.value()] = row.parameter_count();
   auto quoted = [](const std::string& s) {
     if (s.find_first_of(",\"\n") == std::string::npos) return s;
     std::string q = "\"";
@@ -165,23 +167,25 @@ std::string TableCsv(const v1::Table& table) {
     absl::StrAppend(&out, JsonNumber(c.row()), ",", JsonNumber(c.col()), ",",
                     params[c.row()], ",", c.n(), ",", JsonNumber(c.mean()), ",",
                     JsonNumber(c.std()), ",", JsonNumber(c.sem()), ",",
-                    JsonNumber(c.ci95_low()), ",", JsonNumber(c.ci95_high()), ",",
-                    JsonNumber(c.min()), ",", JsonNumber(c.max()), "\n");
+                    JsonNumber(c.ci95_low()), ",", JsonNumber(c.ci95_high()),
+                    ",", JsonNumber(c.min()), ",", JsonNumber(c.max()), "\n");
   }
   return out;
 }
 
 std::string TableMarkdown(const v1::Table& table) {
-  std::string out = absl::StrCat("**", Title(table), "**\n\n| ",
-                                 table.row_axis(), " |");
-  for (double col : table.cols()) absl::StrAppend(&out, " ", AxisValue(col), " |");
+  std::string out =
+      absl::StrCat("**", Title(table), "**\n\n| ", table.row_axis(), " |");
+  for (double col : table.cols())
+    absl::StrAppend(&out, " ", AxisValue(col), " |");
   absl::StrAppend(&out, "\n|---|");
   for (int i = 0; i < table.cols_size(); ++i) absl::StrAppend(&out, "---:|");
   absl::StrAppend(&out, "\n");
   for (const v1::TableRow& row : table.rows()) {
     absl::StrAppend(&out, "| ", RowLabel(row), " |");
     for (double col : table.cols()) {
-      absl::StrAppend(&out, " ", CellText(FindCell(table, row.value(), col)), " |");
+      absl::StrAppend(&out, " ", CellText(FindCell(table, row.value(), col)),
+                      " |");
     }
     absl::StrAppend(&out, "\n");
   }
@@ -198,8 +202,8 @@ std::string TableText(const v1::Table& table, bool color) {
     high = std::max(high, c.mean());
   }
   std::vector<std::vector<std::string>> grid;
-  std::vector<std::string> header = {absl::StrCat(table.row_axis(), " \\ ",
-                                                  table.col_axis())};
+  std::vector<std::string> header = {
+      absl::StrCat(table.row_axis(), " \\ ", table.col_axis())};
   for (double col : table.cols()) header.push_back(AxisValue(col));
   grid.push_back(header);
   for (const v1::TableRow& row : table.rows()) {
@@ -211,7 +215,8 @@ std::string TableText(const v1::Table& table, bool color) {
   }
   std::vector<size_t> widths(header.size(), 0);
   for (const auto& line : grid) {
-    for (size_t i = 0; i < line.size(); ++i) widths[i] = std::max(widths[i], Width(line[i]));
+    for (size_t i = 0; i < line.size(); ++i)
+      widths[i] = std::max(widths[i], Width(line[i]));
   }
   std::string out = absl::StrCat(Title(table), "\n");
   for (size_t r = 0; r < grid.size(); ++r) {
@@ -238,8 +243,8 @@ std::string TableText(const v1::Table& table, bool color) {
 
 std::string StatusJson(const v1::SweepStatus& s) {
   return absl::StrCat(
-      "{\"sweep_id\": ", JsonString(s.sweep_id()), ", \"state\": ",
-      JsonString(s.state()), ", \"total\": ", s.total(),
+      "{\"sweep_id\": ", JsonString(s.sweep_id()),
+      ", \"state\": ", JsonString(s.state()), ", \"total\": ", s.total(),
       ", \"counts\": {\"queued\": ", s.queued(), ", \"leased\": ", s.leased(),
       ", \"succeeded\": ", s.succeeded(), ", \"failed\": ", s.failed(),
       ", \"cancelled\": ", s.cancelled(), "}}\n");
@@ -250,23 +255,28 @@ std::string StatusText(const v1::SweepStatus& s) {
       "sweep %s \"%s\": %s\n  %d jobs: %d succeeded (%d cached), %d running, "
       "%d queued, %d failed, %d cancelled\n  created %s\n",
       s.sweep_id(), s.name(), s.state(), s.total(), s.succeeded(), s.cached(),
-      s.leased(), s.queued(), s.failed(), s.cancelled(), LocalTime(s.created_ms()));
+      s.leased(), s.queued(), s.failed(), s.cancelled(),
+      LocalTime(s.created_ms()));
 }
 
 std::string JobsJson(const std::vector<v1::Job>& jobs) {
   std::string out = "[";
   for (size_t i = 0; i < jobs.size(); ++i) {
     const v1::Job& j = jobs[i];
-    std::map<std::string, double> axes(j.axis_values().begin(), j.axis_values().end());
+    std::map<std::string, double> axes(j.axis_values().begin(),
+                                       j.axis_values().end());
     std::vector<std::string> axis_fields;
     for (const auto& [path, value] : axes) {
-      axis_fields.push_back(absl::StrCat(JsonString(path), ": ", JsonNumber(value)));
+      axis_fields.push_back(
+          absl::StrCat(JsonString(path), ": ", JsonNumber(value)));
     }
     absl::StrAppend(
-        &out, i ? ",\n " : "", "{\"job_id\": ", j.job_id(), ", \"state\": ",
-        JsonString(JobStateName(j.state())), ", \"attempt\": ", j.attempt(),
-        ", \"worker\": ", JsonString(j.worker_id()), ", \"error\": ",
-        JsonString(j.error()), ", \"axes\": {", absl::StrJoin(axis_fields, ", "),
+        &out, i ? ",\n " : "", "{\"job_id\": ", j.job_id(),
+        ", \"state\": ", JsonString(JobStateName(j.state())),
+        ", \"attempt\": ", j.attempt(),
+        ", \"worker\": ", JsonString(j.worker_id()),
+        ", \"error\": ", JsonString(j.error()), ", \"axes\": {",
+        absl::StrJoin(axis_fields, ", "),
         "}, \"progress\": {\"phase\": ", JsonString(j.progress().phase()),
         ", \"step\": ", j.progress().step(),
         ", \"total_steps\": ", j.progress().total_steps(), "}}");
@@ -290,20 +300,21 @@ std::string JobsText(const std::vector<v1::Job>& jobs) {
   header.push_back("ERROR");
   rows.push_back(header);
   for (const v1::Job& j : jobs) {
-    std::vector<std::string> row = {absl::StrCat(j.job_id()), JobStateName(j.state()),
-                                    absl::StrCat(j.attempt()),
-                                    j.worker_id().empty() ? "-" : j.worker_id()};
+    std::vector<std::string> row = {
+        absl::StrCat(j.job_id()), JobStateName(j.state()),
+        absl::StrCat(j.attempt()), j.worker_id().empty() ? "-" : j.worker_id()};
     for (const std::string& axis : axes) {
       auto it = j.axis_values().find(axis);
       row.push_back(it == j.axis_values().end() ? "-" : AxisValue(it->second));
     }
-    row.push_back(j.progress().total_steps() > 0
-                      ? absl::StrCat(j.progress().step(), "/",
-                                     j.progress().total_steps(),
-                                     j.state() == v1::LEASED
-                                         ? absl::StrCat(" ", j.progress().phase())
-                                         : "")
-                      : "-");
+    row.push_back(
+        j.state() == v1::SUCCEEDED ? "done"
+        : j.progress().total_steps() > 0
+            ? absl::StrCat(j.progress().step(), "/", j.progress().total_steps(),
+                           j.state() == v1::LEASED
+                               ? absl::StrCat(" ", j.progress().phase())
+                               : "")
+            : "-");
     row.push_back(j.error());
     rows.push_back(row);
   }
@@ -314,7 +325,8 @@ std::string JobsText(const std::vector<v1::Job>& jobs) {
 }
 
 std::string SweepsText(const std::vector<v1::SweepStatus>& sweeps) {
-  if (sweeps.empty()) return "no sweeps yet; submit one with `forgetlab submit FILE`\n";
+  if (sweeps.empty())
+    return "no sweeps yet; submit one with `forgetlab submit FILE`\n";
   std::vector<std::vector<std::string>> rows = {
       {"SWEEP", "STATE", "DONE/TOTAL", "FAILED", "CREATED", "NAME"}};
   for (const v1::SweepStatus& s : sweeps) {
@@ -332,10 +344,11 @@ std::string WorkersText(const std::vector<v1::WorkerInfo>& workers,
   std::vector<std::vector<std::string>> rows = {
       {"WORKER", "HOST", "DEVICE", "JOB", "LAST SEEN", "STATE"}};
   for (const v1::WorkerInfo& w : workers) {
-    rows.push_back({w.worker_id(), w.host(), w.device(),
-                    w.current_job_id() ? absl::StrCat(w.current_job_id()) : "-",
-                    absl::StrCat(Duration((now_ms - w.last_seen_ms()) / 1000.0), " ago"),
-                    w.lost() ? "lost" : (w.current_job_id() ? "busy" : "idle")});
+    rows.push_back(
+        {w.worker_id(), w.host(), w.device(),
+         w.current_job_id() ? absl::StrCat(w.current_job_id()) : "-",
+         absl::StrCat(Duration((now_ms - w.last_seen_ms()) / 1000.0), " ago"),
+         w.lost() ? "lost" : (w.current_job_id() ? "busy" : "idle")});
   }
   return Columns(rows, {});
 }
@@ -346,14 +359,17 @@ std::string ProgressLine(const v1::SweepStatus& s, double eta_seconds,
   std::string out;
   if (bar_width > 0) {
     const int filled =
-        s.total() > 0 ? static_cast<int>(int64_t{bar_width} * finished / s.total()) : 0;
-    out = absl::StrCat("[", std::string(static_cast<size_t>(filled), '#'),
-                       std::string(static_cast<size_t>(bar_width - filled), '.'),
-                       "] ");
+        s.total() > 0
+            ? static_cast<int>(int64_t{bar_width} * finished / s.total())
+            : 0;
+    out = absl::StrCat(
+        "[", std::string(static_cast<size_t>(filled), '#'),
+        std::string(static_cast<size_t>(bar_width - filled), '.'), "] ");
   }
   absl::StrAppend(&out, finished, "/", s.total(), " done  ", s.leased(),
                   " running  ", s.queued(), " queued  ", s.failed(), " failed");
-  if (s.cancelled() > 0) absl::StrAppend(&out, "  ", s.cancelled(), " cancelled");
+  if (s.cancelled() > 0)
+    absl::StrAppend(&out, "  ", s.cancelled(), " cancelled");
   if (s.state() == "DONE") {
     absl::StrAppend(&out, "  finished");
   } else if (eta_seconds >= 0) {

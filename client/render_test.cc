@@ -10,9 +10,9 @@
 namespace forgetlab {
 namespace {
 
-using ::testing::HasSubstr;
 using google::protobuf::Struct;
 using google::protobuf::Value;
+using ::testing::HasSubstr;
 
 v1::Table SampleTable() {
   v1::Table t;
@@ -47,8 +47,8 @@ v1::Table SampleTable() {
 
 Struct ParseJson(const std::string& text) {
   Struct s;
-  auto status = google::protobuf::util::JsonStringToMessage(
-      "{\"v\": " + text + "}", &s);
+  auto status =
+      google::protobuf::util::JsonStringToMessage("{\"v\": " + text + "}", &s);
   EXPECT_TRUE(status.ok()) << status.message() << "\n" << text;
   return s;
 }
@@ -82,7 +82,8 @@ TEST(RenderTest, StatusAndJobsJsonHaveTheDocumentedShape) {
   s.set_queued(30);
   s.set_leased(1);
   s.set_succeeded(5);
-  const Struct status = ParseJson(StatusJson(s)).fields().at("v").struct_value();
+  const Struct status =
+      ParseJson(StatusJson(s)).fields().at("v").struct_value();
   EXPECT_EQ(status.fields().at("sweep_id").string_value(), "sw-1");
   EXPECT_EQ(status.fields().at("total").number_value(), 36);
   const Struct& counts = status.fields().at("counts").struct_value();
@@ -106,7 +107,13 @@ TEST(RenderTest, StatusAndJobsJsonHaveTheDocumentedShape) {
   EXPECT_EQ(j.fields().at("attempt").number_value(), 2);
   EXPECT_EQ(j.fields().at("worker").string_value(), "w-1");
   EXPECT_EQ(j.fields().at("error").string_value(), job.error());
-  EXPECT_EQ(j.fields().at("axes").struct_value().fields().at("model.width").number_value(), 32);
+  EXPECT_EQ(j.fields()
+                .at("axes")
+                .struct_value()
+                .fields()
+                .at("model.width")
+                .number_value(),
+            32);
 }
 
 TEST(RenderTest, CsvHasHeaderAndOneLinePerCell) {
@@ -132,7 +139,8 @@ TEST(RenderTest, TextAndMarkdownShowGridWithParameterCounts) {
 
   const std::string md = TableMarkdown(SampleTable());
   EXPECT_THAT(md, HasSubstr("| model.width | 0 | 50000 |"));
-  EXPECT_THAT(md, HasSubstr("| 128 (118,282 params) | 0.0600 ± 0.0248 (3) | - |"));
+  EXPECT_THAT(md,
+              HasSubstr("| 128 (118,282 params) | 0.0600 ± 0.0248 (3) | - |"));
 }
 
 TEST(RenderTest, ProgressLine) {
@@ -142,7 +150,8 @@ TEST(RenderTest, ProgressLine) {
   s.set_succeeded(9);
   s.set_leased(1);
   s.set_queued(26);
-  EXPECT_EQ(ProgressLine(s, 65, 0), "9/36 done  1 running  26 queued  0 failed  ETA 1m05s");
+  EXPECT_EQ(ProgressLine(s, 65, 0),
+            "9/36 done  1 running  26 queued  0 failed  ETA 1m05s");
   EXPECT_THAT(ProgressLine(s, 65, 8), ::testing::StartsWith("[##......] 9/36"));
 }
 

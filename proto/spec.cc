@@ -32,16 +32,16 @@ absl::Status CheckRange(absl::string_view prefix, absl::string_view field,
                         T value, T low, T high) {
   if (value >= low && value <= high) return absl::OkStatus();
   return Invalid(prefix, field,
-                 absl::StrCat("must be between ", low, " and ", high,
-                              " (got ", value, ")"));
+                 absl::StrCat("must be between ", low, " and ", high, " (got ",
+                              value, ")"));
 }
 
 absl::Status CheckRate(absl::string_view prefix, absl::string_view field,
                        double value) {
   if (std::isfinite(value) && value > 0 && value <= 10) return absl::OkStatus();
-  return Invalid(prefix, field,
-                 absl::StrCat("must be a learning rate in (0, 10] (got ",
-                              value, ")"));
+  return Invalid(
+      prefix, field,
+      absl::StrCat("must be a learning rate in (0, 10] (got ", value, ")"));
 }
 
 // Walks `path` to the message holding its last field. Fails when a segment
@@ -81,7 +81,8 @@ absl::StatusOr<std::pair<const Message*, const FieldDescriptor*>> Resolve(
     }
     message = &message->GetReflection()->GetMessage(*message, field);
   }
-  return absl::InvalidArgumentError(absl::StrCat("empty field path '", path, "'"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("empty field path '", path, "'"));
 }
 
 uint64_t Fnv1a64(absl::string_view bytes) {
@@ -178,14 +179,16 @@ absl::Status ValidateExperiment(const v1::ExperimentSpec& r,
                      1000000);
     }
     if (s.ok()) {
-      s = CheckRange(prefix, "data.synthetic_side", data.synthetic_side(), 2, 64);
+      s = CheckRange(prefix, "data.synthetic_side", data.synthetic_side(), 2,
+                     64);
     }
     if (!s.ok()) return s;
     train_images = data.synthetic_train();
   } else {
-    return Invalid(prefix, "data.dataset",
-                   absl::StrCat("is unknown ('", data.dataset(),
-                                "'); known datasets: fashion_mnist, synthetic"));
+    return Invalid(
+        prefix, "data.dataset",
+        absl::StrCat("is unknown ('", data.dataset(),
+                     "'); known datasets: fashion_mnist, synthetic"));
   }
   s = CheckRange<int64_t>(prefix, "data.pretrain_pool", data.pretrain_pool(), 0,
                           train_images - 1);
@@ -194,9 +197,11 @@ absl::Status ValidateExperiment(const v1::ExperimentSpec& r,
   const v1::PretrainSpec& pretrain = r.pretrain();
   s = CheckRange<int64_t>(prefix, "pretrain.examples", pretrain.examples(), 0,
                           data.pretrain_pool());
-  if (s.ok()) s = CheckRange(prefix, "pretrain.steps", pretrain.steps(), 1, 1000000);
+  if (s.ok())
+    s = CheckRange(prefix, "pretrain.steps", pretrain.steps(), 1, 1000000);
   if (s.ok()) {
-    s = CheckRange(prefix, "pretrain.batch_size", pretrain.batch_size(), 1, 65536);
+    s = CheckRange(prefix, "pretrain.batch_size", pretrain.batch_size(), 1,
+                   65536);
   }
   if (s.ok()) s = CheckRate(prefix, "pretrain.lr", pretrain.lr());
   if (!s.ok()) return s;
@@ -214,9 +219,9 @@ absl::Status ValidateExperiment(const v1::ExperimentSpec& r,
     }
     for (int c : r.tasks(i).classes()) {
       if (c < 0 || c >= kClasses) {
-        return Invalid(prefix, field,
-                       absl::StrCat("has class ", c, "; classes are 0..",
-                                    kClasses - 1));
+        return Invalid(
+            prefix, field,
+            absl::StrCat("has class ", c, "; classes are 0..", kClasses - 1));
       }
       auto [it, inserted] = owner.emplace(c, i);
       if (!inserted) {
@@ -230,7 +235,8 @@ absl::Status ValidateExperiment(const v1::ExperimentSpec& r,
   const v1::FinetuneSpec& finetune = r.finetune();
   s = CheckRange(prefix, "finetune.steps", finetune.steps(), 1, 1000000);
   if (s.ok()) {
-    s = CheckRange(prefix, "finetune.batch_size", finetune.batch_size(), 1, 65536);
+    s = CheckRange(prefix, "finetune.batch_size", finetune.batch_size(), 1,
+                   65536);
   }
   if (s.ok()) s = CheckRate(prefix, "finetune.lr", finetune.lr());
   if (s.ok()) {
@@ -245,7 +251,8 @@ absl::Status ValidateExperiment(const v1::ExperimentSpec& r,
                    finetune.steps());
   }
   if (s.ok() && r.seed() < 0) {
-    s = Invalid(prefix, "seed", absl::StrCat("must be >= 0 (got ", r.seed(), ")"));
+    s = Invalid(prefix, "seed",
+                absl::StrCat("must be >= 0 (got ", r.seed(), ")"));
   }
   return s;
 }
@@ -307,8 +314,8 @@ absl::Status SetNumericField(absl::string_view path, double value,
     case FieldDescriptor::CPPTYPE_ENUM:
       if (field->enum_type()->FindValueByNumber(static_cast<int>(value)) ==
           nullptr) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "'", path, "' has no enum value ", value));
+        return absl::InvalidArgumentError(
+            absl::StrCat("'", path, "' has no enum value ", value));
       }
       reflection->SetEnumValue(message, field, static_cast<int>(value));
       break;
@@ -363,7 +370,8 @@ std::string SpecKey(const v1::ExperimentSpec& resolved) {
   static const char kHex[] = "0123456789abcdef";
   uint64_t h = Fnv1a64(CanonicalSpec(resolved));
   std::string key(16, '0');
-  for (int i = 15; i >= 0; --i, h >>= 4) key[static_cast<size_t>(i)] = kHex[h & 15];
+  for (int i = 15; i >= 0; --i, h >>= 4)
+    key[static_cast<size_t>(i)] = kHex[h & 15];
   return key;
 }
 
@@ -374,8 +382,9 @@ absl::StatusOr<std::vector<ExpandedJob>> ExpandSweep(const v1::SweepSpec& sweep,
   if (!s.ok()) return s;
   if (sweep.has_max_attempts() &&
       (sweep.max_attempts() < 1 || sweep.max_attempts() > 100)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "max_attempts must be between 1 and 100 (got ", sweep.max_attempts(), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_attempts must be between 1 and 100 (got ",
+                     sweep.max_attempts(), ")"));
   }
 
   // Axes, with seeds as one more (innermost) axis.
@@ -397,8 +406,8 @@ absl::StatusOr<std::vector<ExpandedJob>> ExpandSweep(const v1::SweepSpec& sweep,
     }
     std::set<double> distinct(axes[a].values().begin(), axes[a].values().end());
     if (distinct.size() != static_cast<size_t>(axes[a].values_size())) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          name, " (", axes[a].path(), ") lists a value twice"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, " (", axes[a].path(), ") lists a value twice"));
     }
     // Each value on its own, so the error names the axis and value.
     for (double value : axes[a].values()) {
@@ -406,9 +415,8 @@ absl::StatusOr<std::vector<ExpandedJob>> ExpandSweep(const v1::SweepSpec& sweep,
       s = SetNumericField(axes[a].path(), value, &probe);
       if (s.ok()) s = ValidateExperiment(probe, "");
       if (!s.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(name, " (", axes[a].path(), ") value ", value, ": ",
-                         s.message()));
+        return absl::InvalidArgumentError(absl::StrCat(
+            name, " (", axes[a].path(), ") value ", value, ": ", s.message()));
       }
     }
   }
@@ -464,7 +472,9 @@ absl::StatusOr<std::vector<ExpandedJob>> ExpandSweep(const v1::SweepSpec& sweep,
     jobs.push_back(std::move(job));
     // Odometer, last axis fastest.
     for (int a = static_cast<int>(axes.size()) - 1; a >= 0; --a) {
-      if (++index[static_cast<size_t>(a)] < axes[static_cast<size_t>(a)].values_size()) break;
+      if (++index[static_cast<size_t>(a)] <
+          axes[static_cast<size_t>(a)].values_size())
+        break;
       index[static_cast<size_t>(a)] = 0;
     }
   }

@@ -22,8 +22,8 @@ class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
   void AddError(int line, google::protobuf::io::ColumnNumber column,
                 const std::string& message) override {
     if (!error_.empty()) return;
-    error_ = absl::StrCat(filename_, ":", line + 1, ":", column + 1, ": ",
-                          message);
+    error_ =
+        absl::StrCat(filename_, ":", line + 1, ":", column + 1, ": ", message);
   }
   void AddWarning(int, google::protobuf::io::ColumnNumber,
                   const std::string&) override {}
@@ -43,8 +43,8 @@ absl::Status ParseSpecText(absl::string_view filename, absl::string_view text,
   if (absl::EndsWith(filename, ".json")) {
     google::protobuf::util::JsonParseOptions options;
     options.ignore_unknown_fields = false;
-    auto status = google::protobuf::util::JsonStringToMessage(
-        std::string(text), message, options);
+    auto status = google::protobuf::util::JsonStringToMessage(std::string(text),
+                                                              message, options);
     if (!status.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat(filename, ": ", status.message().as_string()));

@@ -41,7 +41,8 @@ TEST(SpecTest, DefaultsAreTheDesignProtocol) {
 
 TEST(SpecTest, DefaultSweepFileExpandsTo36Jobs) {
   v1::SweepSpec sweep;
-  ASSERT_TRUE(ParseSpecFile(FORGETLAB_SOURCE_DIR "/deploy/sweeps/default.textproto",
+  ASSERT_TRUE(ParseSpecFile(FORGETLAB_SOURCE_DIR
+                            "/deploy/sweeps/default.textproto",
                             &sweep)
                   .ok());
   auto jobs = ExpandSweep(sweep, kDefaultMaxJobsPerSweep);
@@ -77,20 +78,25 @@ TEST(SpecTest, BadValuesNameTheField) {
     std::string expected;
   };
   const std::vector<Case> cases = {
-      {"base { model { width: 0 } }", "base.model.width must be between 1 and 8192 (got 0)"},
+      {"base { model { width: 0 } }",
+       "base.model.width must be between 1 and 8192 (got 0)"},
       {"axes { path: 'model.width' values: [32, 0] }",
        "axes[0] (model.width) value 0: model.width must be between 1 and 8192"},
       {"axes { path: 'pretrain.examples' values: [-5] }",
-       "axes[0] (pretrain.examples) value -5: pretrain.examples must be between 0 and 50000"},
+       "axes[0] (pretrain.examples) value -5: pretrain.examples must be "
+       "between 0 and 50000"},
       {"axes { path: 'pretrain.examples' values: [60000] }",
        "pretrain.examples must be between 0 and 50000 (got 60000)"},
       {"base { tasks { classes: [0, 1, 2] } tasks { classes: [2, 3] } }",
        "base.tasks[1].classes repeats class 2, already in tasks[0]"},
       {"base { data { dataset: 'cifar100' } }",
-       "base.data.dataset is unknown ('cifar100'); known datasets: fashion_mnist, synthetic"},
-      {"axes { path: 'model.colour' values: [1] }", "no field 'colour' in ModelSpec"},
+       "base.data.dataset is unknown ('cifar100'); known datasets: "
+       "fashion_mnist, synthetic"},
+      {"axes { path: 'model.colour' values: [1] }",
+       "no field 'colour' in ModelSpec"},
       {"axes { path: 'model.width' values: [1.5] }", "is an integer field"},
-      {"axes { path: 'finetune.lr' values: [] }", "axes[0] (finetune.lr) has no values"},
+      {"axes { path: 'finetune.lr' values: [] }",
+       "axes[0] (finetune.lr) has no values"},
       {"seeds: [1, 1]", "seeds lists a seed twice"},
   };
   for (const Case& c : cases) {
@@ -108,7 +114,8 @@ TEST(SpecTest, JobLimitIsEnforced) {
                  "axes { path: 'finetune.lr' values: [0.1, 0.2, 0.3] }"),
       10);
   ASSERT_FALSE(jobs.ok());
-  EXPECT_THAT(std::string(jobs.status().message()), HasSubstr("more than 10 jobs"));
+  EXPECT_THAT(std::string(jobs.status().message()),
+              HasSubstr("more than 10 jobs"));
 }
 
 TEST(SpecTest, AxisSetsNestedNumericFields) {
@@ -123,9 +130,9 @@ TEST(SpecTest, AxisSetsNestedNumericFields) {
 
 TEST(SpecIoTest, TextErrorsNameLineColumnAndField) {
   v1::SweepSpec sweep;
-  absl::Status s = ParseSpecText("sweep.textproto",
-                                 "name: 'x'\nbase {\n  model { widht: 3 }\n}\n",
-                                 &sweep);
+  absl::Status s =
+      ParseSpecText("sweep.textproto",
+                    "name: 'x'\nbase {\n  model { widht: 3 }\n}\n", &sweep);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()), HasSubstr("sweep.textproto:3:"));

@@ -78,9 +78,9 @@ absl::Status ValidateResult(const v1::JobResult& result, int num_tasks) {
     const v1::CurvePoint& point = result.curves(p);
     if (point.stage() < 0 || point.stage() >= num_tasks ||
         point.accuracy_size() != num_tasks) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "result.curves[", p, "] does not match the job's ", num_tasks,
-          " tasks"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("result.curves[", p, "] does not match the job's ",
+                       num_tasks, " tasks"));
     }
     for (double a : point.accuracy()) {
       if (!IsAccuracy(a)) {
@@ -90,7 +90,8 @@ absl::Status ValidateResult(const v1::JobResult& result, int num_tasks) {
     }
   }
   if (result.parameter_count() <= 0) {
-    return absl::InvalidArgumentError("result.parameter_count must be positive");
+    return absl::InvalidArgumentError(
+        "result.parameter_count must be positive");
   }
   return absl::OkStatus();
 }
@@ -99,11 +100,13 @@ storage::ResultRecord ResultRecordFromProto(const v1::JobResult& result) {
   storage::ResultRecord r;
   r.metrics.insert(result.metrics().begin(), result.metrics().end());
   for (const auto& row : result.accuracy_matrix()) {
-    r.accuracy_matrix.emplace_back(row.accuracy().begin(), row.accuracy().end());
+    r.accuracy_matrix.emplace_back(row.accuracy().begin(),
+                                   row.accuracy().end());
   }
   for (const auto& point : result.curves()) {
     for (int task = 0; task < point.accuracy_size(); ++task) {
-      r.curves.push_back({point.stage(), point.step(), task, point.accuracy(task)});
+      r.curves.push_back(
+          {point.stage(), point.step(), task, point.accuracy(task)});
     }
   }
   r.parameter_count = result.parameter_count();

@@ -43,7 +43,8 @@ grpc::Status InvalidArgument(const std::string& message) {
 
 bool IsLoopbackAddress(const std::string& listen) {
   const size_t colon = listen.rfind(':');
-  std::string host = colon == std::string::npos ? listen : listen.substr(0, colon);
+  std::string host =
+      colon == std::string::npos ? listen : listen.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
@@ -79,7 +80,8 @@ class SchedulerServer::Impl {
   // Wakes the dispatcher: jobs may be available.
   void SignalWork();
   // Fills `response` from a lease and tells watchers.
-  void DeliverLease(const storage::Lease& lease, v1::LeaseJobResponse* response);
+  void DeliverLease(const storage::Lease& lease,
+                    v1::LeaseJobResponse* response);
 
   class WatchReactor;
   void AddWatcher(WatchReactor* watcher);
@@ -153,7 +155,8 @@ class SchedulerServer::Impl::WatchReactor
     absl::MutexLock lock(&mu_);
     // A write in flight completes with ok = false and finishes there.
     if (!writing_) {
-      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled"));
+      FinishLocked(
+          grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled"));
     }
   }
 
@@ -165,7 +168,8 @@ class SchedulerServer::Impl::WatchReactor
  private:
   void SendLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     pending_ = false;
-    absl::StatusOr<storage::SweepRow> sweep = impl_->store()->GetSweep(sweep_id_);
+    absl::StatusOr<storage::SweepRow> sweep =
+        impl_->store()->GetSweep(sweep_id_);
     if (!sweep.ok()) {
       // Try again with the next change rather than end the stream here,
       // where finishing could re-enter the hub's lock.
@@ -334,8 +338,8 @@ void SchedulerServer::Impl::ExpireLeases() {
   }
   if (changed->empty()) return;
   LOG(INFO) << "expired " << changed->size() << " lease(s)";
-  for (const std::string& sweep : std::set<std::string>(changed->begin(),
-                                                        changed->end())) {
+  for (const std::string& sweep :
+       std::set<std::string>(changed->begin(), changed->end())) {
     Publish(sweep, nullptr);
   }
   SignalWork();
@@ -366,9 +370,10 @@ class SchedulerServer::Impl::ClientService final
  public:
   explicit ClientService(Impl* impl) : impl_(impl) {}
 
-  grpc::ServerUnaryReactor* SubmitSweep(grpc::CallbackServerContext* context,
-                                        const v1::SubmitSweepRequest* request,
-                                        v1::SubmitSweepResponse* response) override {
+  grpc::ServerUnaryReactor* SubmitSweep(
+      grpc::CallbackServerContext* context,
+      const v1::SubmitSweepRequest* request,
+      v1::SubmitSweepResponse* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     reactor->Finish(DoSubmit(request->sweep(), response));
     return reactor;
@@ -385,11 +390,13 @@ class SchedulerServer::Impl::ClientService final
     return reactor;
   }
 
-  grpc::ServerUnaryReactor* ListSweeps(grpc::CallbackServerContext* context,
-                                       const v1::ListSweepsRequest* request,
-                                       v1::ListSweepsResponse* response) override {
+  grpc::ServerUnaryReactor* ListSweeps(
+      grpc::CallbackServerContext* context,
+      const v1::ListSweepsRequest* request,
+      v1::ListSweepsResponse* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    const int limit = request->limit() <= 0 ? 100 : std::min(request->limit(), 1000);
+    const int limit =
+        request->limit() <= 0 ? 100 : std::min(request->limit(), 1000);
     absl::StatusOr<std::vector<storage::SweepRow>> rows =
         impl_->store()->ListSweeps(limit);
     if (rows.ok()) {
@@ -419,17 +426,19 @@ class SchedulerServer::Impl::ClientService final
     return watcher;
   }
 
-  grpc::ServerUnaryReactor* CancelSweep(grpc::CallbackServerContext* context,
-                                        const v1::CancelSweepRequest* request,
-                                        v1::CancelSweepResponse* response) override {
+  grpc::ServerUnaryReactor* CancelSweep(
+      grpc::CallbackServerContext* context,
+      const v1::CancelSweepRequest* request,
+      v1::CancelSweepResponse* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     absl::StatusOr<storage::CancelOutcome> out =
         impl_->store()->CancelSweep(request->sweep_id());
     if (out.ok()) {
       response->set_cancelled(out->cancelled);
       response->set_stopping(out->stopping);
-      LOG(INFO) << "sweep " << request->sweep_id() << " cancelled: "
-                << out->cancelled << " queued, " << out->stopping << " leased";
+      LOG(INFO) << "sweep " << request->sweep_id()
+                << " cancelled: " << out->cancelled << " queued, "
+                << out->stopping << " leased";
       impl_->Publish(request->sweep_id(), nullptr);
     }
     reactor->Finish(ToGrpcStatus(out.status()));
@@ -444,9 +453,9 @@ class SchedulerServer::Impl::ClientService final
     return reactor;
   }
 
-  grpc::ServerUnaryReactor* ListWorkers(grpc::CallbackServerContext* context,
-                                        const v1::ListWorkersRequest*,
-                                        v1::ListWorkersResponse* response) override {
+  grpc::ServerUnaryReactor* ListWorkers(
+      grpc::CallbackServerContext* context, const v1::ListWorkersRequest*,
+      v1::ListWorkersResponse* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     absl::StatusOr<std::vector<storage::WorkerRow>> rows =
         impl_->store()->ListWorkers();
@@ -496,14 +505,15 @@ class SchedulerServer::Impl::ClientService final
                                            std::move(job.axis_values)});
     }
     bool existing = false;
-    absl::StatusOr<std::string> id = impl_->store()->CreateSweep(sweep, &existing);
+    absl::StatusOr<std::string> id =
+        impl_->store()->CreateSweep(sweep, &existing);
     if (!id.ok()) return ToGrpcStatus(id.status());
     response->set_sweep_id(*id);
     response->set_existing(existing);
     response->set_jobs(static_cast<int>(sweep.jobs.size()));
     if (!existing) {
-      LOG(INFO) << "sweep " << *id << " '" << spec.name() << "': "
-                << sweep.jobs.size() << " jobs queued";
+      LOG(INFO) << "sweep " << *id << " '" << spec.name()
+                << "': " << sweep.jobs.size() << " jobs queued";
       impl_->SignalWork();
     }
     return grpc::Status::OK;
@@ -523,8 +533,9 @@ class SchedulerServer::Impl::ClientService final
     if (request.state() != v1::JOB_STATE_UNSPECIFIED) {
       state = static_cast<storage::JobState>(request.state());
     }
-    absl::StatusOr<std::vector<storage::JobRow>> rows = impl_->store()->ListJobs(
-        request.sweep_id(), state, request.after_job_id(), page);
+    absl::StatusOr<std::vector<storage::JobRow>> rows =
+        impl_->store()->ListJobs(request.sweep_id(), state,
+                                 request.after_job_id(), page);
     if (!rows.ok()) return ToGrpcStatus(rows.status());
     for (const auto& row : *rows) JobToProto(row, response->add_jobs());
     if (static_cast<int>(rows->size()) == page) {
@@ -538,7 +549,8 @@ class SchedulerServer::Impl::ClientService final
     if (request.sweep_ids().empty()) {
       return InvalidArgument("sweep_ids: name at least one sweep");
     }
-    table->set_metric(request.metric().empty() ? "forgetting" : request.metric());
+    table->set_metric(request.metric().empty() ? "forgetting"
+                                               : request.metric());
     table->set_row_axis(request.row_axis().empty() ? "model.width"
                                                    : request.row_axis());
     table->set_col_axis(request.col_axis().empty() ? "pretrain.examples"
@@ -558,7 +570,8 @@ class SchedulerServer::Impl::ClientService final
       for (int a = 0; a < 2; ++a) {
         absl::StatusOr<double> value = GetNumericField(base, *axes[a]);
         if (!value.ok()) {
-          return InvalidArgument(absl::StrCat(names[a], ": ", value.status().message()));
+          return InvalidArgument(
+              absl::StrCat(names[a], ": ", value.status().message()));
         }
         values[a] = *value;
       }
@@ -599,7 +612,8 @@ class SchedulerServer::Impl::WorkerServiceImpl final
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     if (request->host().size() > kMaxNameLength ||
         request->device().size() > kMaxNameLength) {
-      reactor->Finish(InvalidArgument("host and device must be at most 256 characters"));
+      reactor->Finish(
+          InvalidArgument("host and device must be at most 256 characters"));
       return reactor;
     }
     absl::StatusOr<std::string> id = impl_->store()->RegisterWorker(
@@ -641,15 +655,15 @@ class SchedulerServer::Impl::WorkerServiceImpl final
     return reactor;
   }
 
-  grpc::ServerUnaryReactor* Heartbeat(grpc::CallbackServerContext* context,
-                                      const v1::HeartbeatRequest* request,
-                                      v1::HeartbeatResponse* response) override {
+  grpc::ServerUnaryReactor* Heartbeat(
+      grpc::CallbackServerContext* context, const v1::HeartbeatRequest* request,
+      v1::HeartbeatResponse* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     const v1::Progress& p = request->progress();
-    absl::StatusOr<storage::HeartbeatOutcome> out = impl_->store()->Heartbeat(
-        request->job_id(), request->lease_token(),
-        p.phase().substr(0, kMaxNameLength), p.step(), p.total_steps(),
-        impl_->lease_ms());
+    absl::StatusOr<storage::HeartbeatOutcome> out =
+        impl_->store()->Heartbeat(request->job_id(), request->lease_token(),
+                                  p.phase().substr(0, kMaxNameLength), p.step(),
+                                  p.total_steps(), impl_->lease_ms());
     if (out.ok()) {
       response->set_deadline_ms(out->deadline_ms);
       response->set_cancel(out->cancel);
@@ -680,8 +694,8 @@ class SchedulerServer::Impl::WorkerServiceImpl final
                   << request->worker_id();
         impl_->SignalWork();
       } else {
-        LOG(INFO) << "job " << request->job_id() << " failed: "
-                  << request->error();
+        LOG(INFO) << "job " << request->job_id()
+                  << " failed: " << request->error();
       }
       PublishJob(request->job_id());
     }
@@ -691,7 +705,8 @@ class SchedulerServer::Impl::WorkerServiceImpl final
 
  private:
   grpc::Status DoComplete(const v1::CompleteJobRequest& request) {
-    absl::StatusOr<storage::JobRow> job = impl_->store()->GetJob(request.job_id());
+    absl::StatusOr<storage::JobRow> job =
+        impl_->store()->GetJob(request.job_id());
     if (!job.ok()) return ToGrpcStatus(job.status());
     v1::ExperimentSpec spec;
     spec.ParseFromString(job->spec);
@@ -723,9 +738,9 @@ absl::Status SchedulerServer::Impl::Start() {
         "only listens on 127.0.0.1, [::1] or localhost"));
   }
   if (options_.lease_seconds < 1 || options_.lease_seconds > 3600) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--lease_seconds must be between 1 and 3600 (got ",
-        options_.lease_seconds, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--lease_seconds must be between 1 and 3600 (got ",
+                     options_.lease_seconds, ")"));
   }
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
       storage::Store::Open({options_.db_path, options_.now_ms});
@@ -748,9 +763,9 @@ absl::Status SchedulerServer::Impl::Start() {
   builder.SetMaxReceiveMessageSize(16 << 20);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", options_.listen,
-        "; is another process using the port?"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options_.listen,
+                     "; is another process using the port?"));
   }
   dispatcher_ = std::thread([this] { DispatchLoop(); });
   reaper_ = std::thread([this] { ReapLoop(); });
@@ -766,7 +781,8 @@ void SchedulerServer::Impl::Shutdown() {
   if (dispatcher_.joinable()) dispatcher_.join();
   if (reaper_.joinable()) reaper_.join();
   if (server_ != nullptr) {
-    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      std::chrono::seconds(1));
     server_->Wait();
   }
   absl::MutexLock lock(&mu_);

@@ -34,7 +34,8 @@ class SchedulerServer {
 
   // Opens the database, restores state (every lease gets at least one lease
   // period of grace) and starts serving.
-  static absl::StatusOr<std::unique_ptr<SchedulerServer>> Start(Options options);
+  static absl::StatusOr<std::unique_ptr<SchedulerServer>> Start(
+      Options options);
   ~SchedulerServer();
 
   // The port actually bound.

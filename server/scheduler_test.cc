@@ -1,8 +1,8 @@
 #include "server/scheduler.h"
 
 #include <gmock/gmock.h>
-#include <grpcpp/grpcpp.h>
 #include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -22,12 +22,12 @@ using ::testing::HasSubstr;
 class SchedulerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    db_ = (std::filesystem::path(testing::TempDir()) /
-           (std::string(::testing::UnitTest::GetInstance()
-                            ->current_test_info()
-                            ->name()) +
-            ".db"))
-              .string();
+    db_ =
+        (std::filesystem::path(testing::TempDir()) /
+         (std::string(
+              ::testing::UnitTest::GetInstance()->current_test_info()->name()) +
+          ".db"))
+            .string();
     std::filesystem::remove(db_);
     StartServer();
   }
@@ -58,12 +58,16 @@ class SchedulerTest : public ::testing::Test {
     return Sweep(R"pb(
       name: "small"
       base { data { dataset: "synthetic" } }
-      axes { path: "model.width" values: [ 16, 32 ] }
+      axes {
+        path: "model.width"
+        values: [ 16, 32 ]
+      }
       seeds: [ 0, 1 ]
     )pb");
   }
 
-  grpc::Status Submit(const v1::SweepSpec& sweep, v1::SubmitSweepResponse* out) {
+  grpc::Status Submit(const v1::SweepSpec& sweep,
+                      v1::SubmitSweepResponse* out) {
     grpc::ClientContext ctx;
     v1::SubmitSweepRequest request;
     *request.mutable_sweep() = sweep;
@@ -179,9 +183,14 @@ TEST_F(SchedulerTest, SubmitExpandsAndCounts) {
 
 TEST_F(SchedulerTest, BadSweepIsRejectedNamingTheFieldAndStoresNothing) {
   v1::SubmitSweepResponse out;
-  grpc::Status s = Submit(Sweep(R"pb(axes { path: "model.width" values: [ 0 ] })pb"), &out);
+  grpc::Status s = Submit(Sweep(R"pb(axes {
+                                       path: "model.width"
+                                       values: [ 0 ]
+                                     })pb"),
+                          &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(s.error_message(), HasSubstr("model.width must be between 1 and 8192"));
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("model.width must be between 1 and 8192"));
   s = Submit(Sweep(R"pb(base { data { dataset: "imagenet" } })pb"), &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("sweep.base.data.dataset"));
@@ -244,11 +253,14 @@ TEST_F(SchedulerTest, WorkerLifecycleAndTable) {
   EXPECT_NEAR(table.cells(1).min(), 0.30, 1e-9);
   EXPECT_NEAR(table.cells(1).max(), 0.32, 1e-9);
   // std of {0.30, 0.32} = 0.01414; sem = 0.01; t(1) = 12.706.
-  EXPECT_NEAR(table.cells(1).ci95_high() - table.cells(1).mean(), 0.127062, 1e-5);
+  EXPECT_NEAR(table.cells(1).ci95_high() - table.cells(1).mean(), 0.127062,
+              1e-5);
 
   grpc::ClientContext workers_ctx;
   v1::ListWorkersResponse workers;
-  ASSERT_TRUE(client_->ListWorkers(&workers_ctx, v1::ListWorkersRequest(), &workers).ok());
+  ASSERT_TRUE(
+      client_->ListWorkers(&workers_ctx, v1::ListWorkersRequest(), &workers)
+          .ok());
   ASSERT_EQ(workers.workers_size(), 1);
   EXPECT_EQ(workers.workers(0).host(), "test-host");
   EXPECT_FALSE(workers.workers(0).lost());
@@ -265,7 +277,8 @@ TEST_F(SchedulerTest, ResultsAreValidatedAndTokensFenced) {
   EXPECT_THAT(s.error_message(), HasSubstr("accuracy_matrix[1][0]"));
   bad = Result(0.9, 0.8);
   bad.mutable_accuracy_matrix()->RemoveLast();
-  EXPECT_EQ(Complete(lease, bad).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Complete(lease, bad).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
 
   v1::LeaseJobResponse stale = lease;
   stale.set_lease_token(lease.lease_token() + 1000);
@@ -278,7 +291,8 @@ TEST_F(SchedulerTest, ResultsAreValidatedAndTokensFenced) {
 TEST_F(SchedulerTest, LongPollWakesWhenWorkArrives) {
   const std::string worker = Register();
   auto start = std::chrono::steady_clock::now();
-  auto waiting = std::async(std::launch::async, [&] { return Lease(worker, 20); });
+  auto waiting =
+      std::async(std::launch::async, [&] { return Lease(worker, 20); });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   SubmitOk(SmallSweep());
   v1::LeaseJobResponse lease = waiting.get();
@@ -291,7 +305,8 @@ TEST_F(SchedulerTest, LongPollAnswersEmptyAtItsDeadline) {
   auto start = std::chrono::steady_clock::now();
   v1::LeaseJobResponse lease = Lease(worker, 1);
   EXPECT_FALSE(lease.has_job());
-  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(900));
+  EXPECT_GE(std::chrono::steady_clock::now() - start,
+            std::chrono::milliseconds(900));
 }
 
 TEST_F(SchedulerTest, ExpiredLeaseGoesBackToTheQueue) {
@@ -416,7 +431,8 @@ TEST_F(SchedulerTest, HealthServiceServes) {
 TEST(SchedulerStartTest, RefusesNonLoopbackWithoutTls) {
   SchedulerServer::Options options;
   options.listen = "0.0.0.0:0";
-  options.db_path = (std::filesystem::path(testing::TempDir()) / "x.db").string();
+  options.db_path =
+      (std::filesystem::path(testing::TempDir()) / "x.db").string();
   auto server = SchedulerServer::Start(options);
   ASSERT_FALSE(server.ok());
   EXPECT_THAT(std::string(server.status().message()), HasSubstr("loopback"));

@@ -259,9 +259,9 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(Options options) {
     db->exec("PRAGMA synchronous=NORMAL");
     db->exec("PRAGMA foreign_keys=ON");
   } catch (const SQLite::Exception& e) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot open database ", options.path, ": ", e.what(),
-        "; check that the folder exists and is writable"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot open database ", options.path, ": ", e.what(),
+                     "; check that the folder exists and is writable"));
   }
   std::unique_ptr<Store> store(new Store(std::move(options), std::move(db)));
   absl::MutexLock lock(&store->mutex_);
@@ -274,10 +274,10 @@ absl::Status Store::Migrate() {
   return Guarded([&]() -> absl::Status {
     const int version = db_->execAndGet("PRAGMA user_version").getInt();
     if (version > kSchemaVersion) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "database ", options_.path, " has schema version ", version,
-          " but this forgetlab knows versions up to ", kSchemaVersion,
-          "; run a newer forgetlab-server"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("database ", options_.path, " has schema version ",
+                       version, " but this forgetlab knows versions up to ",
+                       kSchemaVersion, "; run a newer forgetlab-server"));
     }
     for (int v = version; v < kSchemaVersion; ++v) {
       ImmediateTransaction txn(*db_);
@@ -296,7 +296,8 @@ absl::StatusOr<std::string> Store::CreateSweep(const NewSweep& sweep,
     ImmediateTransaction txn(*db_);
     *existing = false;
     if (!sweep.request_id.empty()) {
-      SQLite::Statement q(*db_, "SELECT sweep_id FROM sweeps WHERE request_id=?");
+      SQLite::Statement q(*db_,
+                          "SELECT sweep_id FROM sweeps WHERE request_id=?");
       q.bind(1, sweep.request_id);
       if (q.executeStep()) {
         *existing = true;
@@ -306,10 +307,11 @@ absl::StatusOr<std::string> Store::CreateSweep(const NewSweep& sweep,
     const std::string sweep_id = RandomId("sw-", 10);
     const int64_t now = Now();
     {
-      SQLite::Statement q(*db_,
-                          "INSERT INTO sweeps(sweep_id, name, spec, request_id, "
-                          "priority, max_attempts, owner, created_ms) "
-                          "VALUES(?,?,?,?,?,?,?,?)");
+      SQLite::Statement q(
+          *db_,
+          "INSERT INTO sweeps(sweep_id, name, spec, request_id, "
+          "priority, max_attempts, owner, created_ms) "
+          "VALUES(?,?,?,?,?,?,?,?)");
       q.bind(1, sweep_id);
       q.bind(2, sweep.name);
       BindBlob(q, 3, sweep.spec);
@@ -358,9 +360,10 @@ absl::StatusOr<std::string> Store::CreateSweep(const NewSweep& sweep,
 absl::StatusOr<SweepRow> Store::GetSweep(const std::string& sweep_id) {
   absl::MutexLock lock(&mutex_);
   return Guarded([&]() -> absl::StatusOr<SweepRow> {
-    SQLite::Statement q(*db_,
-                        "SELECT sweep_id, name, spec, owner, priority, "
-                        "max_attempts, created_ms FROM sweeps WHERE sweep_id=?");
+    SQLite::Statement q(
+        *db_,
+        "SELECT sweep_id, name, spec, owner, priority, "
+        "max_attempts, created_ms FROM sweeps WHERE sweep_id=?");
     q.bind(1, sweep_id);
     if (!q.executeStep()) {
       return absl::NotFoundError(absl::StrCat(
@@ -380,7 +383,8 @@ absl::StatusOr<SweepRow> Store::GetSweep(const std::string& sweep_id) {
     counts.bind(1, sweep_id);
     while (counts.executeStep()) {
       const int n = counts.getColumn(1).getInt();
-      row.counts[static_cast<int>(ParseState(counts.getColumn(0).getString()))] = n;
+      row.counts[static_cast<int>(
+          ParseState(counts.getColumn(0).getString()))] = n;
       row.total += n;
       row.cached += counts.getColumn(2).getInt();
     }
@@ -456,8 +460,8 @@ absl::StatusOr<std::vector<JobRow>> Store::ListJobs(
 }
 
 absl::StatusOr<JobRow> Store::GetJobLocked(int64_t job_id) {
-  SQLite::Statement q(*db_, absl::StrCat("SELECT ", kJobColumns,
-                                         " FROM jobs WHERE job_id=?"));
+  SQLite::Statement q(
+      *db_, absl::StrCat("SELECT ", kJobColumns, " FROM jobs WHERE job_id=?"));
   q.bind(1, job_id);
   if (!q.executeStep()) {
     return absl::NotFoundError(absl::StrCat("no job ", job_id));
@@ -496,9 +500,9 @@ std::vector<std::string> Store::ExpireLocked(int64_t now) {
   std::vector<std::string> sweeps;
   for (const Expired& e : expired) {
     const std::string error = absl::StrCat(
-        "attempt ", e.attempt, " of ", e.max_attempts, ": lease expired (worker ",
-        e.worker_id, " stopped heartbeating)");
-    const char* next = e.cancel                       ? "CANCELLED"
+        "attempt ", e.attempt, " of ", e.max_attempts,
+        ": lease expired (worker ", e.worker_id, " stopped heartbeating)");
+    const char* next = e.cancel                      ? "CANCELLED"
                        : e.attempt >= e.max_attempts ? "FAILED"
                                                      : "QUEUED";
     SQLite::Statement u(*db_,
@@ -555,8 +559,8 @@ absl::Status Store::ExtendLeases(int64_t min_deadline_ms) {
 absl::StatusOr<std::optional<int64_t>> Store::NextDeadline() {
   absl::MutexLock lock(&mutex_);
   return Guarded([&]() -> absl::StatusOr<std::optional<int64_t>> {
-    SQLite::Statement q(*db_,
-                        "SELECT MIN(deadline_ms) FROM jobs WHERE state='LEASED'");
+    SQLite::Statement q(
+        *db_, "SELECT MIN(deadline_ms) FROM jobs WHERE state='LEASED'");
     if (q.executeStep() && !q.getColumn(0).isNull()) {
       return std::optional<int64_t>(q.getColumn(0).getInt64());
     }
@@ -564,8 +568,8 @@ absl::StatusOr<std::optional<int64_t>> Store::NextDeadline() {
   });
 }
 
-absl::StatusOr<std::optional<Lease>> Store::LeaseJob(const std::string& worker_id,
-                                                     int64_t lease_ms) {
+absl::StatusOr<std::optional<Lease>> Store::LeaseJob(
+    const std::string& worker_id, int64_t lease_ms) {
   absl::MutexLock lock(&mutex_);
   return Guarded([&]() -> absl::StatusOr<std::optional<Lease>> {
     ImmediateTransaction txn(*db_);
@@ -574,9 +578,10 @@ absl::StatusOr<std::optional<Lease>> Store::LeaseJob(const std::string& worker_i
     int64_t job_id = 0;
     int attempt = 0;
     {
-      SQLite::Statement q(*db_,
-                          "SELECT job_id, attempt FROM jobs WHERE state='QUEUED' "
-                          "ORDER BY priority DESC, job_id LIMIT 1");
+      SQLite::Statement q(
+          *db_,
+          "SELECT job_id, attempt FROM jobs WHERE state='QUEUED' "
+          "ORDER BY priority DESC, job_id LIMIT 1");
       if (!q.executeStep()) {
         txn.Commit();  // keep the expiries
         return std::optional<Lease>();
@@ -594,10 +599,11 @@ absl::StatusOr<std::optional<Lease>> Store::LeaseJob(const std::string& worker_i
     a.exec();
     const int64_t token = db_->getLastInsertRowid();
     const int64_t deadline = now + lease_ms;
-    SQLite::Statement u(*db_,
-                        "UPDATE jobs SET state='LEASED', attempt=?, worker_id=?, "
-                        "lease_token=?, deadline_ms=?, phase='', step=0, "
-                        "total_steps=0, updated_ms=? WHERE job_id=?");
+    SQLite::Statement u(
+        *db_,
+        "UPDATE jobs SET state='LEASED', attempt=?, worker_id=?, "
+        "lease_token=?, deadline_ms=?, phase='', step=0, "
+        "total_steps=0, updated_ms=? WHERE job_id=?");
     u.bind(1, attempt);
     u.bind(2, worker_id);
     u.bind(3, token);
@@ -685,10 +691,11 @@ absl::Status Store::CompleteJob(int64_t job_id, int64_t token,
     }
     const int64_t now = Now();
     {
-      SQLite::Statement q(*db_,
-                          "INSERT INTO results(job_id, parameter_count, device, "
-                          "total_seconds, accuracy_matrix, blob, created_ms) "
-                          "VALUES(?,?,?,?,?,?,?)");
+      SQLite::Statement q(
+          *db_,
+          "INSERT INTO results(job_id, parameter_count, device, "
+          "total_seconds, accuracy_matrix, blob, created_ms) "
+          "VALUES(?,?,?,?,?,?,?)");
       q.bind(1, job_id);
       q.bind(2, result.parameter_count);
       q.bind(3, result.device);
@@ -811,10 +818,11 @@ absl::StatusOr<CancelOutcome> Store::CancelSweep(const std::string& sweep_id) {
     }
     const int64_t now = Now();
     CancelOutcome out;
-    SQLite::Statement queued(*db_,
-                             "UPDATE jobs SET state='CANCELLED', error='cancelled "
-                             "by user', updated_ms=? WHERE sweep_id=? AND "
-                             "state='QUEUED'");
+    SQLite::Statement queued(
+        *db_,
+        "UPDATE jobs SET state='CANCELLED', error='cancelled "
+        "by user', updated_ms=? WHERE sweep_id=? AND "
+        "state='QUEUED'");
     queued.bind(1, now);
     queued.bind(2, sweep_id);
     out.cancelled = queued.exec();
@@ -835,7 +843,8 @@ absl::StatusOr<std::string> Store::GetResultBlob(int64_t job_id) {
     SQLite::Statement q(*db_, "SELECT blob FROM results WHERE job_id=?");
     q.bind(1, job_id);
     if (!q.executeStep()) {
-      return absl::NotFoundError(absl::StrCat("job ", job_id, " has no result"));
+      return absl::NotFoundError(
+          absl::StrCat("job ", job_id, " has no result"));
     }
     return Blob(q.getColumn(0));
   });
@@ -909,8 +918,8 @@ absl::Status Store::TouchWorker(const std::string& worker_id,
     q.bind(2, current_job_id);
     q.bind(3, worker_id);
     if (q.exec() == 0) {
-      return absl::NotFoundError(absl::StrCat(
-          "unknown worker '", worker_id, "'; register again"));
+      return absl::NotFoundError(
+          absl::StrCat("unknown worker '", worker_id, "'; register again"));
     }
     return absl::OkStatus();
   });

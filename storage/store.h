@@ -164,7 +164,8 @@ class Store {
 
   // Stores a sweep and queues its jobs. When `request_id` names an existing
   // sweep, returns that sweep's id with *existing = true and stores nothing.
-  absl::StatusOr<std::string> CreateSweep(const NewSweep& sweep, bool* existing);
+  absl::StatusOr<std::string> CreateSweep(const NewSweep& sweep,
+                                          bool* existing);
 
   // NOT_FOUND for an unknown id.
   absl::StatusOr<SweepRow> GetSweep(const std::string& sweep_id);
@@ -231,7 +232,8 @@ class Store {
                                              const std::string& device,
                                              int threads);
   // Records that a worker called; `current_job_id` 0 means idle.
-  absl::Status TouchWorker(const std::string& worker_id, int64_t current_job_id);
+  absl::Status TouchWorker(const std::string& worker_id,
+                           int64_t current_job_id);
   // Most recently seen first.
   absl::StatusOr<std::vector<WorkerRow>> ListWorkers();
 
@@ -242,7 +244,8 @@ class Store {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   absl::StatusOr<JobRow> GetJobLocked(int64_t job_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  void LoadAxes(std::vector<JobRow>* jobs) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void LoadAxes(std::vector<JobRow>* jobs)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   int64_t Now() const { return options_.now_ms(); }
 
   const Options options_;

@@ -15,12 +15,12 @@ using ::testing::HasSubstr;
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    path_ = (std::filesystem::path(testing::TempDir()) /
-             (std::string(::testing::UnitTest::GetInstance()
-                              ->current_test_info()
-                              ->name()) +
-              ".db"))
-                .string();
+    path_ =
+        (std::filesystem::path(testing::TempDir()) /
+         (std::string(
+              ::testing::UnitTest::GetInstance()->current_test_info()->name()) +
+          ".db"))
+            .string();
     std::filesystem::remove(path_);
     Reopen();
   }
@@ -77,7 +77,8 @@ class StoreTest : public ::testing::Test {
 
 TEST_F(StoreTest, SchemaIsVersionedAndWal) {
   SQLite::Database db(path_, SQLite::OPEN_READONLY);
-  EXPECT_EQ(db.execAndGet("PRAGMA user_version").getInt(), Store::SchemaVersion());
+  EXPECT_EQ(db.execAndGet("PRAGMA user_version").getInt(),
+            Store::SchemaVersion());
   EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
 }
 
@@ -90,7 +91,8 @@ TEST_F(StoreTest, NewerSchemaIsRefused) {
   auto store = Store::Open({path_, nullptr});
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(store.status().message()), HasSubstr("schema version 99"));
+  EXPECT_THAT(std::string(store.status().message()),
+              HasSubstr("schema version 99"));
 }
 
 TEST_F(StoreTest, SweepCountsAndIdempotentSubmit) {
@@ -137,16 +139,20 @@ TEST_F(StoreTest, LeasesByPriorityThenFifo) {
 TEST_F(StoreTest, CompleteIsFencedAndIdempotent) {
   AddSweep(1);
   Lease lease = MustLease();
-  auto hb = store_->Heartbeat(lease.job.job_id, lease.token, "task:A", 10, 900, 60000);
+  auto hb = store_->Heartbeat(lease.job.job_id, lease.token, "task:A", 10, 900,
+                              60000);
   ASSERT_TRUE(hb.ok());
   EXPECT_FALSE(hb->cancel);
   EXPECT_EQ(store_->GetJob(lease.job.job_id)->phase, "task:A");
 
-  EXPECT_EQ(store_->CompleteJob(lease.job.job_id, lease.token + 1, Result(0.1)).code(),
+  EXPECT_EQ(store_->CompleteJob(lease.job.job_id, lease.token + 1, Result(0.1))
+                .code(),
             absl::StatusCode::kAborted);
-  ASSERT_TRUE(store_->CompleteJob(lease.job.job_id, lease.token, Result(0.1)).ok());
+  ASSERT_TRUE(
+      store_->CompleteJob(lease.job.job_id, lease.token, Result(0.1)).ok());
   // Retried after a lost reply: same token, no second result.
-  ASSERT_TRUE(store_->CompleteJob(lease.job.job_id, lease.token, Result(0.2)).ok());
+  ASSERT_TRUE(
+      store_->CompleteJob(lease.job.job_id, lease.token, Result(0.2)).ok());
   auto samples = store_->MetricSamples({lease.job.sweep_id}, "forgetting",
                                        "model.width", "seed");
   ASSERT_TRUE(samples.ok());
@@ -157,7 +163,9 @@ TEST_F(StoreTest, CompleteIsFencedAndIdempotent) {
   EXPECT_EQ((*samples)[0].parameter_count, 1234);
   EXPECT_EQ(*store_->GetResultBlob(lease.job.job_id), "result-blob");
   // Heartbeats and failures after completion are stale.
-  EXPECT_EQ(store_->Heartbeat(lease.job.job_id, lease.token, "", 0, 0, 1).status().code(),
+  EXPECT_EQ(store_->Heartbeat(lease.job.job_id, lease.token, "", 0, 0, 1)
+                .status()
+                .code(),
             absl::StatusCode::kAborted);
   EXPECT_EQ(store_->FailJob(lease.job.job_id, lease.token, "x", false).code(),
             absl::StatusCode::kAborted);
@@ -177,10 +185,13 @@ TEST_F(StoreTest, ExpiredLeaseIsRetriedThenFails) {
   Lease second = MustLease("w-b");
   EXPECT_EQ(second.job.attempt, 2);
   // The first worker comes back: its token no longer counts.
-  EXPECT_EQ(store_->Heartbeat(first.job.job_id, first.token, "", 0, 0, 1).status().code(),
+  EXPECT_EQ(store_->Heartbeat(first.job.job_id, first.token, "", 0, 0, 1)
+                .status()
+                .code(),
             absl::StatusCode::kAborted);
-  EXPECT_EQ(store_->CompleteJob(first.job.job_id, first.token, Result(0.3)).code(),
-            absl::StatusCode::kAborted);
+  EXPECT_EQ(
+      store_->CompleteJob(first.job.job_id, first.token, Result(0.3)).code(),
+      absl::StatusCode::kAborted);
   // Second attempt also dies: max_attempts reached.
   now_ += 60001;
   ASSERT_TRUE(store_->ExpireLeases().ok());
@@ -201,7 +212,9 @@ TEST_F(StoreTest, LeaseJobExpiresOverdueLeasesFirst) {
 TEST_F(StoreTest, ReleaseRequeuesWithoutUsingAnAttempt) {
   AddSweep(1);
   Lease lease = MustLease();
-  ASSERT_TRUE(store_->FailJob(lease.job.job_id, lease.token, "worker stopping", true).ok());
+  ASSERT_TRUE(
+      store_->FailJob(lease.job.job_id, lease.token, "worker stopping", true)
+          .ok());
   auto job = store_->GetJob(lease.job.job_id);
   EXPECT_EQ(job->state, JobState::kQueued);
   EXPECT_EQ(job->attempt, 0);
@@ -211,8 +224,9 @@ TEST_F(StoreTest, ReleaseRequeuesWithoutUsingAnAttempt) {
 TEST_F(StoreTest, FailureIsStoredWithReason) {
   AddSweep(1);
   Lease lease = MustLease();
-  ASSERT_TRUE(store_->FailJob(lease.job.job_id, lease.token,
-                              "non-finite loss at task:A step 3", false)
+  ASSERT_TRUE(store_
+                  ->FailJob(lease.job.job_id, lease.token,
+                            "non-finite loss at task:A step 3", false)
                   .ok());
   auto job = store_->GetJob(lease.job.job_id);
   EXPECT_EQ(job->state, JobState::kFailed);
@@ -228,10 +242,12 @@ TEST_F(StoreTest, CancelStopsQueuedAtOnceAndLeasedAtHeartbeat) {
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(out->cancelled, 2);
   EXPECT_EQ(out->stopping, 1);
-  auto hb = store_->Heartbeat(lease.job.job_id, lease.token, "task:A", 5, 10, 60000);
+  auto hb =
+      store_->Heartbeat(lease.job.job_id, lease.token, "task:A", 5, 10, 60000);
   ASSERT_TRUE(hb.ok());
   EXPECT_TRUE(hb->cancel);
-  ASSERT_TRUE(store_->FailJob(lease.job.job_id, lease.token, "cancelled", false).ok());
+  ASSERT_TRUE(
+      store_->FailJob(lease.job.job_id, lease.token, "cancelled", false).ok());
   auto sweep = store_->GetSweep(id);
   EXPECT_EQ(sweep->counts[static_cast<int>(JobState::kCancelled)], 3);
   EXPECT_TRUE(sweep->done());
@@ -247,7 +263,8 @@ TEST_F(StoreTest, StateSurvivesReopen) {
   ASSERT_TRUE(job.ok());
   EXPECT_EQ(job->state, JobState::kLeased);
   EXPECT_EQ(job->lease_token, lease.token);
-  ASSERT_TRUE(store_->Heartbeat(lease.job.job_id, lease.token, "", 1, 2, 60000).ok());
+  ASSERT_TRUE(
+      store_->Heartbeat(lease.job.job_id, lease.token, "", 1, 2, 60000).ok());
   auto jobs = store_->ListJobs(id, JobState::kQueued, 0, 100);
   ASSERT_TRUE(jobs.ok());
   EXPECT_EQ(jobs->size(), 1u);
@@ -272,7 +289,8 @@ TEST_F(StoreTest, WorkersAreListedWithCurrentJob) {
   ASSERT_EQ(workers->size(), 1u);
   EXPECT_EQ((*workers)[0].host, "host-1");
   EXPECT_EQ((*workers)[0].current_job_id, lease.job.job_id);
-  EXPECT_EQ(store_->TouchWorker("w-unknown", 0).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->TouchWorker("w-unknown", 0).code(),
+            absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -22,9 +22,9 @@ namespace forgetlab {
 namespace {
 
 namespace fs = std::filesystem;
-using ::testing::HasSubstr;
 using google::protobuf::Struct;
 using google::protobuf::Value;
+using ::testing::HasSubstr;
 
 // A child process with its output in a log file.
 class Process {
@@ -36,7 +36,8 @@ class Process {
       dup2(fd, 1);
       dup2(fd, 2);
       std::vector<char*> args;
-      for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      for (const std::string& a : argv)
+        args.push_back(const_cast<char*>(a.c_str()));
       args.push_back(nullptr);
       execv(args[0], args.data());
       _exit(127);
@@ -83,10 +84,11 @@ std::string ReadFile(const std::string& path) {
 class EndToEndTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(testing::TempDir()) /
-           ("e2e_" + std::string(::testing::UnitTest::GetInstance()
-                                     ->current_test_info()
-                                     ->name()));
+    dir_ =
+        fs::path(testing::TempDir()) /
+        ("e2e_" +
+         std::string(
+             ::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -94,28 +96,31 @@ class EndToEndTest : public ::testing::Test {
   void StartServer(int lease_seconds = 60) {
     const std::string port_file = (dir_ / "port").string();
     server_ = std::make_unique<Process>(
-        std::vector<std::string>{FORGETLAB_SERVER_BIN, "--listen=127.0.0.1:0",
-                                 "--db=" + (dir_ / "forgetlab.db").string(),
-                                 "--lease_seconds=" + std::to_string(lease_seconds),
-                                 "--port_file=" + port_file},
+        std::vector<std::string>{
+            FORGETLAB_SERVER_BIN, "--listen=127.0.0.1:0",
+            "--db=" + (dir_ / "forgetlab.db").string(),
+            "--lease_seconds=" + std::to_string(lease_seconds),
+            "--port_file=" + port_file},
         (dir_ / "server.log").string());
     for (int i = 0; i < 200 && !fs::exists(port_file); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    ASSERT_TRUE(fs::exists(port_file)) << ReadFile((dir_ / "server.log").string());
+    ASSERT_TRUE(fs::exists(port_file))
+        << ReadFile((dir_ / "server.log").string());
     address_ = "127.0.0.1:" + std::to_string(std::stoi(ReadFile(port_file)));
   }
 
   std::unique_ptr<Process> StartWorker(const std::string& name) {
     return std::make_unique<Process>(
-        std::vector<std::string>{FORGETLAB_WORKER_BIN, "--scheduler=" + address_,
-                                 "--threads=1"},
+        std::vector<std::string>{FORGETLAB_WORKER_BIN,
+                                 "--scheduler=" + address_, "--threads=1"},
         (dir_ / (name + ".log")).string());
   }
 
   // Runs the CLI with `args`, capturing stdout and stderr.
   Output Cli(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {FORGETLAB_CLI_BIN, "--scheduler=" + address_};
+    std::vector<std::string> argv = {FORGETLAB_CLI_BIN,
+                                     "--scheduler=" + address_};
     argv.insert(argv.end(), args.begin(), args.end());
     const std::string out = (dir_ / "cli.out").string();
     const std::string err = (dir_ / "cli.err").string();
@@ -125,7 +130,8 @@ class EndToEndTest : public ::testing::Test {
       dup2(open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 1);
       dup2(open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 2);
       std::vector<char*> c;
-      for (const std::string& a : argv) c.push_back(const_cast<char*>(a.c_str()));
+      for (const std::string& a : argv)
+        c.push_back(const_cast<char*>(a.c_str()));
       c.push_back(nullptr);
       execv(c[0], c.data());
       _exit(127);
@@ -154,7 +160,8 @@ class EndToEndTest : public ::testing::Test {
   // (callers keep it in a variable while they hold references into it).
   static Value Json(const std::string& text) {
     Struct s;
-    auto status = google::protobuf::util::JsonStringToMessage("{\"v\": " + text + "}", &s);
+    auto status = google::protobuf::util::JsonStringToMessage(
+        "{\"v\": " + text + "}", &s);
     EXPECT_TRUE(status.ok()) << text;
     return s.fields().at("v");
   }
@@ -166,16 +173,22 @@ class EndToEndTest : public ::testing::Test {
 
 // 2 widths x 2 pretraining sizes x 2 seeds = 8 quick synthetic jobs.
 constexpr char kSweep[] = R"pb(
-name: "e2e"
-base {
-  data { dataset: "synthetic" }
-  pretrain { steps: 60 batch_size: 32 }
-  finetune { steps: 60 batch_size: 16 }
-  eval { eval_every: 30 }
-}
-axes { path: "model.width" values: [16, 32] }
-axes { path: "pretrain.examples" values: [0, 500] }
-seeds: [0, 1]
+  name: "e2e"
+  base {
+    data { dataset: "synthetic" }
+    pretrain { steps: 60 batch_size: 32 }
+    finetune { steps: 60 batch_size: 16 }
+    eval { eval_every: 30 }
+  }
+  axes {
+    path: "model.width"
+    values: [ 16, 32 ]
+  }
+  axes {
+    path: "pretrain.examples"
+    values: [ 0, 500 ]
+  }
+  seeds: [ 0, 1 ]
 )pb";
 
 TEST_F(EndToEndTest, SubmitWatchTableAndCleanStop) {
@@ -195,7 +208,13 @@ TEST_F(EndToEndTest, SubmitWatchTableAndCleanStop) {
   const Value sv = Json(status.out);
   const Struct& s = sv.struct_value();
   EXPECT_EQ(s.fields().at("state").string_value(), "DONE");
-  EXPECT_EQ(s.fields().at("counts").struct_value().fields().at("succeeded").number_value(), 8);
+  EXPECT_EQ(s.fields()
+                .at("counts")
+                .struct_value()
+                .fields()
+                .at("succeeded")
+                .number_value(),
+            8);
 
   Output table = Cli({"table", id, "--format=json"});
   ASSERT_EQ(table.code, 0) << table.err;
@@ -223,7 +242,8 @@ TEST_F(EndToEndTest, SubmitWatchTableAndCleanStop) {
   const auto& list = jv.list_value().values();
   ASSERT_EQ(list.size(), 8);
   for (const auto& job : list) {
-    EXPECT_EQ(job.struct_value().fields().at("state").string_value(), "SUCCEEDED");
+    EXPECT_EQ(job.struct_value().fields().at("state").string_value(),
+              "SUCCEEDED");
     EXPECT_EQ(job.struct_value().fields().at("attempt").number_value(), 1);
   }
 
@@ -243,10 +263,13 @@ TEST_F(EndToEndTest, KilledWorkerLosesNothingAndDoublesNothing) {
   StartServer(/*lease_seconds=*/2);
   // One job long enough to kill the worker mid-training.
   Output submit = Cli({"submit", WriteFile("long.textproto", R"pb(
-      base { model { width: 64 } data { dataset: "synthetic" }
-             pretrain { examples: 500 steps: 4000 batch_size: 64 }
-             finetune { steps: 100 batch_size: 16 } }
-  )pb")});
+                         base {
+                           model { width: 64 }
+                           data { dataset: "synthetic" }
+                           pretrain { examples: 500 steps: 4000 batch_size: 64 }
+                           finetune { steps: 100 batch_size: 16 }
+                         }
+                       )pb")});
   ASSERT_EQ(submit.code, 0) << submit.err;
   const std::string id = LastLine(submit.out);
   auto doomed = StartWorker("doomed");
@@ -255,7 +278,12 @@ TEST_F(EndToEndTest, KilledWorkerLosesNothingAndDoublesNothing) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     const Output jobs = Cli({"jobs", id, "--format=json"});
     const Value v = Json(jobs.out);
-    state = v.list_value().values(0).struct_value().fields().at("state").string_value();
+    state = v.list_value()
+                .values(0)
+                .struct_value()
+                .fields()
+                .at("state")
+                .string_value();
   }
   ASSERT_EQ(state, "LEASED");
   doomed->Signal(SIGKILL);
@@ -271,26 +299,31 @@ TEST_F(EndToEndTest, KilledWorkerLosesNothingAndDoublesNothing) {
   EXPECT_EQ(job.fields().at("attempt").number_value(), 2);
   Output table = Cli({"table", id, "--format=json"});
   const Value tv = Json(table.out);
-  const auto& cells = tv.struct_value().fields().at("cells").list_value().values();
+  const auto& cells =
+      tv.struct_value().fields().at("cells").list_value().values();
   ASSERT_EQ(cells.size(), 1);
-  EXPECT_EQ(cells[0].struct_value().fields().at("n").number_value(), 1);  // one result
+  EXPECT_EQ(cells[0].struct_value().fields().at("n").number_value(),
+            1);  // one result
 }
 
 TEST_F(EndToEndTest, BadSweepFilesAreRejectedWithLocation) {
   StartServer();
-  Output typo = Cli({"submit", WriteFile("typo.textproto",
-                                         "name: \"x\"\nbase {\n  model { widht: 3 }\n}\n")});
+  Output typo = Cli(
+      {"submit", WriteFile("typo.textproto",
+                           "name: \"x\"\nbase {\n  model { widht: 3 }\n}\n")});
   EXPECT_EQ(typo.code, 2);
   EXPECT_THAT(typo.err, HasSubstr("typo.textproto:3:"));
   EXPECT_THAT(typo.err, HasSubstr("widht"));
 
-  Output zero = Cli({"submit", WriteFile("zero.textproto",
-                                         "axes { path: \"model.width\" values: [0] }\n")});
+  Output zero = Cli(
+      {"submit", WriteFile("zero.textproto",
+                           "axes { path: \"model.width\" values: [0] }\n")});
   EXPECT_EQ(zero.code, 2);
   EXPECT_THAT(zero.err, HasSubstr("model.width must be between 1 and 8192"));
 
-  Output overlap = Cli({"submit", WriteFile("overlap.json",
-                                            R"({"base": {"tasks": [{"classes": [0, 1]},
+  Output overlap =
+      Cli({"submit", WriteFile("overlap.json",
+                               R"({"base": {"tasks": [{"classes": [0, 1]},
                                                 {"classes": [1, 2]}]}})")});
   EXPECT_EQ(overlap.code, 2);
   EXPECT_THAT(overlap.err, HasSubstr("tasks[1].classes repeats class 1"));
@@ -303,7 +336,8 @@ TEST_F(EndToEndTest, UnreachableServerIsOneClearLine) {
   address_ = "127.0.0.1:1";  // nothing listens on port 1
   Output status = Cli({"status", "sw-x"});
   EXPECT_EQ(status.code, 1);
-  EXPECT_THAT(status.err, HasSubstr("cannot reach the scheduler at 127.0.0.1:1"));
+  EXPECT_THAT(status.err,
+              HasSubstr("cannot reach the scheduler at 127.0.0.1:1"));
   EXPECT_EQ(std::count(status.err.begin(), status.err.end(), '\n'), 1);
 }
 

@@ -5,7 +5,7 @@
 
 namespace forgetlab {
 
-#define FORGETLAB_SAME_CODE(train_code, absl_code)             \
+#define FORGETLAB_SAME_CODE(train_code, absl_code)                \
   static_assert(static_cast<int>(train::TrainCode::train_code) == \
                 static_cast<int>(absl::StatusCode::absl_code))
 FORGETLAB_SAME_CODE(kCancelled, kCancelled);
@@ -34,7 +34,8 @@ train::ExperimentConfig ToTrainConfig(const v1::ExperimentSpec& spec) {
   c.pretrain_lr = r.pretrain().lr();
   c.tasks.clear();
   for (const v1::TaskSpec& task : r.tasks()) {
-    c.tasks.push_back({task.name(), {task.classes().begin(), task.classes().end()}});
+    c.tasks.push_back(
+        {task.name(), {task.classes().begin(), task.classes().end()}});
   }
   c.task_steps = r.finetune().steps();
   c.task_batch = r.finetune().batch_size();
@@ -71,7 +72,8 @@ v1::JobResult ToJobResult(const train::ExperimentResult& result) {
 
 absl::Status FromTrainStatus(const train::TrainStatus& status) {
   if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.code), status.message);
+  return absl::Status(static_cast<absl::StatusCode>(status.code),
+                      status.message);
 }
 
 absl::StatusOr<v1::JobResult> RunJob(const v1::ExperimentSpec& spec,
@@ -79,7 +81,8 @@ absl::StatusOr<v1::JobResult> RunJob(const v1::ExperimentSpec& spec,
   absl::Status s = ValidateExperiment(ResolveDefaults(spec), "");
   if (!s.ok()) return s;
   train::ExperimentResult result;
-  s = FromTrainStatus(train::RunExperiment(ToTrainConfig(spec), options, &result));
+  s = FromTrainStatus(
+      train::RunExperiment(ToTrainConfig(spec), options, &result));
   if (!s.ok()) return s;
   return ToJobResult(result);
 }

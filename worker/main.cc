@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
   options.scheduler = absl::GetFlag(FLAGS_scheduler);
   if (options.scheduler.empty()) {
     const char* env = std::getenv("FORGETLAB_SCHEDULER");
-    options.scheduler = env != nullptr && *env != '\0' ? env : "127.0.0.1:50051";
+    options.scheduler =
+        env != nullptr && *env != '\0' ? env : "127.0.0.1:50051";
   }
   options.device = absl::GetFlag(FLAGS_device);
   options.threads = absl::GetFlag(FLAGS_threads);

@@ -55,10 +55,10 @@ std::string ResultJson(const v1::JobResult& r) {
     }
     absl::StrAppend(&out, "]}");
   }
-  absl::StrAppend(&out, "], \"device\": ", JsonString(r.device()),
-                  ", \"total_seconds\": ", JsonNumber(r.total_seconds()),
-                  ", \"samples_per_second\": ", JsonNumber(r.samples_per_second()),
-                  "}");
+  absl::StrAppend(
+      &out, "], \"device\": ", JsonString(r.device()),
+      ", \"total_seconds\": ", JsonNumber(r.total_seconds()),
+      ", \"samples_per_second\": ", JsonNumber(r.samples_per_second()), "}");
   return out;
 }
 
@@ -109,7 +109,8 @@ int Main() {
   v1::ExperimentSpec spec;
   absl::Status s = ParseSpecFile(path, &spec);
   if (!s.ok()) {
-    std::fprintf(stderr, "forgetlab-train: %s\n", std::string(s.message()).c_str());
+    std::fprintf(stderr, "forgetlab-train: %s\n",
+                 std::string(s.message()).c_str());
     return 2;
   }
   train::RunOptions options;

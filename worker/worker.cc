@@ -67,8 +67,8 @@ class Worker::Impl {
 
   // Sleeps for the current backoff (interrupted by Stop) and doubles it.
   void Backoff(const std::string& why) {
-    LOG_EVERY_N(WARNING, 5) << why << "; retrying in "
-                            << absl::FormatDuration(backoff_);
+    LOG_EVERY_N(WARNING, 5)
+        << why << "; retrying in " << absl::FormatDuration(backoff_);
     std::uniform_real_distribution<double> jitter(0.8, 1.2);
     stop_.WaitForNotificationWithTimeout(backoff_ * jitter(rng_));
     backoff_ = std::min(backoff_ * 2, options_.max_backoff);
@@ -82,8 +82,9 @@ class Worker::Impl {
   void HeartbeatLoop(const ActiveLease& lease, std::atomic<bool>* cancel,
                      std::atomic<bool>* lost, std::atomic<bool>* cancelled,
                      absl::Notification* done);
-  void Finish(const ActiveLease& lease, const absl::StatusOr<v1::JobResult>& result,
-              bool lost, bool cancelled_by_user);
+  void Finish(const ActiveLease& lease,
+              const absl::StatusOr<v1::JobResult>& result, bool lost,
+              bool cancelled_by_user);
 
   Options options_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -158,8 +159,8 @@ bool Worker::Impl::Lease(v1::LeaseJobResponse* lease) {
     Register();
     return false;
   }
-  Backoff(absl::StrCat("lease from ", options_.scheduler, " failed: ",
-                       s.error_message()));
+  Backoff(absl::StrCat("lease from ", options_.scheduler,
+                       " failed: ", s.error_message()));
   return false;
 }
 
@@ -216,7 +217,8 @@ void Worker::Impl::Finish(const ActiveLease& lease,
   if (lost) return;  // another worker owns the job now
   // Results are retried through scheduler restarts for up to two lease
   // periods: a finished job is worth waiting for.
-  const absl::Time give_up = absl::Now() + absl::Seconds(2 * lease_seconds_ + 10);
+  const absl::Time give_up =
+      absl::Now() + absl::Seconds(2 * lease_seconds_ + 10);
   ResetBackoff();
   for (;;) {
     grpc::ClientContext ctx;
@@ -235,8 +237,9 @@ void Worker::Impl::Finish(const ActiveLease& lease,
       request.set_worker_id(worker_id_);
       request.set_job_id(lease.job_id);
       request.set_lease_token(lease.token);
-      const bool release = result.status().code() == absl::StatusCode::kCancelled &&
-                           !cancelled_by_user;
+      const bool release =
+          result.status().code() == absl::StatusCode::kCancelled &&
+          !cancelled_by_user;
       request.set_release(release);
       request.set_error(std::string(result.status().message()));
       v1::FailJobResponse response;
@@ -254,7 +257,8 @@ void Worker::Impl::Finish(const ActiveLease& lease,
     }
     if (!IsTransient(s) || absl::Now() > give_up) {
       LOG(ERROR) << "job " << lease.job_id
-                 << ": the scheduler refused the outcome: " << s.error_message();
+                 << ": the scheduler refused the outcome: "
+                 << s.error_message();
       return;
     }
     // Stop() interrupts the sleep, but the outcome is still worth sending.
@@ -271,7 +275,8 @@ void Worker::Impl::RunLeasedJob(const v1::LeaseJobResponse& lease_response) {
   LOG(INFO) << "job " << job.job_id() << " (sweep " << job.sweep_id()
             << ", attempt " << job.attempt() << "): width "
             << job.spec().model().width() << ", pretrain "
-            << job.spec().pretrain().examples() << ", seed " << job.spec().seed();
+            << job.spec().pretrain().examples() << ", seed "
+            << job.spec().seed();
   std::atomic<bool> cancel{false}, lost{false}, cancelled{false};
   absl::Notification done;
   {
@@ -329,7 +334,8 @@ absl::Status Worker::Impl::Run() {
   return absl::OkStatus();
 }
 
-Worker::Worker(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Worker::Worker(Options options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
 Worker::~Worker() = default;
 absl::Status Worker::Run() { return impl_->Run(); }
 void Worker::Stop() { impl_->Stop(); }

@@ -16,7 +16,7 @@ class Worker {
   struct Options {
     std::string scheduler = "127.0.0.1:50051";
     std::string device = "cpu";
-    int threads = 0;  // intra-op threads; 0 = LibTorch's default
+    int threads = 0;   // intra-op threads; 0 = LibTorch's default
     std::string host;  // reported name; default: the machine's host name
     // Long-poll length of each LeaseJob call.
     int wait_seconds = 30;

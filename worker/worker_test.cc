@@ -30,12 +30,12 @@ constexpr char kQuickBase[] = R"pb(
 class WorkerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    db_ = (std::filesystem::path(testing::TempDir()) /
-           (std::string(::testing::UnitTest::GetInstance()
-                            ->current_test_info()
-                            ->name()) +
-            ".db"))
-              .string();
+    db_ =
+        (std::filesystem::path(testing::TempDir()) /
+         (std::string(
+              ::testing::UnitTest::GetInstance()->current_test_info()->name()) +
+          ".db"))
+            .string();
     std::filesystem::remove(db_);
   }
 
@@ -108,7 +108,8 @@ TEST_F(WorkerTest, TrainsJobsAndUploadsResults) {
   EXPECT_EQ(table.cells(0).n(), 2);
   EXPECT_GT(table.cells(0).mean(), 0.3);  // well above chance (0.2)
   // 64 inputs -> 16 -> 16 plus two 5-way heads.
-  EXPECT_EQ(table.rows(0).parameter_count(), 64 * 16 + 16 + 16 * 16 + 16 + 2 * (16 * 5 + 5));
+  EXPECT_EQ(table.rows(0).parameter_count(),
+            64 * 16 + 16 + 16 * 16 + 16 + 2 * (16 * 5 + 5));
 }
 
 TEST_F(WorkerTest, TrainingErrorFailsTheJobWithTheReason) {
@@ -124,8 +125,10 @@ TEST_F(WorkerTest, TrainingErrorFailsTheJobWithTheReason) {
   std::vector<v1::Job> jobs = Jobs(id);
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0].state(), v1::FAILED);
-  EXPECT_THAT(jobs[0].error(),
-              HasSubstr("missing IDX file /nonexistent/fmnist/train-images-idx3-ubyte"));
+  EXPECT_THAT(
+      jobs[0].error(),
+      HasSubstr(
+          "missing IDX file /nonexistent/fmnist/train-images-idx3-ubyte"));
   EXPECT_THAT(jobs[0].error(), HasSubstr("dataset-fashion-mnist"));
 }
 
@@ -133,7 +136,8 @@ TEST_F(WorkerTest, StopGivesTheLeaseBack) {
   StartServer();
   // Long enough that Stop() lands mid-training.
   const std::string id = Submit(
-      R"pb(model { width: 64 } data { dataset: "synthetic" }
+      R"pb(model { width: 64 }
+           data { dataset: "synthetic" }
            pretrain { examples: 500 steps: 1000000 })pb",
       "");
   Worker worker(WorkerOptions(0));
@@ -145,7 +149,8 @@ TEST_F(WorkerTest, StopGivesTheLeaseBack) {
   const auto stop_time = std::chrono::steady_clock::now();
   worker.Stop();
   run.join();
-  EXPECT_LT(std::chrono::steady_clock::now() - stop_time, std::chrono::seconds(5));
+  EXPECT_LT(std::chrono::steady_clock::now() - stop_time,
+            std::chrono::seconds(5));
   const v1::Job job = Jobs(id)[0];
   EXPECT_EQ(job.state(), v1::QUEUED);
   EXPECT_EQ(job.attempt(), 0);  // handed back untried

@@ -50,11 +50,12 @@ int main(int argc, char** argv) {
     } else if (ParseFlag(argv[i], "threads", &v)) {
       options.threads = std::atoi(v.c_str());
     } else {
-      std::fprintf(stderr,
-                   "unknown flag %s; flags: --width --depth --pretrain_examples "
-                   "--pretrain_steps --task_steps --eval_every --seed "
-                   "--dataset=fashion_mnist|synthetic --device --threads\n",
-                   argv[i]);
+      std::fprintf(
+          stderr,
+          "unknown flag %s; flags: --width --depth --pretrain_examples "
+          "--pretrain_steps --task_steps --eval_every --seed "
+          "--dataset=fashion_mnist|synthetic --device --threads\n",
+          argv[i]);
       return 2;
     }
   }

@@ -31,7 +31,8 @@ bool FileExists(const std::string& path) {
 bool ReadExactly(gzFile f, void* buffer, size_t n) {
   auto* p = static_cast<unsigned char*>(buffer);
   while (n > 0) {
-    const unsigned chunk = n > (1u << 30) ? (1u << 30) : static_cast<unsigned>(n);
+    const unsigned chunk =
+        n > (1u << 30) ? (1u << 30) : static_cast<unsigned>(n);
     const int got = gzread(f, p, chunk);
     if (got <= 0) return false;
     p += got;
@@ -64,8 +65,9 @@ TrainStatus ReadIdxFile(const std::string& path_without_gz, int expected_dims,
   if (!ReadExactly(f, magic, 4) || magic[0] != 0 || magic[1] != 0 ||
       magic[2] != kIdxUnsignedByte || magic[3] != expected_dims) {
     gzclose(f);
-    return Error(TrainCode::kInvalidArgument,
-                 "malformed IDX file " + path + ": bad magic number" + kExpected);
+    return Error(
+        TrainCode::kInvalidArgument,
+        "malformed IDX file " + path + ": bad magic number" + kExpected);
   }
   std::vector<int64_t> dims;
   int64_t total = 1;
@@ -73,8 +75,9 @@ TrainStatus ReadIdxFile(const std::string& path_without_gz, int expected_dims,
     unsigned char b[4];
     if (!ReadExactly(f, b, 4)) {
       gzclose(f);
-      return Error(TrainCode::kInvalidArgument,
-                   "malformed IDX file " + path + ": truncated header" + kExpected);
+      return Error(
+          TrainCode::kInvalidArgument,
+          "malformed IDX file " + path + ": truncated header" + kExpected);
     }
     const int64_t size = (int64_t{b[0]} << 24) | (int64_t{b[1]} << 16) |
                          (int64_t{b[2]} << 8) | int64_t{b[3]};
@@ -91,8 +94,8 @@ TrainStatus ReadIdxFile(const std::string& path_without_gz, int expected_dims,
   if (total > (int64_t{1} << 32)) {
     gzclose(f);
     return Error(TrainCode::kInvalidArgument,
-                 "IDX file " + path + " is too large (" + std::to_string(total) +
-                     " bytes of data)");
+                 "IDX file " + path + " is too large (" +
+                     std::to_string(total) + " bytes of data)");
   }
   torch::Tensor data = torch::empty(dims, torch::kUInt8);
   const bool complete =
@@ -100,8 +103,9 @@ TrainStatus ReadIdxFile(const std::string& path_without_gz, int expected_dims,
   gzclose(f);
   if (!complete) {
     return Error(TrainCode::kInvalidArgument,
-                 "malformed IDX file " + path + ": truncated data (header says " +
-                     std::to_string(total) + " bytes)");
+                 "malformed IDX file " + path +
+                     ": truncated data (header says " + std::to_string(total) +
+                     " bytes)");
   }
   *out = data;
   return {};
@@ -112,8 +116,8 @@ TrainStatus LoadIdxFolder(const std::string& folder, Dataset* out) {
   const char* kNames[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                            "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
   for (int i = 0; i < 4; ++i) {
-    TrainStatus s = ReadIdxFile(folder + "/" + kNames[i], i % 2 == 0 ? 3 : 1,
-                                &parts[i]);
+    TrainStatus s =
+        ReadIdxFile(folder + "/" + kNames[i], i % 2 == 0 ? 3 : 1, &parts[i]);
     if (!s.ok()) return s;
   }
   for (int i = 0; i < 4; i += 2) {
@@ -127,9 +131,9 @@ TrainStatus LoadIdxFolder(const std::string& folder, Dataset* out) {
   }
   if (parts[0].size(1) != parts[2].size(1) ||
       parts[0].size(2) != parts[2].size(2)) {
-    return Error(TrainCode::kInvalidArgument,
-                 "IDX folder " + folder +
-                     ": train and test images differ in size");
+    return Error(
+        TrainCode::kInvalidArgument,
+        "IDX folder " + folder + ": train and test images differ in size");
   }
   auto normalise = [](const torch::Tensor& images) {
     return images.reshape({images.size(0), -1})

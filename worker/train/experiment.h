@@ -69,8 +69,8 @@ struct RunOptions {
 };
 
 struct CurvePoint {
-  int stage = 0;  // task being trained
-  int step = 0;   // step within that task
+  int stage = 0;                 // task being trained
+  int step = 0;                  // step within that task
   std::vector<double> accuracy;  // on every task
 };
 

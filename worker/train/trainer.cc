@@ -118,7 +118,8 @@ double Trainer::Accuracy(torch::nn::Linear head, const TestSplit& split) {
   if (split.labels.numel() == 0) return 0.0;
   torch::NoGradGuard no_grad;
   body_->eval();
-  torch::Tensor predicted = head->forward(body_->forward(split.images)).argmax(1);
+  torch::Tensor predicted =
+      head->forward(body_->forward(split.images)).argmax(1);
   body_->train();
   return predicted.eq(split.labels).sum().item<int64_t>() /
          static_cast<double>(split.labels.numel());
@@ -148,14 +149,14 @@ TrainStatus Trainer::TrainPhase(const std::string& phase,
       params, torch::optim::SGDOptions(lr).momentum(config_.momentum));
   // Batch buffers are reused across steps: no per-step allocation of the
   // (large) input batch.
-  torch::Tensor images = torch::empty({batch, data_.input_size},
-                                      data_.train_images.options());
+  torch::Tensor images =
+      torch::empty({batch, data_.input_size}, data_.train_images.options());
   torch::Tensor labels = torch::empty({batch}, split.labels.options());
   const bool on_cpu = device_.is_cpu();
   for (int step = 1; step <= steps; ++step) {
     if (options_.cancel != nullptr && options_.cancel->load()) {
-      return {TrainCode::kCancelled, "cancelled at " + phase + " step " +
-                                         std::to_string(step)};
+      return {TrainCode::kCancelled,
+              "cancelled at " + phase + " step " + std::to_string(step)};
     }
     torch::Tensor picks = torch::randint(n, {batch}, generator_,
                                          torch::TensorOptions(torch::kInt64));
@@ -181,8 +182,8 @@ TrainStatus Trainer::TrainPhase(const std::string& phase,
     ++steps_done_;
     samples_ += batch;
     if (step % kProgressEvery == 0 || step == steps) ReportProgress(phase);
-    if (stage >= 0 && config_.eval_every > 0 && step % config_.eval_every == 0 &&
-        step != steps) {
+    if (stage >= 0 && config_.eval_every > 0 &&
+        step % config_.eval_every == 0 && step != steps) {
       result->curves.push_back(CurvePoint{stage, step, EvaluateTasks()});
     }
   }
@@ -199,13 +200,15 @@ TrainStatus Trainer::Run(ExperimentResult* result) {
   const int64_t n_train = data_.train_images.size(0);
   if (config_.data.pretrain_pool < 0 || config_.data.pretrain_pool >= n_train) {
     return {TrainCode::kInvalidArgument,
-            "data.pretrain_pool is " + std::to_string(config_.data.pretrain_pool) +
+            "data.pretrain_pool is " +
+                std::to_string(config_.data.pretrain_pool) +
                 " but the dataset has " + std::to_string(n_train) +
                 " train images; it must leave some for the tasks"};
   }
   if (config_.pretrain_examples > config_.data.pretrain_pool) {
     return {TrainCode::kInvalidArgument,
-            "pretrain.examples is " + std::to_string(config_.pretrain_examples) +
+            "pretrain.examples is " +
+                std::to_string(config_.pretrain_examples) +
                 " but the pretraining pool holds " +
                 std::to_string(config_.data.pretrain_pool) + " images"};
   }
@@ -237,7 +240,8 @@ TrainStatus Trainer::Run(ExperimentResult* result) {
   body_->to(device_);
   pretrain_head_->to(device_);
   for (auto& head : task_heads_) head->to(device_);
-  generator_ = at::detail::createCPUGenerator(static_cast<uint64_t>(config_.seed));
+  generator_ =
+      at::detail::createCPUGenerator(static_cast<uint64_t>(config_.seed));
 
   const torch::Tensor train_labels_cpu = data_.train_labels.cpu();
   const torch::Tensor test_labels_cpu = data_.test_labels.cpu();
@@ -254,10 +258,10 @@ TrainStatus Trainer::Run(ExperimentResult* result) {
     const torch::Tensor test_rows =
         RowsWithClasses(test_labels_cpu, 0, test_labels_cpu.size(0), map);
     const torch::Tensor test_rows_dev = test_rows.to(device_);
-    task_tests_.push_back(
-        TestSplit{data_.test_images.index_select(0, test_rows_dev),
-                  map.index_select(0, test_labels_cpu.index_select(0, test_rows))
-                      .to(device_)});
+    task_tests_.push_back(TestSplit{
+        data_.test_images.index_select(0, test_rows_dev),
+        map.index_select(0, test_labels_cpu.index_select(0, test_rows))
+            .to(device_)});
   }
 
   if (pretrain) {
@@ -278,11 +282,11 @@ TrainStatus Trainer::Run(ExperimentResult* result) {
 
   const auto finetune_start = Clock::now();
   for (int i = 0; i < k; ++i) {
-    TrainStatus s = TrainPhase("task:" + config_.tasks[static_cast<size_t>(i)].name,
-                               task_heads_[static_cast<size_t>(i)],
-                               task_trains[static_cast<size_t>(i)],
-                               config_.task_steps, config_.task_batch,
-                               config_.task_lr, i, result);
+    TrainStatus s =
+        TrainPhase("task:" + config_.tasks[static_cast<size_t>(i)].name,
+                   task_heads_[static_cast<size_t>(i)],
+                   task_trains[static_cast<size_t>(i)], config_.task_steps,
+                   config_.task_batch, config_.task_lr, i, result);
     if (!s.ok()) return s;
     result->accuracy_matrix.push_back(EvaluateTasks());
     if (config_.eval_every > 0) {
@@ -299,7 +303,8 @@ TrainStatus Trainer::Run(ExperimentResult* result) {
   result->parameter_count = CountParameters(config_, data_.input_size);
   result->device = device_.str();
   result->total_seconds = SecondsSince(start);
-  const double train_seconds = result->pretrain_seconds + result->finetune_seconds;
+  const double train_seconds =
+      result->pretrain_seconds + result->finetune_seconds;
   result->samples_per_second = train_seconds > 0 ? samples_ / train_seconds : 0;
   return {};
 }
@@ -338,7 +343,8 @@ TrainStatus ParseDevice(const std::string& name, torch::Device* device) {
         device->index() >= static_cast<int>(torch::cuda::device_count())) {
       return {TrainCode::kInvalidArgument,
               "device '" + name + "' does not exist; this machine has " +
-                  std::to_string(torch::cuda::device_count()) + " CUDA devices"};
+                  std::to_string(torch::cuda::device_count()) +
+                  " CUDA devices"};
     }
   }
   return {};
@@ -378,7 +384,8 @@ TrainStatus RunExperiment(const ExperimentConfig& config,
                           const RunOptions& options, ExperimentResult* result) {
   TuneAllocatorOnce();
   if (config.tasks.size() < 2) {
-    return {TrainCode::kInvalidArgument, "an experiment needs at least 2 tasks"};
+    return {TrainCode::kInvalidArgument,
+            "an experiment needs at least 2 tasks"};
   }
   *result = ExperimentResult();
   try {

@@ -98,8 +98,7 @@ TEST(IdxTest, GzippedAndRawFoldersLoadTheSame) {
   EXPECT_TRUE(torch::equal(a.train_images, b.train_images));
   EXPECT_TRUE(torch::equal(a.test_labels, b.test_labels));
   // Normalised with the Fashion-MNIST constants: pixel 0 maps to -0.286/0.353.
-  EXPECT_NEAR(torch::min(a.train_images).item<float>(), -0.2860 / 0.3530,
-              0.3);
+  EXPECT_NEAR(torch::min(a.train_images).item<float>(), -0.2860 / 0.3530, 0.3);
 }
 
 TEST(IdxTest, MissingFileNamesPathAndPackage) {
@@ -145,12 +144,13 @@ TEST(TrainerTest, LearnsBothTasksAndReportsEverything) {
   EXPECT_NEAR(result.metrics["forgetting"],
               result.accuracy_matrix[0][0] - result.accuracy_matrix[1][0],
               1e-12);
-  for (const char* name :
-       {"avg_forgetting", "bwt", "acc", "rel_forgetting", "pretrain_accuracy"}) {
+  for (const char* name : {"avg_forgetting", "bwt", "acc", "rel_forgetting",
+                           "pretrain_accuracy"}) {
     EXPECT_TRUE(result.metrics.count(name)) << name;
   }
   // 36 inputs -> 32 -> 32, plus two 5-way heads.
-  EXPECT_EQ(result.parameter_count, (36 * 32 + 32) + (32 * 32 + 32) + 2 * (32 * 5 + 5));
+  EXPECT_EQ(result.parameter_count,
+            (36 * 32 + 32) + (32 * 32 + 32) + 2 * (32 * 5 + 5));
   // Curves every 10 steps of each 30-step task: 3 points per task, the last
   // one equal to the matrix row.
   ASSERT_EQ(result.curves.size(), 6u);
