@@ -10,6 +10,7 @@ packages=(
   libabsl-dev libsqlite3-dev libsqlitecpp-dev
   libgtest-dev libgmock-dev libgoogle-glog-dev libcli11-dev zlib1g-dev
   dataset-fashion-mnist
+  python3-torch  # the independent reference implementation in tests/reference
 )
 
 sudo=""

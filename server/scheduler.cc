@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -582,6 +583,17 @@ class SchedulerServer::Impl::ClientService final
         impl_->store()->MetricSamples(ids, table->metric(), table->row_axis(),
                                       table->col_axis());
     if (!samples.ok()) return ToGrpcStatus(samples.status());
+    if (samples->empty()) {
+      // No values: either nothing finished yet, or the metric is misspelt.
+      absl::StatusOr<std::vector<std::string>> names =
+          impl_->store()->MetricNames(ids);
+      if (!names.ok()) return ToGrpcStatus(names.status());
+      if (!names->empty()) {
+        return InvalidArgument(absl::StrCat(
+            "metric: no stored metric '", table->metric(),
+            "'; these sweeps have: ", absl::StrJoin(*names, ", ")));
+      }
+    }
     std::vector<TableSample> values;
     values.reserve(samples->size());
     for (const storage::MetricSample& s : *samples) {

@@ -256,6 +256,13 @@ TEST_F(SchedulerTest, WorkerLifecycleAndTable) {
   EXPECT_NEAR(table.cells(1).ci95_high() - table.cells(1).mean(), 0.127062,
               1e-5);
 
+  grpc::ClientContext misspelt_ctx;
+  request.set_metric("forgeting");
+  grpc::Status misspelt = client_->QueryTable(&misspelt_ctx, request, &table);
+  EXPECT_EQ(misspelt.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(misspelt.error_message(),
+              HasSubstr("no stored metric 'forgeting'; these sweeps have: forgetting"));
+
   grpc::ClientContext workers_ctx;
   v1::ListWorkersResponse workers;
   ASSERT_TRUE(

@@ -886,6 +886,24 @@ absl::StatusOr<std::vector<MetricSample>> Store::MetricSamples(
   });
 }
 
+absl::StatusOr<std::vector<std::string>> Store::MetricNames(
+    const std::vector<std::string>& sweep_ids) {
+  absl::MutexLock lock(&mutex_);
+  return Guarded([&]() -> absl::StatusOr<std::vector<std::string>> {
+    std::vector<std::string> marks(sweep_ids.size(), "?");
+    SQLite::Statement q(
+        *db_, absl::StrCat("SELECT DISTINCT m.name FROM result_metrics m "
+                           "JOIN jobs j ON j.job_id=m.job_id "
+                           "WHERE j.state='SUCCEEDED' AND j.sweep_id IN (",
+                           absl::StrJoin(marks, ","), ") ORDER BY m.name"));
+    int i = 1;
+    for (const std::string& id : sweep_ids) q.bind(i++, id);
+    std::vector<std::string> names;
+    while (q.executeStep()) names.push_back(q.getColumn(0).getString());
+    return names;
+  });
+}
+
 absl::StatusOr<std::string> Store::RegisterWorker(const std::string& host,
                                                   const std::string& device,
                                                   int threads) {

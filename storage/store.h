@@ -228,6 +228,10 @@ class Store {
       const std::vector<std::string>& sweep_ids, const std::string& metric,
       const std::string& row_axis, const std::string& col_axis);
 
+  // Names of the metrics stored for SUCCEEDED jobs of the sweeps, sorted.
+  absl::StatusOr<std::vector<std::string>> MetricNames(
+      const std::vector<std::string>& sweep_ids);
+
   absl::StatusOr<std::string> RegisterWorker(const std::string& host,
                                              const std::string& device,
                                              int threads);
