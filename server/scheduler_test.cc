@@ -260,8 +260,9 @@ TEST_F(SchedulerTest, WorkerLifecycleAndTable) {
   request.set_metric("forgeting");
   grpc::Status misspelt = client_->QueryTable(&misspelt_ctx, request, &table);
   EXPECT_EQ(misspelt.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(misspelt.error_message(),
-              HasSubstr("no stored metric 'forgeting'; these sweeps have: forgetting"));
+  EXPECT_THAT(
+      misspelt.error_message(),
+      HasSubstr("no stored metric 'forgeting'; these sweeps have: forgetting"));
 
   grpc::ClientContext workers_ctx;
   v1::ListWorkersResponse workers;
