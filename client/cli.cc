@@ -242,10 +242,12 @@ int Table(const Globals& g, const std::vector<std::string>& ids,
   return 0;
 }
 
-int Cancel(const Globals& g, const std::string& id) {
+int Cancel(const Globals& g, const std::string& id,
+           const std::vector<int64_t>& job_ids) {
   Connection c(g.scheduler);
   v1::CancelSweepRequest request;
   request.set_sweep_id(id);
+  for (int64_t job : job_ids) request.add_job_ids(job);
   v1::CancelSweepResponse response;
   auto ctx = c.Context();
   grpc::Status s = c.stub()->CancelSweep(ctx.get(), request, &response);
@@ -253,6 +255,19 @@ int Cancel(const Globals& g, const std::string& id) {
   std::printf(
       "sweep %s: %d queued job(s) cancelled, %d running job(s) told to stop\n",
       id.c_str(), response.cancelled(), response.stopping());
+  return 0;
+}
+
+int Retry(const Globals& g, const std::string& id) {
+  Connection c(g.scheduler);
+  v1::RetrySweepRequest request;
+  request.set_sweep_id(id);
+  v1::RetrySweepResponse response;
+  auto ctx = c.Context();
+  grpc::Status s = c.stub()->RetrySweep(ctx.get(), request, &response);
+  if (!s.ok()) return c.Fail(s);
+  std::printf("sweep %s: %d failed or cancelled job(s) queued again\n",
+              id.c_str(), response.requeued());
   return 0;
 }
 
@@ -365,8 +380,18 @@ int RunCli(int argc, char** argv) {
       "cancel",
       "Cancel a sweep: queued jobs at once, running jobs at their "
       "next heartbeat.\nExample: forgetlab cancel sw-1a2b3c4d5e");
-  cancel->add_option("SWEEP", id, "sweep id")->required();
-  cancel->callback([&] { code = Cancel(g, id); });
+    cancel->add_option("SWEEP", id, "sweep id")->required();
+  std::vector<int64_t> cancel_jobs;
+  cancel->add_option("--job", cancel_jobs,
+                     "cancel only this job (repeatable); default: all jobs");
+  cancel->callback([&] { code = Cancel(g, id, cancel_jobs); });
+
+  CLI::App* retry = app.add_subcommand(
+      "retry",
+      "Queue a sweep's failed and cancelled jobs again (succeeded jobs are "
+      "kept).\nExample: forgetlab retry sw-1a2b3c4d5e");
+  retry->add_option("SWEEP", id, "sweep id")->required();
+  retry->callback([&] { code = Retry(g, id); });
 
   CLI::App* sweeps = app.add_subcommand(
       "sweeps", "List sweeps, newest first.\nExample: forgetlab sweeps");

@@ -28,7 +28,8 @@ std::string TableText(const v1::Table& table, bool color);
 std::string StatusJson(const v1::SweepStatus& status);
 std::string StatusText(const v1::SweepStatus& status);
 
-// [{"job_id": int, "state": str, "attempt": int, "worker": str, "error": str,
+// [{"job_id": int, "state": str, "attempt": int, "cached": bool,
+//   "worker": str, "error": str,
 //   "axes": {path: number}, "progress": {"phase": str, "step": int,
 //   "total_steps": int}}]
 std::string JobsJson(const std::vector<v1::Job>& jobs);

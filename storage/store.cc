@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 
 namespace forgetlab::storage {
 namespace {
@@ -106,13 +107,19 @@ CREATE TABLE workers(
   current_job_id INTEGER NOT NULL DEFAULT 0
 );
 )sql",
+    // 1 -> 2: what a job needs from a worker, and what a worker offers.
+    R"sql(
+ALTER TABLE jobs ADD COLUMN dataset TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN device_kind TEXT NOT NULL DEFAULT '';
+ALTER TABLE workers ADD COLUMN datasets TEXT NOT NULL DEFAULT '';
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
 constexpr char kJobColumns[] =
     "job_id, sweep_id, idx, spec, spec_key, state, attempt, max_attempts, "
     "worker_id, error, phase, step, total_steps, lease_token, deadline_ms, "
-    "cancel_requested, updated_ms";
+        "cancel_requested, updated_ms, cached, dataset, device_kind";
 
 // BEGIN IMMEDIATE ... COMMIT, rolled back unless committed.
 class ImmediateTransaction {
@@ -194,7 +201,10 @@ JobRow ReadJob(SQLite::Statement& q) {
   j.lease_token = q.getColumn(13).getInt64();
   j.deadline_ms = q.getColumn(14).getInt64();
   j.cancel_requested = q.getColumn(15).getInt() != 0;
-  j.updated_ms = q.getColumn(16).getInt64();
+    j.updated_ms = q.getColumn(16).getInt64();
+  j.cached = q.getColumn(17).getInt() != 0;
+  j.dataset = q.getColumn(18).getString();
+  j.device_kind = q.getColumn(19).getString();
   return j;
 }
 
@@ -213,6 +223,21 @@ std::string RandomId(const char* prefix, int hex_digits) {
   uint64_t bits = (*rng)();
   for (int i = 0; i < hex_digits; ++i, bits >>= 4) id += kHex[bits & 15];
   return id;
+}
+
+// Datasets are stored as ",a,b," so that SQL can test membership with instr.
+std::string JoinDatasets(const std::vector<std::string>& datasets) {
+  return datasets.empty()
+             ? ""
+             : absl::StrCat(",", absl::StrJoin(datasets, ","), ",");
+}
+
+std::vector<std::string> SplitDatasets(const std::string& joined) {
+  std::vector<std::string> out;
+  for (absl::string_view d : absl::StrSplit(joined, ',', absl::SkipEmpty())) {
+    out.emplace_back(d);
+  }
+  return out;
 }
 
 int64_t SystemNowMs() {
@@ -326,12 +351,17 @@ absl::StatusOr<std::string> Store::CreateSweep(const NewSweep& sweep,
       q.bind(8, now);
       q.exec();
     }
-    SQLite::Statement insert_job(
+        SQLite::Statement insert_job(
         *db_,
         "INSERT INTO jobs(sweep_id, idx, spec, spec_key, state, priority, "
-        "max_attempts, updated_ms) VALUES(?,?,?,?,'QUEUED',?,?,?)");
+        "max_attempts, updated_ms, dataset, device_kind) "
+        "VALUES(?,?,?,?,'QUEUED',?,?,?,?,?)");
     SQLite::Statement insert_axis(
         *db_, "INSERT INTO job_axes(job_id, axis, value) VALUES(?,?,?)");
+    // The cache: an identical spec (key and bytes) that already succeeded.
+    SQLite::Statement find_cached(*db_,
+                                  "SELECT job_id FROM jobs WHERE spec_key=? AND "
+                                  "state='SUCCEEDED' AND spec=? LIMIT 1");
     for (size_t i = 0; i < sweep.jobs.size(); ++i) {
       const NewJob& job = sweep.jobs[i];
       insert_job.reset();
@@ -342,8 +372,18 @@ absl::StatusOr<std::string> Store::CreateSweep(const NewSweep& sweep,
       insert_job.bind(5, sweep.priority);
       insert_job.bind(6, sweep.max_attempts);
       insert_job.bind(7, now);
+      insert_job.bind(8, job.dataset);
+      insert_job.bind(9, sweep.device_kind);
       insert_job.exec();
       const int64_t job_id = db_->getLastInsertRowid();
+      if (sweep.use_cache) {
+        find_cached.reset();
+        find_cached.bind(1, job.spec_key);
+        BindBlob(find_cached, 2, job.spec);
+        if (find_cached.executeStep()) {
+          CopyResultLocked(find_cached.getColumn(0).getInt64(), job_id, now);
+        }
+      }
       for (const auto& [axis, value] : job.axis_values) {
         insert_axis.reset();
         insert_axis.bind(1, job_id);
@@ -355,6 +395,36 @@ absl::StatusOr<std::string> Store::CreateSweep(const NewSweep& sweep,
     txn.Commit();
     return sweep_id;
   });
+}
+
+void Store::CopyResultLocked(int64_t from_job, int64_t to_job, int64_t now) {
+  {
+    SQLite::Statement q(*db_,
+                        "INSERT INTO results(job_id, parameter_count, device, "
+                        "total_seconds, accuracy_matrix, blob, created_ms) "
+                        "SELECT ?, parameter_count, device, total_seconds, "
+                        "accuracy_matrix, blob, ? FROM results WHERE job_id=?");
+    q.bind(1, to_job);
+    q.bind(2, now);
+    q.bind(3, from_job);
+    q.exec();
+  }
+  for (const char* sql :
+       {"INSERT INTO result_metrics(job_id, name, value) SELECT ?, name, "
+        "value FROM result_metrics WHERE job_id=?",
+        "INSERT INTO curves(job_id, stage, step, task, accuracy) SELECT ?, "
+        "stage, step, task, accuracy FROM curves WHERE job_id=?"}) {
+    SQLite::Statement q(*db_, sql);
+    q.bind(1, to_job);
+    q.bind(2, from_job);
+    q.exec();
+  }
+  SQLite::Statement u(*db_,
+                      "UPDATE jobs SET state='SUCCEEDED', cached=1, "
+                      "updated_ms=? WHERE job_id=?");
+  u.bind(1, now);
+  u.bind(2, to_job);
+  u.exec();
 }
 
 absl::StatusOr<SweepRow> Store::GetSweep(const std::string& sweep_id) {
@@ -575,13 +645,35 @@ absl::StatusOr<std::optional<Lease>> Store::LeaseJob(
     ImmediateTransaction txn(*db_);
     const int64_t now = Now();
     ExpireLocked(now);
-    int64_t job_id = 0;
+        int64_t job_id = 0;
     int attempt = 0;
     {
+            // What the worker offers. An unregistered id, or one that declared no
+      // datasets, is not filtered on them.
+      std::string device_kind, datasets;
+      bool registered = false;
+      {
+        SQLite::Statement w(*db_,
+                            "SELECT device, datasets FROM workers WHERE "
+                            "worker_id=?");
+        w.bind(1, worker_id);
+        if (w.executeStep()) {
+          registered = true;
+          const std::string device = w.getColumn(0).getString();
+          device_kind = device.substr(0, device.find(':'));
+          datasets = w.getColumn(1).getString();
+        }
+      }
       SQLite::Statement q(
           *db_,
-          "SELECT job_id, attempt FROM jobs WHERE state='QUEUED' "
+          "SELECT job_id, attempt FROM jobs WHERE state='QUEUED' AND "
+          "(?=0 OR ((device_kind='' OR device_kind=?) AND "
+                    "(?='' OR dataset='' OR instr(?, ','||dataset||',')>0))) "
           "ORDER BY priority DESC, job_id LIMIT 1");
+      q.bind(1, registered ? 1 : 0);
+      q.bind(2, device_kind);
+            q.bind(3, datasets);
+      q.bind(4, datasets);
       if (!q.executeStep()) {
         txn.Commit();  // keep the expiries
         return std::optional<Lease>();
@@ -805,7 +897,8 @@ absl::Status Store::FailJob(int64_t job_id, int64_t token,
   });
 }
 
-absl::StatusOr<CancelOutcome> Store::CancelSweep(const std::string& sweep_id) {
+absl::StatusOr<CancelOutcome> Store::CancelSweep(
+    const std::string& sweep_id, const std::vector<int64_t>& job_ids) {
   absl::MutexLock lock(&mutex_);
   return Guarded([&]() -> absl::StatusOr<CancelOutcome> {
     ImmediateTransaction txn(*db_);
@@ -816,24 +909,65 @@ absl::StatusOr<CancelOutcome> Store::CancelSweep(const std::string& sweep_id) {
         return absl::NotFoundError(absl::StrCat("no sweep '", sweep_id, "'"));
       }
     }
+    std::vector<int64_t> ids = job_ids;
+    if (ids.empty()) {
+      SQLite::Statement q(*db_, "SELECT job_id FROM jobs WHERE sweep_id=?");
+      q.bind(1, sweep_id);
+      while (q.executeStep()) ids.push_back(q.getColumn(0).getInt64());
+    }
     const int64_t now = Now();
     CancelOutcome out;
-    SQLite::Statement queued(
-        *db_,
-        "UPDATE jobs SET state='CANCELLED', error='cancelled "
-        "by user', updated_ms=? WHERE sweep_id=? AND "
-        "state='QUEUED'");
-    queued.bind(1, now);
-    queued.bind(2, sweep_id);
-    out.cancelled = queued.exec();
+    SQLite::Statement exists(*db_,
+                             "SELECT 1 FROM jobs WHERE job_id=? AND sweep_id=?");
+    SQLite::Statement queued(*db_,
+                             "UPDATE jobs SET state='CANCELLED', "
+                             "error='cancelled by user', updated_ms=? "
+                             "WHERE job_id=? AND state='QUEUED'");
     SQLite::Statement leased(*db_,
                              "UPDATE jobs SET cancel_requested=1, updated_ms=? "
-                             "WHERE sweep_id=? AND state='LEASED'");
-    leased.bind(1, now);
-    leased.bind(2, sweep_id);
-    out.stopping = leased.exec();
+                             "WHERE job_id=? AND state='LEASED'");
+    for (int64_t id : ids) {
+      exists.reset();
+      exists.bind(1, id);
+      exists.bind(2, sweep_id);
+      if (!exists.executeStep()) {
+        return absl::NotFoundError(
+            absl::StrCat("sweep ", sweep_id, " has no job ", id));
+      }
+      for (SQLite::Statement* q : {&queued, &leased}) {
+        q->reset();
+        q->bind(1, now);
+        q->bind(2, id);
+      }
+      out.cancelled += queued.exec();
+      out.stopping += leased.exec();
+    }
     txn.Commit();
     return out;
+  });
+}
+
+absl::StatusOr<int> Store::RetrySweep(const std::string& sweep_id) {
+  absl::MutexLock lock(&mutex_);
+  return Guarded([&]() -> absl::StatusOr<int> {
+    ImmediateTransaction txn(*db_);
+    {
+      SQLite::Statement q(*db_, "SELECT 1 FROM sweeps WHERE sweep_id=?");
+      q.bind(1, sweep_id);
+      if (!q.executeStep()) {
+        return absl::NotFoundError(absl::StrCat("no sweep '", sweep_id, "'"));
+      }
+    }
+    SQLite::Statement q(*db_,
+                        "UPDATE jobs SET state='QUEUED', attempt=0, error='', "
+                        "worker_id='', cancel_requested=0, phase='', step=0, "
+                        "total_steps=0, updated_ms=? WHERE sweep_id=? AND "
+                        "state IN ('FAILED','CANCELLED')");
+    q.bind(1, Now());
+    q.bind(2, sweep_id);
+    const int requeued = q.exec();
+    txn.Commit();
+    return requeued;
   });
 }
 
@@ -904,58 +1038,78 @@ absl::StatusOr<std::vector<std::string>> Store::MetricNames(
   });
 }
 
-absl::StatusOr<std::string> Store::RegisterWorker(const std::string& host,
-                                                  const std::string& device,
-                                                  int threads) {
+absl::StatusOr<std::string> Store::RegisterWorker(
+    const std::string& host, const std::string& device, int threads,
+    const std::vector<std::string>& datasets) {
   absl::MutexLock lock(&mutex_);
   return Guarded([&]() -> absl::StatusOr<std::string> {
     const std::string id = RandomId("w-", 8);
     const int64_t now = Now();
     SQLite::Statement q(*db_,
                         "INSERT INTO workers(worker_id, host, device, threads, "
-                        "registered_ms, last_seen_ms) VALUES(?,?,?,?,?,?)");
+                        "registered_ms, last_seen_ms, datasets) "
+                        "VALUES(?,?,?,?,?,?,?)");
     q.bind(1, id);
     q.bind(2, host);
     q.bind(3, device);
     q.bind(4, threads);
     q.bind(5, now);
     q.bind(6, now);
+    q.bind(7, JoinDatasets(datasets));
     q.exec();
     return id;
   });
 }
 
-absl::Status Store::TouchWorker(const std::string& worker_id,
-                                int64_t current_job_id) {
+namespace {
+
+constexpr char kWorkerColumns[] =
+    "worker_id, host, device, threads, current_job_id, last_seen_ms, datasets";
+
+WorkerRow ReadWorker(SQLite::Statement& q) {
+  WorkerRow w;
+  w.worker_id = q.getColumn(0).getString();
+  w.host = q.getColumn(1).getString();
+  w.device = q.getColumn(2).getString();
+  w.threads = q.getColumn(3).getInt();
+  w.current_job_id = q.getColumn(4).getInt64();
+  w.last_seen_ms = q.getColumn(5).getInt64();
+  w.datasets = SplitDatasets(q.getColumn(6).getString());
+  return w;
+}
+
+}  // namespace
+
+absl::StatusOr<WorkerRow> Store::TouchWorker(const std::string& worker_id,
+                                             int64_t current_job_id) {
   absl::MutexLock lock(&mutex_);
-  return Guarded([&]() -> absl::Status {
-    SQLite::Statement q(*db_,
+  return Guarded([&]() -> absl::StatusOr<WorkerRow> {
+    SQLite::Statement u(*db_,
                         "UPDATE workers SET last_seen_ms=?, current_job_id=? "
                         "WHERE worker_id=?");
-    q.bind(1, Now());
-    q.bind(2, current_job_id);
-    q.bind(3, worker_id);
-    if (q.exec() == 0) {
+    u.bind(1, Now());
+    u.bind(2, current_job_id);
+    u.bind(3, worker_id);
+    if (u.exec() == 0) {
       return absl::NotFoundError(
           absl::StrCat("unknown worker '", worker_id, "'; register again"));
     }
-    return absl::OkStatus();
+    SQLite::Statement q(*db_, absl::StrCat("SELECT ", kWorkerColumns,
+                                           " FROM workers WHERE worker_id=?"));
+    q.bind(1, worker_id);
+    q.executeStep();
+    return ReadWorker(q);
   });
 }
 
 absl::StatusOr<std::vector<WorkerRow>> Store::ListWorkers() {
   absl::MutexLock lock(&mutex_);
   return Guarded([&]() -> absl::StatusOr<std::vector<WorkerRow>> {
-    SQLite::Statement q(*db_,
-                        "SELECT worker_id, host, device, threads, "
-                        "current_job_id, last_seen_ms FROM workers "
-                        "ORDER BY last_seen_ms DESC");
+    SQLite::Statement q(*db_, absl::StrCat("SELECT ", kWorkerColumns,
+                                           " FROM workers ORDER BY "
+                                           "last_seen_ms DESC"));
     std::vector<WorkerRow> rows;
-    while (q.executeStep()) {
-      rows.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(),
-                      q.getColumn(2).getString(), q.getColumn(3).getInt(),
-                      q.getColumn(4).getInt64(), q.getColumn(5).getInt64()});
-    }
+    while (q.executeStep()) rows.push_back(ReadWorker(q));
     return rows;
   });
 }

@@ -41,6 +41,7 @@ struct NewJob {
   std::string spec;      // serialized resolved ExperimentSpec
   std::string spec_key;  // hex content key
   std::map<std::string, double> axis_values;
+  std::string dataset;  // a worker must list this dataset to lease the job
 };
 
 struct NewSweep {
@@ -50,6 +51,10 @@ struct NewSweep {
   int priority = 0;
   int max_attempts = 3;
   std::string owner;
+  std::string device_kind;  // "" any, "cpu", "cuda"
+  // Complete jobs whose identical spec already has a result from that
+  // result, marked cached (a sweep's `rerun` turns this off).
+  bool use_cache = true;
   std::vector<NewJob> jobs;
 };
 
@@ -87,7 +92,10 @@ struct JobRow {
   int64_t lease_token = 0;
   int64_t deadline_ms = 0;
   bool cancel_requested = false;
+  bool cached = false;
   int64_t updated_ms = 0;
+  std::string dataset;
+  std::string device_kind;
   std::map<std::string, double> axis_values;
 };
 
@@ -141,6 +149,7 @@ struct WorkerRow {
   int threads = 0;
   int64_t current_job_id = 0;
   int64_t last_seen_ms = 0;
+  std::vector<std::string> datasets;
 };
 
 class Store {
@@ -178,9 +187,10 @@ class Store {
                                                int64_t after_job_id, int limit);
   absl::StatusOr<JobRow> GetJob(int64_t job_id);
 
-  // Claims the next queued job (priority, then FIFO) for `worker_id` with a
-  // lease of `lease_ms`, expiring overdue leases first. nullopt when nothing
-  // is queued.
+  // Claims the next queued job (priority, then FIFO) that `worker_id` can
+    // run (its device kind and datasets, as registered; an unregistered id can
+  // run anything, and one that declared no datasets any dataset) with a lease of `lease_ms`, expiring overdue leases first.
+  // nullopt when nothing suitable is queued.
   absl::StatusOr<std::optional<Lease>> LeaseJob(const std::string& worker_id,
                                                 int64_t lease_ms);
 
@@ -216,8 +226,14 @@ class Store {
   // Earliest deadline among leased jobs, if any.
   absl::StatusOr<std::optional<int64_t>> NextDeadline();
 
-  // Cancels queued jobs now and asks leased ones to stop.
-  absl::StatusOr<CancelOutcome> CancelSweep(const std::string& sweep_id);
+  // Cancels queued jobs now and asks leased ones to stop: every job of the
+  // sweep, or only `job_ids` (which must belong to it) when not empty.
+  absl::StatusOr<CancelOutcome> CancelSweep(const std::string& sweep_id,
+                                            const std::vector<int64_t>& job_ids);
+
+  // Queues the sweep's FAILED and CANCELLED jobs again with attempt 0 and
+  // no error (their attempt history is kept). Returns how many.
+  absl::StatusOr<int> RetrySweep(const std::string& sweep_id);
 
   // The stored result blob of a SUCCEEDED job.
   absl::StatusOr<std::string> GetResultBlob(int64_t job_id);
@@ -232,12 +248,13 @@ class Store {
   absl::StatusOr<std::vector<std::string>> MetricNames(
       const std::vector<std::string>& sweep_ids);
 
-  absl::StatusOr<std::string> RegisterWorker(const std::string& host,
-                                             const std::string& device,
-                                             int threads);
-  // Records that a worker called; `current_job_id` 0 means idle.
-  absl::Status TouchWorker(const std::string& worker_id,
-                           int64_t current_job_id);
+  absl::StatusOr<std::string> RegisterWorker(
+      const std::string& host, const std::string& device, int threads,
+      const std::vector<std::string>& datasets);
+  // Records that a worker called; `current_job_id` 0 means idle. Returns the
+  // worker; NOT_FOUND for an unknown id.
+  absl::StatusOr<WorkerRow> TouchWorker(const std::string& worker_id,
+                                        int64_t current_job_id);
   // Most recently seen first.
   absl::StatusOr<std::vector<WorkerRow>> ListWorkers();
 
@@ -249,6 +266,9 @@ class Store {
   absl::StatusOr<JobRow> GetJobLocked(int64_t job_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void LoadAxes(std::vector<JobRow>* jobs)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Gives `to_job` a copy of `from_job`'s result and marks it cached.
+  void CopyResultLocked(int64_t from_job, int64_t to_job, int64_t now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   int64_t Now() const { return options_.now_ms(); }
 

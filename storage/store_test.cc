@@ -238,7 +238,7 @@ TEST_F(StoreTest, FailureIsStoredWithReason) {
 TEST_F(StoreTest, CancelStopsQueuedAtOnceAndLeasedAtHeartbeat) {
   const std::string id = AddSweep(3);
   Lease lease = MustLease();
-  auto out = store_->CancelSweep(id);
+    auto out = store_->CancelSweep(id, {});
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(out->cancelled, 2);
   EXPECT_EQ(out->stopping, 1);
@@ -251,7 +251,7 @@ TEST_F(StoreTest, CancelStopsQueuedAtOnceAndLeasedAtHeartbeat) {
   auto sweep = store_->GetSweep(id);
   EXPECT_EQ(sweep->counts[static_cast<int>(JobState::kCancelled)], 3);
   EXPECT_TRUE(sweep->done());
-  EXPECT_EQ(store_->CancelSweep("sw-missing").status().code(),
+  EXPECT_EQ(store_->CancelSweep("sw-missing", {}).status().code(),
             absl::StatusCode::kNotFound);
 }
 
@@ -281,7 +281,7 @@ TEST_F(StoreTest, ListJobsPages) {
 }
 
 TEST_F(StoreTest, WorkersAreListedWithCurrentJob) {
-  auto w = store_->RegisterWorker("host-1", "cpu", 2);
+    auto w = store_->RegisterWorker("host-1", "cpu", 2, {"synthetic"});
   ASSERT_TRUE(w.ok());
   AddSweep(1);
   Lease lease = MustLease(*w);
@@ -289,8 +289,91 @@ TEST_F(StoreTest, WorkersAreListedWithCurrentJob) {
   ASSERT_EQ(workers->size(), 1u);
   EXPECT_EQ((*workers)[0].host, "host-1");
   EXPECT_EQ((*workers)[0].current_job_id, lease.job.job_id);
-  EXPECT_EQ(store_->TouchWorker("w-unknown", 0).code(),
+    EXPECT_EQ((*workers)[0].datasets, std::vector<std::string>{"synthetic"});
+  EXPECT_EQ(store_->TouchWorker("w-unknown", 0).status().code(),
             absl::StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, LeasesOnlyWhatTheWorkerCanRun) {
+  NewSweep sweep;
+  sweep.name = "mixed";
+  sweep.spec = "s";
+  sweep.jobs = {{"a", "ka", {}, "fashion_mnist"}, {"b", "kb", {}, "synthetic"}};
+  bool existing = false;
+  ASSERT_TRUE(store_->CreateSweep(sweep, &existing).ok());
+  NewSweep gpu = sweep;
+  gpu.device_kind = "cuda";
+  gpu.jobs = {{"c", "kc", {}, "synthetic"}};
+  ASSERT_TRUE(store_->CreateSweep(gpu, &existing).ok());
+
+  const std::string synthetic_only =
+      *store_->RegisterWorker("h", "cpu", 1, {"synthetic"});
+  Lease lease = MustLease(synthetic_only);
+  EXPECT_EQ(lease.job.spec, "b");  // skips the fashion_mnist job
+  auto none = store_->LeaseJob(synthetic_only, 60000);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());  // the cuda job is not for a cpu worker
+
+  const std::string gpu_worker =
+      *store_->RegisterWorker("g", "cuda:0", 1, {"synthetic", "fashion_mnist"});
+  EXPECT_EQ(MustLease(gpu_worker).job.spec, "a");
+  EXPECT_EQ(MustLease(gpu_worker).job.spec, "c");
+}
+
+TEST_F(StoreTest, CancelOneJobAndRetryFailedOnes) {
+  const std::string id = AddSweep(3);
+  Lease first = MustLease();
+  auto out = store_->CancelSweep(id, {first.job.job_id + 1});
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->cancelled, 1);
+  EXPECT_EQ(out->stopping, 0);
+  EXPECT_EQ(store_->CancelSweep(id, {999}).status().code(),
+            absl::StatusCode::kNotFound);
+  ASSERT_TRUE(store_->FailJob(first.job.job_id, first.token, "boom", false).ok());
+  Lease third = MustLease();
+  ASSERT_TRUE(store_->CompleteJob(third.job.job_id, third.token, Result(0.1)).ok());
+
+  auto requeued = store_->RetrySweep(id);
+  ASSERT_TRUE(requeued.ok());
+  EXPECT_EQ(*requeued, 2);  // the failed and the cancelled job
+  auto sweep = store_->GetSweep(id);
+  EXPECT_EQ(sweep->counts[static_cast<int>(JobState::kQueued)], 2);
+  EXPECT_EQ(sweep->counts[static_cast<int>(JobState::kSucceeded)], 1);
+  auto job = store_->GetJob(first.job.job_id);
+  EXPECT_EQ(job->attempt, 0);
+  EXPECT_EQ(job->error, "");
+  EXPECT_EQ(MustLease().job.attempt, 1);
+  EXPECT_EQ(store_->RetrySweep("sw-none").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, IdenticalSpecIsServedFromTheCacheUnlessRerun) {
+  AddSweep(1);
+  Lease lease = MustLease();
+  ASSERT_TRUE(store_->CompleteJob(lease.job.job_id, lease.token, Result(0.25)).ok());
+
+  NewSweep again;
+  again.name = "again";
+  again.spec = "s";
+  again.jobs = {{lease.job.spec, lease.job.spec_key, {{"model.width", 32}}, ""},
+                {"other spec", "other key", {{"model.width", 64}}, ""}};
+  bool existing = false;
+  const std::string id = *store_->CreateSweep(again, &existing);
+  auto sweep = store_->GetSweep(id);
+  EXPECT_EQ(sweep->cached, 1);
+  EXPECT_EQ(sweep->counts[static_cast<int>(JobState::kSucceeded)], 1);
+  EXPECT_EQ(sweep->counts[static_cast<int>(JobState::kQueued)], 1);
+  auto samples = store_->MetricSamples({id}, "forgetting", "model.width", "seed");
+  ASSERT_EQ(samples->size(), 1u);
+  EXPECT_DOUBLE_EQ((*samples)[0].value, 0.25);
+  auto jobs = store_->ListJobs(id, JobState::kSucceeded, 0, 10);
+  ASSERT_EQ(jobs->size(), 1u);
+  EXPECT_TRUE((*jobs)[0].cached);
+
+  again.use_cache = false;  // the sweep set `rerun`
+  const std::string rerun = *store_->CreateSweep(again, &existing);
+  EXPECT_EQ(store_->GetSweep(rerun)->cached, 0);
+  EXPECT_EQ(store_->GetSweep(rerun)->counts[static_cast<int>(JobState::kQueued)], 2);
 }
 
 }  // namespace

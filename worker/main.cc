@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -19,6 +20,9 @@ ABSL_FLAG(std::string, scheduler, "",
 ABSL_FLAG(std::string, device, "cpu", "cpu, cuda or cuda:N");
 ABSL_FLAG(int, threads, 0, "intra-op threads (0: LibTorch's default)");
 ABSL_FLAG(int, max_jobs, 0, "exit after this many jobs (0: never)");
+ABSL_FLAG(std::vector<std::string>, datasets, {},
+          "datasets this worker offers, comma-separated (default: synthetic, "
+          "plus fashion_mnist when /usr/share/datasets/fashion-mnist exists)");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -44,7 +48,8 @@ int main(int argc, char** argv) {
   }
   options.device = absl::GetFlag(FLAGS_device);
   options.threads = absl::GetFlag(FLAGS_threads);
-  options.max_jobs = absl::GetFlag(FLAGS_max_jobs);
+    options.max_jobs = absl::GetFlag(FLAGS_max_jobs);
+  options.datasets = absl::GetFlag(FLAGS_datasets);
   forgetlab::Worker worker(options);
 
   std::thread signals([&] {

@@ -111,6 +111,11 @@ TrainStatus ReadIdxFile(const std::string& path_without_gz, int expected_dims,
   return {};
 }
 
+bool IdxFolderPresent(const std::string& folder) {
+  const std::string images = folder + "/train-images-idx3-ubyte";
+  return FileExists(images + ".gz") || FileExists(images);
+}
+
 TrainStatus LoadIdxFolder(const std::string& folder, Dataset* out) {
   torch::Tensor parts[4];
   const char* kNames[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",

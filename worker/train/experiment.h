@@ -116,6 +116,10 @@ TrainStatus RunExperiment(const ExperimentConfig& config,
 // Parameters of the body plus one head per task, without training.
 int64_t CountParameters(const ExperimentConfig& config, int64_t input_size);
 
+// Whether `folder` holds an MNIST-format train image file (gzipped or raw),
+// without reading it.
+bool IdxFolderPresent(const std::string& folder);
+
 // Whether a CUDA device is usable by this build.
 bool CudaAvailable();
 
