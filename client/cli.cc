@@ -380,7 +380,7 @@ int RunCli(int argc, char** argv) {
       "cancel",
       "Cancel a sweep: queued jobs at once, running jobs at their "
       "next heartbeat.\nExample: forgetlab cancel sw-1a2b3c4d5e");
-    cancel->add_option("SWEEP", id, "sweep id")->required();
+  cancel->add_option("SWEEP", id, "sweep id")->required();
   std::vector<int64_t> cancel_jobs;
   cancel->add_option("--job", cancel_jobs,
                      "cancel only this job (repeatable); default: all jobs");

@@ -274,8 +274,9 @@ std::string JobsJson(const std::vector<v1::Job>& jobs) {
         &out, i ? ",\n " : "", "{\"job_id\": ", j.job_id(),
         ", \"state\": ", JsonString(JobStateName(j.state())),
         ", \"attempt\": ", j.attempt(),
-                ", \"cached\": ", j.cached() ? "true" : "false",
-        ", \"worker\": ", JsonString(j.worker_id()), ", \"error\": ", JsonString(j.error()), ", \"axes\": {",
+        ", \"cached\": ", j.cached() ? "true" : "false",
+        ", \"worker\": ", JsonString(j.worker_id()),
+        ", \"error\": ", JsonString(j.error()), ", \"axes\": {",
         absl::StrJoin(axis_fields, ", "),
         "}, \"progress\": {\"phase\": ", JsonString(j.progress().phase()),
         ", \"step\": ", j.progress().step(),
@@ -307,8 +308,9 @@ std::string JobsText(const std::vector<v1::Job>& jobs) {
       auto it = j.axis_values().find(axis);
       row.push_back(it == j.axis_values().end() ? "-" : AxisValue(it->second));
     }
-        row.push_back(
-        j.cached() ? "cached" : j.state() == v1::SUCCEEDED ? "done"
+    row.push_back(
+        j.cached()                   ? "cached"
+        : j.state() == v1::SUCCEEDED ? "done"
         : j.progress().total_steps() > 0
             ? absl::StrCat(j.progress().step(), "/", j.progress().total_steps(),
                            j.state() == v1::LEASED

@@ -28,7 +28,7 @@ void JobToProto(const storage::JobRow& row, v1::Job* job) {
   for (const auto& [axis, value] : row.axis_values) {
     (*job->mutable_axis_values())[axis] = value;
   }
-    job->set_updated_ms(row.updated_ms);
+  job->set_updated_ms(row.updated_ms);
   job->set_cached(row.cached);
 }
 

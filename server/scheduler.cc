@@ -70,7 +70,7 @@ class SchedulerServer::Impl {
   const Options& options() const { return options_; }
 
   // A LeaseJob call waiting for work.
-    struct Waiter {
+  struct Waiter {
     grpc::CallbackServerContext* context;
     std::string worker_id;
     // Device kind and datasets: waiters with equal keys can run the same
@@ -298,7 +298,7 @@ void SchedulerServer::Impl::DispatchLoop() {
       work_ = false;
       pending.swap(waiters_);
     }
-        std::deque<Waiter> keep;
+    std::deque<Waiter> keep;
     const absl::Time now = absl::Now();
     std::set<std::string> nothing_for;  // capabilities with no job left
     for (Waiter& w : pending) {
@@ -307,7 +307,7 @@ void SchedulerServer::Impl::DispatchLoop() {
                                        "lease request cancelled"));
         continue;
       }
-            if (work && nothing_for.count(w.capability) == 0) {
+      if (work && nothing_for.count(w.capability) == 0) {
         absl::StatusOr<std::optional<storage::Lease>> lease =
             store_->LeaseJob(w.worker_id, lease_ms());
         if (!lease.ok()) {
@@ -319,7 +319,7 @@ void SchedulerServer::Impl::DispatchLoop() {
           w.reactor->Finish(grpc::Status::OK);
           continue;
         }
-                nothing_for.insert(w.capability);  // the same for its kind
+        nothing_for.insert(w.capability);  // the same for its kind
       }
       if (now >= w.deadline) {
         w.reactor->Finish(grpc::Status::OK);  // no job this time
@@ -436,7 +436,7 @@ class SchedulerServer::Impl::ClientService final
       const v1::CancelSweepRequest* request,
       v1::CancelSweepResponse* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-        absl::StatusOr<storage::CancelOutcome> out = impl_->store()->CancelSweep(
+    absl::StatusOr<storage::CancelOutcome> out = impl_->store()->CancelSweep(
         request->sweep_id(),
         {request->job_ids().begin(), request->job_ids().end()});
     if (out.ok()) {
@@ -451,11 +451,13 @@ class SchedulerServer::Impl::ClientService final
     return reactor;
   }
 
-    grpc::ServerUnaryReactor* RetrySweep(grpc::CallbackServerContext* context,
-                                       const v1::RetrySweepRequest* request,
-                                       v1::RetrySweepResponse* response) override {
+  grpc::ServerUnaryReactor* RetrySweep(
+      grpc::CallbackServerContext* context,
+      const v1::RetrySweepRequest* request,
+      v1::RetrySweepResponse* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    absl::StatusOr<int> requeued = impl_->store()->RetrySweep(request->sweep_id());
+    absl::StatusOr<int> requeued =
+        impl_->store()->RetrySweep(request->sweep_id());
     if (requeued.ok()) {
       response->set_requeued(*requeued);
       LOG(INFO) << "sweep " << request->sweep_id() << ": " << *requeued
@@ -508,7 +510,7 @@ class SchedulerServer::Impl::ClientService final
       return InvalidArgument(absl::StrCat("sweep.request_id is longer than ",
                                           kMaxNameLength, " characters"));
     }
-        if (!spec.device_kind().empty() && spec.device_kind() != "cpu" &&
+    if (!spec.device_kind().empty() && spec.device_kind() != "cpu" &&
         spec.device_kind() != "cuda") {
       return InvalidArgument(absl::StrCat(
           "sweep.device_kind must be \"\", \"cpu\" or \"cuda\" (got \"",
@@ -526,14 +528,14 @@ class SchedulerServer::Impl::ClientService final
     sweep.priority = spec.priority();
     sweep.max_attempts =
         spec.has_max_attempts() ? spec.max_attempts() : kDefaultMaxAttempts;
-        sweep.device_kind = spec.device_kind();
+    sweep.device_kind = spec.device_kind();
     sweep.use_cache = !spec.rerun();
     sweep.jobs.reserve(jobs->size());
     for (ExpandedJob& job : *jobs) {
       std::string dataset = job.spec.data().dataset();
-      sweep.jobs.push_back(storage::NewJob{
-          std::move(job.canonical), std::move(job.spec_key),
-          std::move(job.axis_values), std::move(dataset)});
+      sweep.jobs.push_back(
+          storage::NewJob{std::move(job.canonical), std::move(job.spec_key),
+                          std::move(job.axis_values), std::move(dataset)});
     }
     bool existing = false;
     absl::StatusOr<std::string> id =
@@ -658,14 +660,14 @@ class SchedulerServer::Impl::WorkerServiceImpl final
           InvalidArgument("host and device must be at most 256 characters"));
       return reactor;
     }
-        if (request->datasets_size() > 64) {
+    if (request->datasets_size() > 64) {
       reactor->Finish(InvalidArgument("datasets lists more than 64 names"));
       return reactor;
     }
     for (const std::string& d : request->datasets()) {
       if (d.empty() || d.size() > 64 || d.find(',') != std::string::npos) {
-        reactor->Finish(InvalidArgument(absl::StrCat(
-            "datasets: '", d, "' is not a dataset name")));
+        reactor->Finish(InvalidArgument(
+            absl::StrCat("datasets: '", d, "' is not a dataset name")));
         return reactor;
       }
     }
@@ -686,7 +688,7 @@ class SchedulerServer::Impl::WorkerServiceImpl final
                                      const v1::LeaseJobRequest* request,
                                      v1::LeaseJobResponse* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-        absl::StatusOr<storage::WorkerRow> worker =
+    absl::StatusOr<storage::WorkerRow> worker =
         impl_->store()->TouchWorker(request->worker_id(), 0);
     if (!worker.ok()) {
       reactor->Finish(ToGrpcStatus(worker.status()));
@@ -704,9 +706,9 @@ class SchedulerServer::Impl::WorkerServiceImpl final
     } else {
       const int wait =
           std::min(request->wait_seconds(), impl_->options().max_wait_seconds);
-            const std::string capability = absl::StrCat(
-          worker->device.substr(0, worker->device.find(':')), "|",
-          absl::StrJoin(worker->datasets, ","));
+      const std::string capability =
+          absl::StrCat(worker->device.substr(0, worker->device.find(':')), "|",
+                       absl::StrJoin(worker->datasets, ","));
       impl_->AddWaiter(Waiter{context, request->worker_id(), capability,
                               response, reactor,
                               absl::Now() + absl::Seconds(wait)});

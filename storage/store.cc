@@ -119,7 +119,7 @@ constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 constexpr char kJobColumns[] =
     "job_id, sweep_id, idx, spec, spec_key, state, attempt, max_attempts, "
     "worker_id, error, phase, step, total_steps, lease_token, deadline_ms, "
-        "cancel_requested, updated_ms, cached, dataset, device_kind";
+    "cancel_requested, updated_ms, cached, dataset, device_kind";
 
 // BEGIN IMMEDIATE ... COMMIT, rolled back unless committed.
 class ImmediateTransaction {
@@ -201,7 +201,7 @@ JobRow ReadJob(SQLite::Statement& q) {
   j.lease_token = q.getColumn(13).getInt64();
   j.deadline_ms = q.getColumn(14).getInt64();
   j.cancel_requested = q.getColumn(15).getInt() != 0;
-    j.updated_ms = q.getColumn(16).getInt64();
+  j.updated_ms = q.getColumn(16).getInt64();
   j.cached = q.getColumn(17).getInt() != 0;
   j.dataset = q.getColumn(18).getString();
   j.device_kind = q.getColumn(19).getString();
@@ -351,7 +351,7 @@ absl::StatusOr<std::string> Store::CreateSweep(const NewSweep& sweep,
       q.bind(8, now);
       q.exec();
     }
-        SQLite::Statement insert_job(
+    SQLite::Statement insert_job(
         *db_,
         "INSERT INTO jobs(sweep_id, idx, spec, spec_key, state, priority, "
         "max_attempts, updated_ms, dataset, device_kind) "
@@ -359,9 +359,10 @@ absl::StatusOr<std::string> Store::CreateSweep(const NewSweep& sweep,
     SQLite::Statement insert_axis(
         *db_, "INSERT INTO job_axes(job_id, axis, value) VALUES(?,?,?)");
     // The cache: an identical spec (key and bytes) that already succeeded.
-    SQLite::Statement find_cached(*db_,
-                                  "SELECT job_id FROM jobs WHERE spec_key=? AND "
-                                  "state='SUCCEEDED' AND spec=? LIMIT 1");
+    SQLite::Statement find_cached(
+        *db_,
+        "SELECT job_id FROM jobs WHERE spec_key=? AND "
+        "state='SUCCEEDED' AND spec=? LIMIT 1");
     for (size_t i = 0; i < sweep.jobs.size(); ++i) {
       const NewJob& job = sweep.jobs[i];
       insert_job.reset();
@@ -645,10 +646,10 @@ absl::StatusOr<std::optional<Lease>> Store::LeaseJob(
     ImmediateTransaction txn(*db_);
     const int64_t now = Now();
     ExpireLocked(now);
-        int64_t job_id = 0;
+    int64_t job_id = 0;
     int attempt = 0;
     {
-            // What the worker offers. An unregistered id, or one that declared no
+      // What the worker offers. An unregistered id, or one that declared no
       // datasets, is not filtered on them.
       std::string device_kind, datasets;
       bool registered = false;
@@ -668,11 +669,11 @@ absl::StatusOr<std::optional<Lease>> Store::LeaseJob(
           *db_,
           "SELECT job_id, attempt FROM jobs WHERE state='QUEUED' AND "
           "(?=0 OR ((device_kind='' OR device_kind=?) AND "
-                    "(?='' OR dataset='' OR instr(?, ','||dataset||',')>0))) "
+          "(?='' OR dataset='' OR instr(?, ','||dataset||',')>0))) "
           "ORDER BY priority DESC, job_id LIMIT 1");
       q.bind(1, registered ? 1 : 0);
       q.bind(2, device_kind);
-            q.bind(3, datasets);
+      q.bind(3, datasets);
       q.bind(4, datasets);
       if (!q.executeStep()) {
         txn.Commit();  // keep the expiries
@@ -917,8 +918,8 @@ absl::StatusOr<CancelOutcome> Store::CancelSweep(
     }
     const int64_t now = Now();
     CancelOutcome out;
-    SQLite::Statement exists(*db_,
-                             "SELECT 1 FROM jobs WHERE job_id=? AND sweep_id=?");
+    SQLite::Statement exists(
+        *db_, "SELECT 1 FROM jobs WHERE job_id=? AND sweep_id=?");
     SQLite::Statement queued(*db_,
                              "UPDATE jobs SET state='CANCELLED', "
                              "error='cancelled by user', updated_ms=? "

@@ -188,9 +188,10 @@ class Store {
   absl::StatusOr<JobRow> GetJob(int64_t job_id);
 
   // Claims the next queued job (priority, then FIFO) that `worker_id` can
-    // run (its device kind and datasets, as registered; an unregistered id can
-  // run anything, and one that declared no datasets any dataset) with a lease of `lease_ms`, expiring overdue leases first.
-  // nullopt when nothing suitable is queued.
+  // run (its device kind and datasets, as registered; an unregistered id can
+  // run anything, and one that declared no datasets any dataset) with a lease
+  // of `lease_ms`, expiring overdue leases first. nullopt when nothing suitable
+  // is queued.
   absl::StatusOr<std::optional<Lease>> LeaseJob(const std::string& worker_id,
                                                 int64_t lease_ms);
 
@@ -228,8 +229,8 @@ class Store {
 
   // Cancels queued jobs now and asks leased ones to stop: every job of the
   // sweep, or only `job_ids` (which must belong to it) when not empty.
-  absl::StatusOr<CancelOutcome> CancelSweep(const std::string& sweep_id,
-                                            const std::vector<int64_t>& job_ids);
+  absl::StatusOr<CancelOutcome> CancelSweep(
+      const std::string& sweep_id, const std::vector<int64_t>& job_ids);
 
   // Queues the sweep's FAILED and CANCELLED jobs again with attempt 0 and
   // no error (their attempt history is kept). Returns how many.

@@ -238,7 +238,7 @@ TEST_F(StoreTest, FailureIsStoredWithReason) {
 TEST_F(StoreTest, CancelStopsQueuedAtOnceAndLeasedAtHeartbeat) {
   const std::string id = AddSweep(3);
   Lease lease = MustLease();
-    auto out = store_->CancelSweep(id, {});
+  auto out = store_->CancelSweep(id, {});
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(out->cancelled, 2);
   EXPECT_EQ(out->stopping, 1);
@@ -281,7 +281,7 @@ TEST_F(StoreTest, ListJobsPages) {
 }
 
 TEST_F(StoreTest, WorkersAreListedWithCurrentJob) {
-    auto w = store_->RegisterWorker("host-1", "cpu", 2, {"synthetic"});
+  auto w = store_->RegisterWorker("host-1", "cpu", 2, {"synthetic"});
   ASSERT_TRUE(w.ok());
   AddSweep(1);
   Lease lease = MustLease(*w);
@@ -289,7 +289,7 @@ TEST_F(StoreTest, WorkersAreListedWithCurrentJob) {
   ASSERT_EQ(workers->size(), 1u);
   EXPECT_EQ((*workers)[0].host, "host-1");
   EXPECT_EQ((*workers)[0].current_job_id, lease.job.job_id);
-    EXPECT_EQ((*workers)[0].datasets, std::vector<std::string>{"synthetic"});
+  EXPECT_EQ((*workers)[0].datasets, std::vector<std::string>{"synthetic"});
   EXPECT_EQ(store_->TouchWorker("w-unknown", 0).status().code(),
             absl::StatusCode::kNotFound);
 }
@@ -329,9 +329,11 @@ TEST_F(StoreTest, CancelOneJobAndRetryFailedOnes) {
   EXPECT_EQ(out->stopping, 0);
   EXPECT_EQ(store_->CancelSweep(id, {999}).status().code(),
             absl::StatusCode::kNotFound);
-  ASSERT_TRUE(store_->FailJob(first.job.job_id, first.token, "boom", false).ok());
+  ASSERT_TRUE(
+      store_->FailJob(first.job.job_id, first.token, "boom", false).ok());
   Lease third = MustLease();
-  ASSERT_TRUE(store_->CompleteJob(third.job.job_id, third.token, Result(0.1)).ok());
+  ASSERT_TRUE(
+      store_->CompleteJob(third.job.job_id, third.token, Result(0.1)).ok());
 
   auto requeued = store_->RetrySweep(id);
   ASSERT_TRUE(requeued.ok());
@@ -350,7 +352,8 @@ TEST_F(StoreTest, CancelOneJobAndRetryFailedOnes) {
 TEST_F(StoreTest, IdenticalSpecIsServedFromTheCacheUnlessRerun) {
   AddSweep(1);
   Lease lease = MustLease();
-  ASSERT_TRUE(store_->CompleteJob(lease.job.job_id, lease.token, Result(0.25)).ok());
+  ASSERT_TRUE(
+      store_->CompleteJob(lease.job.job_id, lease.token, Result(0.25)).ok());
 
   NewSweep again;
   again.name = "again";
@@ -363,7 +366,8 @@ TEST_F(StoreTest, IdenticalSpecIsServedFromTheCacheUnlessRerun) {
   EXPECT_EQ(sweep->cached, 1);
   EXPECT_EQ(sweep->counts[static_cast<int>(JobState::kSucceeded)], 1);
   EXPECT_EQ(sweep->counts[static_cast<int>(JobState::kQueued)], 1);
-  auto samples = store_->MetricSamples({id}, "forgetting", "model.width", "seed");
+  auto samples =
+      store_->MetricSamples({id}, "forgetting", "model.width", "seed");
   ASSERT_EQ(samples->size(), 1u);
   EXPECT_DOUBLE_EQ((*samples)[0].value, 0.25);
   auto jobs = store_->ListJobs(id, JobState::kSucceeded, 0, 10);
@@ -373,7 +377,8 @@ TEST_F(StoreTest, IdenticalSpecIsServedFromTheCacheUnlessRerun) {
   again.use_cache = false;  // the sweep set `rerun`
   const std::string rerun = *store_->CreateSweep(again, &existing);
   EXPECT_EQ(store_->GetSweep(rerun)->cached, 0);
-  EXPECT_EQ(store_->GetSweep(rerun)->counts[static_cast<int>(JobState::kQueued)], 2);
+  EXPECT_EQ(
+      store_->GetSweep(rerun)->counts[static_cast<int>(JobState::kQueued)], 2);
 }
 
 }  // namespace

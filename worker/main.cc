@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
   }
   options.device = absl::GetFlag(FLAGS_device);
   options.threads = absl::GetFlag(FLAGS_threads);
-    options.max_jobs = absl::GetFlag(FLAGS_max_jobs);
+  options.max_jobs = absl::GetFlag(FLAGS_max_jobs);
   options.datasets = absl::GetFlag(FLAGS_datasets);
   forgetlab::Worker worker(options);
 

@@ -44,7 +44,7 @@ std::chrono::system_clock::time_point In(Duration d) {
 
 class Worker::Impl {
  public:
-    explicit Impl(Options options) : options_(std::move(options)) {
+  explicit Impl(Options options) : options_(std::move(options)) {
     if (options_.host.empty()) options_.host = HostName();
     if (options_.datasets.empty()) {
       options_.datasets.push_back("synthetic");
@@ -116,17 +116,16 @@ bool Worker::Impl::Register() {
     v1::RegisterWorkerRequest request;
     request.set_host(options_.host);
     request.set_device(options_.device);
-        request.set_threads(options_.threads);
+    request.set_threads(options_.threads);
     for (const std::string& d : options_.datasets) request.add_datasets(d);
     v1::RegisterWorkerResponse response;
     grpc::Status s = stub_->RegisterWorker(&ctx, request, &response);
     if (s.ok()) {
       worker_id_ = response.worker_id();
       lease_seconds_ = std::max(1, response.lease_seconds());
-            LOG(INFO) << "registered with " << options_.scheduler << " as "
-                << worker_id_ << " (lease " << lease_seconds_
-                << " s, datasets " << absl::StrJoin(options_.datasets, ",")
-                << ")";
+      LOG(INFO) << "registered with " << options_.scheduler << " as "
+                << worker_id_ << " (lease " << lease_seconds_ << " s, datasets "
+                << absl::StrJoin(options_.datasets, ",") << ")";
       ResetBackoff();
       return true;
     }

@@ -18,7 +18,7 @@ class Worker {
     std::string scheduler = "127.0.0.1:50051";
     std::string device = "cpu";
     int threads = 0;   // intra-op threads; 0 = LibTorch's default
-        std::string host;  // reported name; default: the machine's host name
+    std::string host;  // reported name; default: the machine's host name
     // Datasets offered to the scheduler; empty: "synthetic", plus
     // "fashion_mnist" when its Debian folder is present.
     std::vector<std::string> datasets;

@@ -1,0 +1,177 @@
+// Fault tests on real processes: workers and the scheduler die with SIGKILL
+// mid-sweep; nothing may be lost or done twice.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <thread>
+
+#include "tests/harness.h"
+
+namespace forgetlab::e2e {
+namespace {
+
+using google::protobuf::Value;
+
+class FaultTest : public ::testing::Test {
+ protected:
+  FaultTest()
+      : cluster_("fault_" + std::string(::testing::UnitTest::GetInstance()
+                                            ->current_test_info()
+                                            ->name())) {}
+
+  std::string Submit(const std::string& file) {
+    const Output out = cluster_.Cli({"submit", file});
+    EXPECT_EQ(out.code, 0) << out.err;
+    return LastLine(out.out);
+  }
+
+  // Job state counts from `forgetlab jobs`.
+  std::map<std::string, int> States(const std::string& sweep_id) {
+    std::map<std::string, int> counts;
+    const Value jobs = cluster_.Jobs(sweep_id);
+    for (const Value& job : jobs.list_value().values()) {
+      ++counts[job.struct_value().fields().at("state").string_value()];
+    }
+    return counts;
+  }
+
+  // Polls until `done` holds (true) or `seconds` pass (false).
+  template <typename F>
+  bool WaitFor(F done, int seconds) {
+    const auto end =
+        std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (std::chrono::steady_clock::now() < end) {
+      if (done()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+  // Sum of n over the table's cells: the number of stored results.
+  int StoredResults(const std::string& sweep_id) {
+    const Value table =
+        Json(cluster_.Cli({"table", sweep_id, "--format=json"}).out);
+    int n = 0;
+    for (const Value& cell :
+         table.struct_value().fields().at("cells").list_value().values()) {
+      n +=
+          static_cast<int>(cell.struct_value().fields().at("n").number_value());
+    }
+    return n;
+  }
+
+  Cluster cluster_;
+};
+
+// Jobs long enough (a few seconds) to be killed in the middle of.
+constexpr char kLongJobs[] = R"pb(
+  base {
+    model { width: 128 }
+    data { dataset: "synthetic" }
+    pretrain { examples: 500 steps: 3000 batch_size: 64 }
+    finetune { steps: 100 batch_size: 16 }
+  }
+  seeds: [ 0, 1 ]
+)pb";
+
+TEST_F(FaultTest, KilledWorkerJobCompletesExactlyOnceElsewhere) {
+  ASSERT_TRUE(cluster_.StartServer(/*lease_seconds=*/2));
+  const std::string id =
+      Submit(cluster_.WriteFile("long.textproto", kLongJobs));
+  auto doomed = cluster_.StartWorker("doomed");
+  auto survivor = cluster_.StartWorker("survivor");
+  ASSERT_TRUE(WaitFor([&] { return States(id)["LEASED"] == 2; }, 20));
+  doomed->Signal(SIGKILL);
+  EXPECT_EQ(doomed->Wait(std::chrono::seconds(5)), 128 + SIGKILL);
+
+  const Output watch = cluster_.Cli({"watch", id});
+  EXPECT_EQ(watch.code, 0) << watch.out << watch.err;
+  const Value jobs = cluster_.Jobs(id);
+  std::multiset<int> attempts;
+  for (const Value& job : jobs.list_value().values()) {
+    const auto& f = job.struct_value().fields();
+    EXPECT_EQ(f.at("state").string_value(), "SUCCEEDED");
+    attempts.insert(static_cast<int>(f.at("attempt").number_value()));
+  }
+  // The survivor's own job on attempt 1, the orphan on attempt 2.
+  EXPECT_EQ(attempts, (std::multiset<int>{1, 2}));
+  EXPECT_EQ(StoredResults(id), 2);
+}
+
+TEST_F(FaultTest, KilledServerLosesAndDoublesNothing) {
+  ASSERT_TRUE(cluster_.StartServer(/*lease_seconds=*/10));
+  const std::string id = Submit(
+      FORGETLAB_SOURCE_DIR "/deploy/examples/sweep_synthetic_quick.textproto");
+  std::vector<std::unique_ptr<Process>> workers;
+  for (int i = 0; i < 4; ++i) {
+    workers.push_back(cluster_.StartWorker("worker" + std::to_string(i)));
+  }
+  ASSERT_TRUE(WaitFor([&] { return States(id)["SUCCEEDED"] >= 8; }, 60));
+  cluster_.server()->Signal(SIGKILL);
+  EXPECT_EQ(cluster_.server()->Wait(std::chrono::seconds(5)), 128 + SIGKILL);
+  cluster_.DropServer();
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // workers keep going
+  ASSERT_TRUE(cluster_.StartServer(/*lease_seconds=*/10));
+
+  const Output watch = cluster_.Cli({"watch", id});
+  EXPECT_EQ(watch.code, 0) << watch.out << watch.err;
+  std::map<std::string, int> states = States(id);
+  EXPECT_EQ(states["SUCCEEDED"], 40);
+  EXPECT_EQ(states.size(), 1u);
+  // 5 widths x 4 pretraining sizes, 2 seeds each: one result per job.
+  const Value table = Json(cluster_.Cli({"table", id, "--format=json"}).out);
+  const auto& cells =
+      table.struct_value().fields().at("cells").list_value().values();
+  ASSERT_EQ(cells.size(), 20);
+  for (const Value& cell : cells) {
+    EXPECT_EQ(cell.struct_value().fields().at("n").number_value(), 2);
+  }
+}
+
+TEST_F(FaultTest, CancelStopsARunningJobWithinAHeartbeat) {
+  // Lease 4 s: the worker heartbeats every second.
+  ASSERT_TRUE(cluster_.StartServer(/*lease_seconds=*/4));
+  const std::string id = Submit(cluster_.WriteFile("endless.textproto", R"pb(
+    base {
+      model { width: 64 }
+      data { dataset: "synthetic" }
+      pretrain { examples: 500 steps: 1000000 }
+    }
+  )pb"));
+  auto worker = cluster_.StartWorker("worker");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const Value jobs = cluster_.Jobs(id);
+        const auto& f = jobs.list_value().values(0).struct_value().fields();
+        return f.at("state").string_value() == "LEASED" &&
+               f.at("progress")
+                       .struct_value()
+                       .fields()
+                       .at("step")
+                       .number_value() > 0;
+      },
+      20));
+  const auto cancelled_at = std::chrono::steady_clock::now();
+  const Output cancel = cluster_.Cli({"cancel", id});
+  ASSERT_EQ(cancel.code, 0) << cancel.err;
+  EXPECT_THAT(cancel.out,
+              ::testing::HasSubstr("1 running job(s) told to stop"));
+  ASSERT_TRUE(WaitFor([&] { return States(id)["CANCELLED"] == 1; }, 10));
+  // One heartbeat (1 s) plus the time to stop and report.
+  EXPECT_LT(std::chrono::steady_clock::now() - cancelled_at,
+            std::chrono::seconds(4));
+
+  // The worker is free again and `retry` brings the job back.
+  const Output retry = cluster_.Cli({"retry", id});
+  EXPECT_THAT(retry.out, ::testing::HasSubstr(
+                             "1 failed or cancelled job(s) queued again"));
+  ASSERT_TRUE(WaitFor([&] { return States(id)["LEASED"] == 1; }, 10));
+  EXPECT_EQ(cluster_.Cli({"cancel", id}).code, 0);
+}
+
+}  // namespace
+}  // namespace forgetlab::e2e
