@@ -82,6 +82,27 @@ TEST_F(StoreTest, SchemaIsVersionedAndWal) {
   EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
 }
 
+TEST_F(StoreTest, VersionOneDatabaseIsMigratedForward) {
+  const std::string id = AddSweep(1);
+  store_.reset();
+  {
+    // Roll the file back to schema 1: without version 2's columns.
+    SQLite::Database db(path_, SQLite::OPEN_READWRITE);
+    db.exec("ALTER TABLE jobs DROP COLUMN dataset");
+    db.exec("ALTER TABLE jobs DROP COLUMN device_kind");
+    db.exec("ALTER TABLE workers DROP COLUMN datasets");
+    db.exec("PRAGMA user_version=1");
+  }
+  Reopen();
+  {
+    SQLite::Database db(path_, SQLite::OPEN_READONLY);
+    EXPECT_EQ(db.execAndGet("PRAGMA user_version").getInt(), 2);
+  }
+  Lease lease = MustLease();  // the old job is still there and leasable
+  EXPECT_EQ(lease.job.sweep_id, id);
+  EXPECT_EQ(lease.job.dataset, "");
+}
+
 TEST_F(StoreTest, NewerSchemaIsRefused) {
   store_.reset();
   {
