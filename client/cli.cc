@@ -7,13 +7,21 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <map>
 #include <random>
+#include <set>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "client/render.h"
+#include "client/report.h"
 #include "forgetlab/v1/forgetlab.grpc.pb.h"
+#include "proto/spec.h"
 #include "proto/spec_io.h"
 
 namespace forgetlab {
@@ -23,14 +31,16 @@ constexpr char kDefaultScheduler[] = "127.0.0.1:50051";
 
 struct Globals {
   std::string scheduler = kDefaultScheduler;
+  std::string token;
 };
 
 class Connection {
  public:
-  explicit Connection(const std::string& address)
-      : address_(address),
+  explicit Connection(const Globals& g)
+      : address_(g.scheduler),
+        token_(g.token),
         stub_(v1::ForgetlabService::NewStub(grpc::CreateChannel(
-            address, grpc::InsecureChannelCredentials()))) {}
+            g.scheduler, grpc::InsecureChannelCredentials()))) {}
 
   v1::ForgetlabService::Stub* stub() { return stub_.get(); }
 
@@ -39,7 +49,12 @@ class Connection {
     auto ctx = std::make_unique<grpc::ClientContext>();
     ctx->set_deadline(std::chrono::system_clock::now() +
                       std::chrono::seconds(seconds));
+    AddToken(ctx.get());
     return ctx;
+  }
+
+  void AddToken(grpc::ClientContext* ctx) const {
+    if (!token_.empty()) ctx->AddMetadata("authorization", "Bearer " + token_);
   }
 
   // Prints one line for a failed call and returns the exit code.
@@ -59,6 +74,7 @@ class Connection {
 
  private:
   std::string address_;
+  std::string token_;
   std::unique_ptr<v1::ForgetlabService::Stub> stub_;
 };
 
@@ -69,7 +85,51 @@ std::string NewRequestId() {
   return absl::StrCat("cli-", std::to_string(rd()), std::to_string(rd()));
 }
 
-int Submit(const Globals& g, const std::string& file) {
+// Prints what a sweep would run: axes, jobs, cache hits, a rough cost.
+void PrintDryRun(const v1::SweepSpec& spec, const v1::SubmitSweepResponse& r) {
+  std::printf(
+      "sweep \"%s\": %d jobs, %d already have results (would be "
+      "served from the cache)\n",
+      spec.name().c_str(), r.jobs(), r.cached());
+  std::map<std::string, std::set<double>> axes;
+  for (const v1::Job& job : r.planned_jobs()) {
+    for (const auto& [path, value] : job.axis_values())
+      axes[path].insert(value);
+  }
+  std::printf("axes:\n");
+  for (const auto& [path, values] : axes) {
+    std::vector<std::string> shown;
+    for (double v : values) shown.push_back(absl::StrFormat("%g", v));
+    std::printf("  %-22s %s\n", path.c_str(),
+                absl::StrJoin(shown, ", ").c_str());
+  }
+  int64_t min_params = INT64_MAX, max_params = 0;
+  double flops = 0;
+  for (const v1::Job& job : r.planned_jobs()) {
+    const int64_t params = EstimateParameterCount(job.spec());
+    min_params = std::min(min_params, params);
+    max_params = std::max(max_params, params);
+    // Forward plus backward: about 6 FLOPs per parameter per sample.
+    flops += 6.0 * static_cast<double>(params) *
+             static_cast<double>(TrainingSamples(job.spec()));
+  }
+  if (r.planned_jobs_size() > 0) {
+    const double to_run =
+        r.jobs() > 0 ? flops * (r.jobs() - r.cached()) / r.jobs() : 0;
+    std::printf("parameters per job: %lld .. %lld\n",
+                static_cast<long long>(min_params),
+                static_cast<long long>(max_params));
+    std::printf(
+        "estimated training compute: %.1f GFLOP for the whole sweep, "
+        "%.1f GFLOP for the jobs still to run (6 x parameters x "
+        "samples); roughly %.0f s for one 2-core CPU worker at ~50 "
+        "GFLOP/s\n",
+        flops / 1e9, to_run / 1e9, to_run / 50e9);
+  }
+  std::printf("nothing was submitted (--dry-run)\n");
+}
+
+int Submit(const Globals& g, const std::string& file, bool dry_run) {
   v1::SubmitSweepRequest request;
   absl::Status parsed = ParseSpecFile(file, request.mutable_sweep());
   if (!parsed.ok()) {
@@ -81,11 +141,12 @@ int Submit(const Globals& g, const std::string& file) {
   if (request.sweep().request_id().empty()) {
     request.mutable_sweep()->set_request_id(NewRequestId());
   }
-  Connection c(g.scheduler);
+  Connection c(g);
   v1::SubmitSweepResponse response;
   grpc::Status s;
   for (int attempt = 0; attempt < 3; ++attempt) {
     auto ctx = c.Context(60);
+    request.set_dry_run(dry_run);
     s = c.stub()->SubmitSweep(ctx.get(), request, &response);
     if (s.error_code() != grpc::StatusCode::UNAVAILABLE) break;
     std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -98,15 +159,19 @@ int Submit(const Globals& g, const std::string& file) {
     }
     return c.Fail(s);
   }
-  std::printf("%s sweep %s: %d jobs\n",
+  if (dry_run) {
+    PrintDryRun(request.sweep(), response);
+    return 0;
+  }
+  std::printf("%s sweep %s: %d jobs (%d from the cache)\n",
               response.existing() ? "existing" : "submitted",
-              response.sweep_id().c_str(), response.jobs());
+              response.sweep_id().c_str(), response.jobs(), response.cached());
   std::printf("%s\n", response.sweep_id().c_str());
   return 0;
 }
 
 int Status(const Globals& g, const std::string& id, const std::string& format) {
-  Connection c(g.scheduler);
+  Connection c(g);
   v1::GetSweepRequest request;
   request.set_sweep_id(id);
   v1::SweepStatus status;
@@ -121,7 +186,7 @@ int Status(const Globals& g, const std::string& id, const std::string& format) {
 
 int Jobs(const Globals& g, const std::string& id, const std::string& format,
          const std::string& state) {
-  Connection c(g.scheduler);
+  Connection c(g);
   v1::ListJobsRequest request;
   request.set_sweep_id(id);
   if (!state.empty()) {
@@ -154,7 +219,7 @@ int Jobs(const Globals& g, const std::string& id, const std::string& format,
 }
 
 int Watch(const Globals& g, const std::string& id) {
-  Connection c(g.scheduler);
+  Connection c(g);
   const bool tty = IsTerminal(stdout);
   const auto start = std::chrono::steady_clock::now();
   int start_finished = -1;
@@ -164,6 +229,7 @@ int Watch(const Globals& g, const std::string& id) {
   int reconnects = 0;
   for (;;) {
     grpc::ClientContext ctx;
+    c.AddToken(&ctx);
     v1::WatchSweepRequest request;
     request.set_sweep_id(id);
     auto reader = c.stub()->WatchSweep(&ctx, request);
@@ -215,28 +281,59 @@ int Watch(const Globals& g, const std::string& id) {
   return 0;
 }
 
-int Table(const Globals& g, const std::vector<std::string>& ids,
-          const std::string& metric, const std::string& rows,
-          const std::string& cols, const std::string& format) {
-  Connection c(g.scheduler);
+struct TableQuery {
+  std::vector<std::string> ids;
+  std::string metric = "forgetting";
+  std::string rows = "model.width";
+  std::string cols = "pretrain.examples";
+  std::vector<std::string> where;  // "path=value"
+  std::string agg = "mean";
+  std::string format = "text";
+};
+
+// Fetches the table; on failure prints why and returns the exit code.
+int FetchTable(Connection& c, const TableQuery& q, v1::Table* table) {
   v1::QueryTableRequest request;
-  for (const std::string& id : ids) request.add_sweep_ids(id);
-  request.set_metric(metric);
-  request.set_row_axis(rows);
-  request.set_col_axis(cols);
-  v1::Table table;
+  for (const std::string& id : q.ids) request.add_sweep_ids(id);
+  request.set_metric(q.metric);
+  request.set_row_axis(q.rows);
+  request.set_col_axis(q.cols);
+  for (const std::string& w : q.where) {
+    const size_t eq = w.find('=');
+    double value = 0;
+    if (eq == std::string::npos ||
+        !absl::SimpleAtod(w.substr(eq + 1), &value)) {
+      std::fprintf(stderr,
+                   "forgetlab: --where=%s is not PATH=NUMBER (e.g. "
+                   "--where finetune.lr=0.01)\n",
+                   w.c_str());
+      return 2;
+    }
+    v1::AxisFilter* filter = request.add_where();
+    filter->set_path(w.substr(0, eq));
+    filter->set_value(value);
+  }
   auto ctx = c.Context();
-  grpc::Status s = c.stub()->QueryTable(ctx.get(), request, &table);
-  if (!s.ok()) return c.Fail(s);
+  grpc::Status s = c.stub()->QueryTable(ctx.get(), request, table);
+  return s.ok() ? 0 : c.Fail(s);
+}
+
+int Table(const Globals& g, const TableQuery& q) {
+  Connection c(g);
+  v1::Table table;
+  if (int code = FetchTable(c, q, &table); code != 0) return code;
+  const Aggregation agg = q.agg == "median" ? Aggregation::kMedian
+                          : q.agg == "raw"  ? Aggregation::kRaw
+                                            : Aggregation::kMean;
   std::string out;
-  if (format == "json") {
-    out = TableJson(table);
-  } else if (format == "csv") {
+  if (q.format == "json") {
+    out = TableJson(table, agg);
+  } else if (q.format == "csv") {
     out = TableCsv(table);
-  } else if (format == "markdown") {
-    out = TableMarkdown(table);
+  } else if (q.format == "markdown") {
+    out = TableMarkdown(table, agg);
   } else {
-    out = TableText(table, IsTerminal(stdout));
+    out = TableText(table, IsTerminal(stdout), agg);
   }
   std::fputs(out.c_str(), stdout);
   return 0;
@@ -244,7 +341,7 @@ int Table(const Globals& g, const std::vector<std::string>& ids,
 
 int Cancel(const Globals& g, const std::string& id,
            const std::vector<int64_t>& job_ids) {
-  Connection c(g.scheduler);
+  Connection c(g);
   v1::CancelSweepRequest request;
   request.set_sweep_id(id);
   for (int64_t job : job_ids) request.add_job_ids(job);
@@ -258,8 +355,66 @@ int Cancel(const Globals& g, const std::string& id,
   return 0;
 }
 
+// Writes `text` to `path` whole (temporary file, then rename).
+int WriteOutput(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    out << text;
+    if (!out) {
+      std::fprintf(stderr, "forgetlab: cannot write %s\n", path.c_str());
+      return 1;
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::fprintf(stderr, "forgetlab: cannot write %s\n", path.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+int Plot(const Globals& g, const TableQuery& q, const std::string& out) {
+  Connection c(g);
+  v1::Table table;
+  if (int code = FetchTable(c, q, &table); code != 0) return code;
+  if (int code = WriteOutput(out, PaperFigureSvg(table, true)); code != 0) {
+    return code;
+  }
+  std::printf("wrote %s\n", out.c_str());
+  return 0;
+}
+
+int Report(const Globals& g, const TableQuery& q, const std::string& out) {
+  Connection c(g);
+  ReportInput input;
+  {
+    v1::GetSweepRequest request;
+    request.set_sweep_id(q.ids.front());
+    auto ctx = c.Context();
+    grpc::Status s = c.stub()->GetSweep(ctx.get(), request, &input.sweep);
+    if (!s.ok()) return c.Fail(s);
+  }
+  if (int code = FetchTable(c, q, &input.table); code != 0) return code;
+  v1::ListResultsRequest request;
+  request.set_sweep_id(q.ids.front());
+  for (;;) {
+    v1::ListResultsResponse response;
+    auto ctx = c.Context(60);
+    grpc::Status s = c.stub()->ListResults(ctx.get(), request, &response);
+    if (!s.ok()) return c.Fail(s);
+    for (auto& entry : *response.mutable_results()) {
+      input.results.push_back(std::move(entry));
+    }
+    if (response.next_after_job_id() == 0) break;
+    request.set_after_job_id(response.next_after_job_id());
+  }
+  if (int code = WriteOutput(out, ReportHtml(input)); code != 0) return code;
+  std::printf("wrote %s (%zu results)\n", out.c_str(), input.results.size());
+  return 0;
+}
+
 int Retry(const Globals& g, const std::string& id) {
-  Connection c(g.scheduler);
+  Connection c(g);
   v1::RetrySweepRequest request;
   request.set_sweep_id(id);
   v1::RetrySweepResponse response;
@@ -272,7 +427,7 @@ int Retry(const Globals& g, const std::string& id) {
 }
 
 int Sweeps(const Globals& g) {
-  Connection c(g.scheduler);
+  Connection c(g);
   v1::ListSweepsResponse response;
   auto ctx = c.Context();
   grpc::Status s =
@@ -285,7 +440,7 @@ int Sweeps(const Globals& g) {
 }
 
 int Workers(const Globals& g) {
-  Connection c(g.scheduler);
+  Connection c(g);
   v1::ListWorkersResponse response;
   auto ctx = c.Context();
   grpc::Status s =
@@ -314,6 +469,10 @@ int RunCli(int argc, char** argv) {
   app.add_option("--scheduler", g.scheduler, "scheduler address host:port")
       ->envname("FORGETLAB_SCHEDULER")
       ->default_str(kDefaultScheduler);
+  app.add_option("--token", g.token,
+                 "bearer token sent with every call (for servers with "
+                 "tokens)")
+      ->envname("FORGETLAB_TOKEN");
   int code = 0;
 
   std::string file;
@@ -322,7 +481,11 @@ int RunCli(int argc, char** argv) {
       "Submit a sweep file (.textproto or .json); prints the sweep id on the "
       "last line.\nExample: forgetlab submit deploy/sweeps/default.textproto");
   submit->add_option("FILE", file, "sweep file")->required();
-  submit->callback([&] { code = Submit(g, file); });
+  bool dry_run = false;
+  submit->add_flag("--dry-run", dry_run,
+                   "print the grid, the number of jobs, cache hits and a "
+                   "cost estimate; submit nothing");
+  submit->callback([&] { code = Submit(g, file, dry_run); });
 
   std::string id, format = "text";
   CLI::App* status = app.add_subcommand(
@@ -354,27 +517,54 @@ int RunCli(int argc, char** argv) {
                    "failed, cancelled");
   jobs->callback([&] { code = Jobs(g, id, format, state); });
 
-  std::vector<std::string> ids;
-  std::string metric = "forgetting", rows = "model.width",
-              cols = "pretrain.examples";
+  TableQuery query;
+  auto add_table_options = [&](CLI::App* cmd) {
+    cmd->add_option("SWEEP", query.ids, "one or more sweep ids")->required();
+    cmd->add_option("--metric", query.metric,
+                    "forgetting, avg_forgetting, bwt, acc, rel_forgetting, "
+                    "pretrain_accuracy")
+        ->capture_default_str();
+    cmd->add_option("--rows", query.rows, "row axis (a field path)")
+        ->capture_default_str();
+    cmd->add_option("--cols", query.cols, "column axis (a field path)")
+        ->capture_default_str();
+    cmd->add_option("--where", query.where,
+                    "only results with PATH=VALUE, e.g. finetune.lr=0.01 "
+                    "(repeatable)");
+  };
   CLI::App* table = app.add_subcommand(
       "table",
       "A metric aggregated over two axes: mean ± 95% CI (Student t) over "
-      "seeds.\nExample: forgetlab table sw-1a2b3c4d5e --metric=forgetting "
-      "--rows=model.width --cols=pretrain.examples --format=markdown");
-  table->add_option("SWEEP", ids, "one or more sweep ids")->required();
-  table
-      ->add_option("--metric", metric,
-                   "forgetting, avg_forgetting, bwt, acc, rel_forgetting, "
-                   "pretrain_accuracy")
+      "seeds, the median, or the raw values.\nExample: forgetlab table "
+      "sw-1a2b3c4d5e --metric=forgetting --rows=model.width "
+      "--cols=pretrain.examples --format=markdown");
+  add_table_options(table);
+  table->add_option("--agg", query.agg, "mean (± 95% CI), median or raw")
+      ->check(CLI::IsMember({"mean", "median", "raw"}))
       ->capture_default_str();
-  table->add_option("--rows", rows, "row axis (a field path)")
+  table->add_option("--format", query.format, "text, markdown, csv or json")
+      ->check(CLI::IsMember({"text", "markdown", "csv", "json"}))
       ->capture_default_str();
-  table->add_option("--cols", cols, "column axis (a field path)")
-      ->capture_default_str();
-  table->add_option("--format", format, "text, markdown, csv or json")
-      ->check(CLI::IsMember({"text", "markdown", "csv", "json"}));
-  table->callback([&] { code = Table(g, ids, metric, rows, cols, format); });
+  table->callback([&] { code = Table(g, query); });
+
+  std::string out;
+  CLI::App* report = app.add_subcommand(
+      "report",
+      "Write a self-contained HTML report: heatmap, forgetting vs model size "
+      "with error bars, forgetting frontiers, accuracy matrices, the spec."
+      "\nExample: forgetlab report sw-1a2b3c4d5e --out=report.html");
+  add_table_options(report);
+  report->add_option("--out", out, "HTML file to write")->required();
+  report->callback([&] { code = Report(g, query, out); });
+
+  CLI::App* plot = app.add_subcommand(
+      "plot",
+      "Write the paper-style figure (metric vs parameter count, one line "
+      "per pretraining size, 95% CI error bars) as SVG.\nExample: forgetlab "
+      "plot sw-1a2b3c4d5e --out=fig.svg");
+  add_table_options(plot);
+  plot->add_option("--out", out, "SVG file to write")->required();
+  plot->callback([&] { code = Plot(g, query, out); });
 
   CLI::App* cancel = app.add_subcommand(
       "cancel",

@@ -40,20 +40,42 @@ const v1::TableCell* FindCell(const v1::Table& table, double row, double col) {
   return nullptr;
 }
 
-std::string CellText(const v1::TableCell* cell) {
+std::string CellText(const v1::TableCell* cell, Aggregation agg) {
   if (cell == nullptr) return "-";
+  switch (agg) {
+    case Aggregation::kMedian:
+      return absl::StrFormat("%.4f (%d)", cell->median(), cell->n());
+    case Aggregation::kRaw: {
+      std::vector<std::string> values;
+      for (double v : cell->values())
+        values.push_back(absl::StrFormat("%.4f", v));
+      return absl::StrJoin(values, " ");
+    }
+    case Aggregation::kMean:
+      break;
+  }
   return absl::StrFormat("%.4f ± %.4f (%d)", cell->mean(),
                          cell->ci95_high() - cell->mean(), cell->n());
 }
 
-std::string RowLabel(const v1::TableRow& row) {
+double CellValue(const v1::TableCell& cell, Aggregation agg) {
+  return agg == Aggregation::kMedian ? cell.median() : cell.mean();
+}
+
+// Rows of a model-scale axis (model.*) also show the parameter count.
+std::string RowLabel(const v1::Table& table, const v1::TableRow& row) {
+  if (table.row_axis().rfind("model.", 0) != 0) return AxisValue(row.value());
   return absl::StrCat(AxisValue(row.value()), " (",
                       Grouped(row.parameter_count()), " params)");
 }
 
-std::string Title(const v1::Table& table) {
-  return absl::StrCat(table.metric(), ": mean ± 95% CI half-width (n); rows ",
-                      table.row_axis(), ", columns ", table.col_axis());
+std::string Title(const v1::Table& table, Aggregation agg) {
+  const char* what = agg == Aggregation::kMedian ? "median (n)"
+                     : agg == Aggregation::kRaw
+                         ? "values per job"
+                         : "mean ± 95% CI half-width (n)";
+  return absl::StrCat(table.metric(), ": ", what, "; rows ", table.row_axis(),
+                      ", columns ", table.col_axis());
 }
 
 // Display width of a UTF-8 string (counts code points).
@@ -129,22 +151,30 @@ std::string JobStateName(v1::JobState state) {
   }
 }
 
-std::string TableJson(const v1::Table& table) {
+std::string TableJson(const v1::Table& table, Aggregation agg) {
   std::string out = absl::StrCat(
       "{\"metric\": ", JsonString(table.metric()),
       ", \"row_axis\": ", JsonString(table.row_axis()),
       ", \"col_axis\": ", JsonString(table.col_axis()), ", \"cells\": [");
   for (int i = 0; i < table.cells_size(); ++i) {
     const v1::TableCell& c = table.cells(i);
-    absl::StrAppend(&out, i ? ", " : "", "{\"row\": ", JsonNumber(c.row()),
-                    ", \"col\": ", JsonNumber(c.col()), ", \"n\": ", c.n(),
-                    ", \"mean\": ", JsonNumber(c.mean()),
-                    ", \"std\": ", JsonNumber(c.std()),
-                    ", \"sem\": ", JsonNumber(c.sem()),
-                    ", \"ci95_low\": ", JsonNumber(c.ci95_low()),
-                    ", \"ci95_high\": ", JsonNumber(c.ci95_high()),
-                    ", \"min\": ", JsonNumber(c.min()),
-                    ", \"max\": ", JsonNumber(c.max()), "}");
+    absl::StrAppend(
+        &out, i ? ", " : "", "{\"row\": ", JsonNumber(c.row()),
+        ", \"col\": ", JsonNumber(c.col()), ", \"n\": ", c.n(),
+        ", \"mean\": ", JsonNumber(c.mean()),
+        ", \"std\": ", JsonNumber(c.std()), ", \"sem\": ", JsonNumber(c.sem()),
+        ", \"ci95_low\": ", JsonNumber(c.ci95_low()),
+        ", \"ci95_high\": ", JsonNumber(c.ci95_high()),
+        ", \"min\": ", JsonNumber(c.min()), ", \"max\": ", JsonNumber(c.max()));
+    if (agg == Aggregation::kMedian) {
+      absl::StrAppend(&out, ", \"median\": ", JsonNumber(c.median()));
+    } else if (agg == Aggregation::kRaw) {
+      std::vector<std::string> values;
+      for (double v : c.values()) values.push_back(JsonNumber(v));
+      absl::StrAppend(&out, ", \"values\": [", absl::StrJoin(values, ", "),
+                      "]");
+    }
+    absl::StrAppend(&out, "}");
   }
   absl::StrAppend(&out, "]}\n");
   return out;
@@ -162,44 +192,49 @@ std::string TableCsv(const v1::Table& table) {
   };
   std::string out = absl::StrCat(
       quoted(table.row_axis()), ",", quoted(table.col_axis()),
-      ",parameter_count,n,mean,std,sem,ci95_low,ci95_high,min,max\n");
+      ",parameter_count,n,mean,std,sem,ci95_low,ci95_high,min,max,median,"
+      "values\n");
   for (const v1::TableCell& c : table.cells()) {
     absl::StrAppend(&out, JsonNumber(c.row()), ",", JsonNumber(c.col()), ",",
                     params[c.row()], ",", c.n(), ",", JsonNumber(c.mean()), ",",
                     JsonNumber(c.std()), ",", JsonNumber(c.sem()), ",",
                     JsonNumber(c.ci95_low()), ",", JsonNumber(c.ci95_high()),
-                    ",", JsonNumber(c.min()), ",", JsonNumber(c.max()), "\n");
+                    ",", JsonNumber(c.min()), ",", JsonNumber(c.max()), ",",
+                    JsonNumber(c.median()), ",");
+    std::vector<std::string> values;
+    for (double v : c.values()) values.push_back(JsonNumber(v));
+    absl::StrAppend(&out, absl::StrJoin(values, ";"), "\n");
   }
   return out;
 }
 
-std::string TableMarkdown(const v1::Table& table) {
+std::string TableMarkdown(const v1::Table& table, Aggregation agg) {
   std::string out =
-      absl::StrCat("**", Title(table), "**\n\n| ", table.row_axis(), " |");
+      absl::StrCat("**", Title(table, agg), "**\n\n| ", table.row_axis(), " |");
   for (double col : table.cols())
     absl::StrAppend(&out, " ", AxisValue(col), " |");
   absl::StrAppend(&out, "\n|---|");
   for (int i = 0; i < table.cols_size(); ++i) absl::StrAppend(&out, "---:|");
   absl::StrAppend(&out, "\n");
   for (const v1::TableRow& row : table.rows()) {
-    absl::StrAppend(&out, "| ", RowLabel(row), " |");
+    absl::StrAppend(&out, "| ", RowLabel(table, row), " |");
     for (double col : table.cols()) {
-      absl::StrAppend(&out, " ", CellText(FindCell(table, row.value(), col)),
-                      " |");
+      absl::StrAppend(&out, " ",
+                      CellText(FindCell(table, row.value(), col), agg), " |");
     }
     absl::StrAppend(&out, "\n");
   }
   return out;
 }
 
-std::string TableText(const v1::Table& table, bool color) {
+std::string TableText(const v1::Table& table, bool color, Aggregation agg) {
   if (table.cells().empty()) {
-    return absl::StrCat(Title(table), "\n(no results yet)\n");
+    return absl::StrCat(Title(table, agg), "\n(no results yet)\n");
   }
-  double low = table.cells(0).mean(), high = low;
+  double low = CellValue(table.cells(0), agg), high = low;
   for (const v1::TableCell& c : table.cells()) {
-    low = std::min(low, c.mean());
-    high = std::max(high, c.mean());
+    low = std::min(low, CellValue(c, agg));
+    high = std::max(high, CellValue(c, agg));
   }
   std::vector<std::vector<std::string>> grid;
   std::vector<std::string> header = {
@@ -207,9 +242,9 @@ std::string TableText(const v1::Table& table, bool color) {
   for (double col : table.cols()) header.push_back(AxisValue(col));
   grid.push_back(header);
   for (const v1::TableRow& row : table.rows()) {
-    std::vector<std::string> line = {RowLabel(row)};
+    std::vector<std::string> line = {RowLabel(table, row)};
     for (double col : table.cols()) {
-      line.push_back(CellText(FindCell(table, row.value(), col)));
+      line.push_back(CellText(FindCell(table, row.value(), col), agg));
     }
     grid.push_back(line);
   }
@@ -218,7 +253,7 @@ std::string TableText(const v1::Table& table, bool color) {
     for (size_t i = 0; i < line.size(); ++i)
       widths[i] = std::max(widths[i], Width(line[i]));
   }
-  std::string out = absl::StrCat(Title(table), "\n");
+  std::string out = absl::StrCat(Title(table, agg), "\n");
   for (size_t r = 0; r < grid.size(); ++r) {
     std::string line;
     for (size_t i = 0; i < grid[r].size(); ++i) {
@@ -229,7 +264,7 @@ std::string TableText(const v1::Table& table, bool color) {
                      table.cols(static_cast<int>(i - 1)));
         if (c != nullptr && high > low) {
           // Low values green, middle yellow, high red.
-          const double t = (c->mean() - low) / (high - low);
+          const double t = (CellValue(*c, agg) - low) / (high - low);
           const char* code = t < 1.0 / 3 ? "32" : t < 2.0 / 3 ? "33" : "31";
           cell = absl::StrCat("\033[", code, "m", cell, "\033[0m");
         }

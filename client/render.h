@@ -10,18 +10,30 @@
 
 namespace forgetlab {
 
+// How `table` summarises the values of a cell.
+enum class Aggregation {
+  kMean,    // mean ± 95% CI half-width (n)
+  kMedian,  // median (n)
+  kRaw,     // every value, in job order
+};
+
 // {"metric": str, "row_axis": str, "col_axis": str, "cells": [{"row": number,
 //  "col": number, "n": int, "mean": x, "std": x, "sem": x, "ci95_low": x,
 //  "ci95_high": x, "min": x, "max": x}]}
-std::string TableJson(const v1::Table& table);
+// With kMedian each cell also has "median": x; with kRaw "values": [x, ...].
+std::string TableJson(const v1::Table& table,
+                      Aggregation agg = Aggregation::kMean);
 // Header: <row_axis>,<col_axis>,parameter_count,n,mean,std,sem,ci95_low,
-// ci95_high,min,max; one line per cell.
+// ci95_high,min,max,median,values (values joined by ';'); one line per
+// cell.
 std::string TableCsv(const v1::Table& table);
 // A grid: rows = row axis (with parameter counts), columns = col axis, cells
-// "mean ± half-CI (n)".
-std::string TableMarkdown(const v1::Table& table);
+// "mean ± half-CI (n)" (or the median, or the raw values).
+std::string TableMarkdown(const v1::Table& table,
+                          Aggregation agg = Aggregation::kMean);
 // Like Markdown, aligned for a terminal; `color` shades cells by value.
-std::string TableText(const v1::Table& table, bool color);
+std::string TableText(const v1::Table& table, bool color,
+                      Aggregation agg = Aggregation::kMean);
 
 // {"sweep_id": str, "state": str, "total": int, "counts": {"queued": int,
 //  "leased": int, "succeeded": int, "failed": int, "cancelled": int}}

@@ -122,7 +122,7 @@ TEST(RenderTest, CsvHasHeaderAndOneLinePerCell) {
   ASSERT_EQ(lines.size(), 4u);
   EXPECT_EQ(lines[0],
             "model.width,pretrain.examples,parameter_count,n,mean,std,sem,"
-            "ci95_low,ci95_high,min,max");
+            "ci95_low,ci95_high,min,max,median,values");
   EXPECT_THAT(lines[2], ::testing::StartsWith("32,50000,26506,3,0.02,"));
 }
 

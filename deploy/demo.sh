@@ -2,7 +2,8 @@
 # The main job on one machine: installs what is missing, builds, starts a
 # scheduler and a worker on loopback with a fresh database, runs the default
 # sweep (deploy/sweeps/default.textproto, 36 jobs), shows progress, prints the
-# forgetting table and stops both processes.
+# forgetting table, writes the HTML report (./forgetlab-report.html) and stops
+# both processes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./deploy/install-deps.sh
@@ -46,7 +47,11 @@ echo
 "$cli" table "$sweep_id" --metric=forgetting
 echo
 "$cli" table "$sweep_id" --metric=acc
+echo
+"$cli" report "$sweep_id" --out="$PWD/forgetlab-report.html"
+"$cli" plot "$sweep_id" --out="$PWD/forgetlab-figure.svg"
 stop
 trap - EXIT
 echo
-echo "demo: done. Both processes stopped; the database stays at $work/forgetlab.db"
+echo "demo: done. Both processes stopped. Open $PWD/forgetlab-report.html in a browser;"
+echo "      the database stays at $work/forgetlab.db"

@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libgoogle-glog-dev libcli11-dev zlib1g-dev
   dataset-fashion-mnist
   python3-torch  # the independent reference implementation in tests/reference
+  chromium       # renders the HTML report in tests/report_render_test.cc
 )
 
 sudo=""

@@ -375,6 +375,29 @@ std::string SpecKey(const v1::ExperimentSpec& resolved) {
   return key;
 }
 
+int64_t EstimateParameterCount(const v1::ExperimentSpec& r) {
+  const int64_t side =
+      r.data().dataset() == "synthetic" ? r.data().synthetic_side() : 28;
+  int64_t in = side * side, count = 0;
+  for (int i = 0; i < r.model().depth(); ++i) {
+    count += in * r.model().width() + r.model().width();
+    in = r.model().width();
+  }
+  for (const v1::TaskSpec& task : r.tasks()) {
+    count += (in + 1) * task.classes_size();
+  }
+  return count;
+}
+
+int64_t TrainingSamples(const v1::ExperimentSpec& r) {
+  int64_t samples = int64_t{r.tasks_size()} * r.finetune().steps() *
+                    r.finetune().batch_size();
+  if (r.pretrain().examples() > 0) {
+    samples += int64_t{r.pretrain().steps()} * r.pretrain().batch_size();
+  }
+  return samples;
+}
+
 absl::StatusOr<std::vector<ExpandedJob>> ExpandSweep(const v1::SweepSpec& sweep,
                                                      int max_jobs) {
   const v1::ExperimentSpec base = ResolveDefaults(sweep.base());

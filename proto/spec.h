@@ -46,6 +46,15 @@ std::string CanonicalSpec(const v1::ExperimentSpec& resolved);
 // address for the result cache, not a security boundary.
 std::string SpecKey(const v1::ExperimentSpec& resolved);
 
+// Parameters of the model a resolved spec trains (body plus one head per
+// task), for cost estimates before anything runs. The trainer reports the
+// exact count with each result.
+int64_t EstimateParameterCount(const v1::ExperimentSpec& resolved);
+
+// Training samples a resolved spec processes: pretraining (when N > 0) plus
+// every task, steps x batch size.
+int64_t TrainingSamples(const v1::ExperimentSpec& resolved);
+
 struct ExpandedJob {
   v1::ExperimentSpec spec;  // resolved
   std::string spec_key;

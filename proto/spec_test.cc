@@ -128,6 +128,18 @@ TEST(SpecTest, AxisSetsNestedNumericFields) {
   EXPECT_FALSE(SetNumericField("data.dataset", 1, &spec).ok());
 }
 
+TEST(SpecTest, CostEstimateMatchesTheModel) {
+  v1::ExperimentSpec spec;
+  spec.mutable_model()->set_width(32);
+  spec.mutable_pretrain()->set_examples(1000);
+  const v1::ExperimentSpec r = ResolveDefaults(spec);
+  // 784 -> 32 -> 32 plus two 5-way heads: what the trainer reports.
+  EXPECT_EQ(EstimateParameterCount(r), 26506);
+  EXPECT_EQ(TrainingSamples(r), 600 * 128 + 2 * 300 * 64);
+  spec.mutable_pretrain()->set_examples(0);
+  EXPECT_EQ(TrainingSamples(ResolveDefaults(spec)), 2 * 300 * 64);
+}
+
 TEST(SpecIoTest, TextErrorsNameLineColumnAndField) {
   v1::SweepSpec sweep;
   absl::Status s =

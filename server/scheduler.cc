@@ -8,6 +8,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -380,7 +381,7 @@ class SchedulerServer::Impl::ClientService final
       const v1::SubmitSweepRequest* request,
       v1::SubmitSweepResponse* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    reactor->Finish(DoSubmit(request->sweep(), response));
+    reactor->Finish(DoSubmit(request->sweep(), request->dry_run(), response));
     return reactor;
   }
 
@@ -477,6 +478,15 @@ class SchedulerServer::Impl::ClientService final
     return reactor;
   }
 
+  grpc::ServerUnaryReactor* ListResults(
+      grpc::CallbackServerContext* context,
+      const v1::ListResultsRequest* request,
+      v1::ListResultsResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(DoListResults(*request, response));
+    return reactor;
+  }
+
   grpc::ServerUnaryReactor* ListWorkers(
       grpc::CallbackServerContext* context, const v1::ListWorkersRequest*,
       v1::ListWorkersResponse* response) override {
@@ -500,7 +510,7 @@ class SchedulerServer::Impl::ClientService final
   }
 
  private:
-  grpc::Status DoSubmit(const v1::SweepSpec& spec,
+  grpc::Status DoSubmit(const v1::SweepSpec& spec, bool dry_run,
                         v1::SubmitSweepResponse* response) {
     if (spec.name().size() > kMaxNameLength) {
       return InvalidArgument(absl::StrCat("sweep.name is longer than ",
@@ -520,6 +530,25 @@ class SchedulerServer::Impl::ClientService final
         ExpandSweep(spec, impl_->options().max_jobs_per_sweep);
     if (!jobs.ok()) {
       return InvalidArgument(absl::StrCat("sweep.", jobs.status().message()));
+    }
+    if (dry_run) {
+      std::vector<std::pair<std::string, std::string>> keys;
+      for (const ExpandedJob& job : *jobs) {
+        keys.emplace_back(job.spec_key, job.canonical);
+        v1::Job* planned = response->add_planned_jobs();
+        planned->set_index(response->planned_jobs_size() - 1);
+        *planned->mutable_spec() = job.spec;
+        planned->set_spec_key(job.spec_key);
+        planned->mutable_axis_values()->insert(job.axis_values.begin(),
+                                               job.axis_values.end());
+      }
+      absl::StatusOr<int> cached = spec.rerun()
+                                       ? absl::StatusOr<int>(0)
+                                       : impl_->store()->CountCached(keys);
+      if (!cached.ok()) return ToGrpcStatus(cached.status());
+      response->set_jobs(static_cast<int>(jobs->size()));
+      response->set_cached(*cached);
+      return grpc::Status::OK;
     }
     storage::NewSweep sweep;
     sweep.name = spec.name();
@@ -544,6 +573,8 @@ class SchedulerServer::Impl::ClientService final
     response->set_sweep_id(*id);
     response->set_existing(existing);
     response->set_jobs(static_cast<int>(sweep.jobs.size()));
+    absl::StatusOr<storage::SweepRow> stored = impl_->store()->GetSweep(*id);
+    if (stored.ok()) response->set_cached(stored->cached);
     if (!existing) {
       LOG(INFO) << "sweep " << *id << " '" << spec.name()
                 << "': " << sweep.jobs.size() << " jobs queued";
@@ -588,52 +619,95 @@ class SchedulerServer::Impl::ClientService final
                                                    : request.row_axis());
     table->set_col_axis(request.col_axis().empty() ? "pretrain.examples"
                                                    : request.col_axis());
-    // An axis the sweep does not vary has its base value in every job.
-    std::map<std::string, std::pair<double, double>> fixed;
+    std::vector<TableSample> values;
     std::vector<std::string> ids;
     for (const std::string& id : request.sweep_ids()) {
       absl::StatusOr<storage::SweepRow> row = impl_->store()->GetSweep(id);
       if (!row.ok()) return ToGrpcStatus(row.status());
+      ids.push_back(id);
       v1::SweepSpec spec;
       spec.ParseFromString(row->spec);
+      // A field the sweep does not vary has its base value in every job.
       const v1::ExperimentSpec base = ResolveDefaults(spec.base());
-      double values[2] = {0, 0};
-      const std::string* axes[2] = {&table->row_axis(), &table->col_axis()};
-      const char* names[2] = {"row_axis", "col_axis"};
+      std::set<std::string> axes = {"seed"};
+      for (const v1::Axis& axis : spec.axes()) axes.insert(axis.path());
+      double fixed[2] = {0, 0};
+      const std::string* names[2] = {&table->row_axis(), &table->col_axis()};
+      const char* fields[2] = {"row_axis", "col_axis"};
       for (int a = 0; a < 2; ++a) {
-        absl::StatusOr<double> value = GetNumericField(base, *axes[a]);
+        absl::StatusOr<double> value = GetNumericField(base, *names[a]);
         if (!value.ok()) {
           return InvalidArgument(
-              absl::StrCat(names[a], ": ", value.status().message()));
+              absl::StrCat(fields[a], ": ", value.status().message()));
         }
-        values[a] = *value;
+        fixed[a] = *value;
       }
-      fixed[id] = {values[0], values[1]};
-      ids.push_back(id);
+      std::vector<std::pair<std::string, double>> axis_filters;
+      bool excluded = false;
+      for (int f = 0; f < request.where_size(); ++f) {
+        const v1::AxisFilter& filter = request.where(f);
+        absl::StatusOr<double> value = GetNumericField(base, filter.path());
+        if (!value.ok()) {
+          return InvalidArgument(
+              absl::StrCat("where[", f, "]: ", value.status().message()));
+        }
+        if (axes.count(filter.path())) {
+          axis_filters.emplace_back(filter.path(), filter.value());
+        } else if (*value != filter.value()) {
+          excluded = true;  // the whole sweep has another value
+        }
+      }
+      if (excluded) continue;
+      absl::StatusOr<std::vector<storage::MetricSample>> samples =
+          impl_->store()->MetricSamples({id}, table->metric(),
+                                        table->row_axis(), table->col_axis(),
+                                        axis_filters);
+      if (!samples.ok()) return ToGrpcStatus(samples.status());
+      for (const storage::MetricSample& s : *samples) {
+        values.push_back({s.row.value_or(fixed[0]), s.col.value_or(fixed[1]),
+                          s.value, s.parameter_count});
+      }
     }
-    absl::StatusOr<std::vector<storage::MetricSample>> samples =
-        impl_->store()->MetricSamples(ids, table->metric(), table->row_axis(),
-                                      table->col_axis());
-    if (!samples.ok()) return ToGrpcStatus(samples.status());
-    if (samples->empty()) {
-      // No values: either nothing finished yet, or the metric is misspelt.
+    if (values.empty()) {
+      // No values: nothing finished yet, the filters exclude everything, or
+      // the metric is misspelt.
       absl::StatusOr<std::vector<std::string>> names =
           impl_->store()->MetricNames(ids);
       if (!names.ok()) return ToGrpcStatus(names.status());
-      if (!names->empty()) {
+      if (!names->empty() && std::find(names->begin(), names->end(),
+                                       table->metric()) == names->end()) {
         return InvalidArgument(absl::StrCat(
             "metric: no stored metric '", table->metric(),
             "'; these sweeps have: ", absl::StrJoin(*names, ", ")));
       }
     }
-    std::vector<TableSample> values;
-    values.reserve(samples->size());
-    for (const storage::MetricSample& s : *samples) {
-      const auto& base = fixed[s.sweep_id];
-      values.push_back({s.row.value_or(base.first), s.col.value_or(base.second),
-                        s.value, s.parameter_count});
-    }
     AggregateTable(values, table);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status DoListResults(const v1::ListResultsRequest& request,
+                             v1::ListResultsResponse* response) {
+    if (request.page_size() < 0 || request.page_size() > 5000) {
+      return InvalidArgument("page_size must be between 0 and 5000");
+    }
+    absl::StatusOr<storage::SweepRow> sweep =
+        impl_->store()->GetSweep(request.sweep_id());
+    if (!sweep.ok()) return ToGrpcStatus(sweep.status());
+    const int page = request.page_size() == 0 ? 500 : request.page_size();
+    absl::StatusOr<std::vector<storage::Store::ResultRow>> rows =
+        impl_->store()->ListResults(request.sweep_id(), request.after_job_id(),
+                                    page);
+    if (!rows.ok()) return ToGrpcStatus(rows.status());
+    for (const auto& row : *rows) {
+      v1::JobResultEntry* entry = response->add_results();
+      entry->set_job_id(row.job_id);
+      entry->mutable_axis_values()->insert(row.axis_values.begin(),
+                                           row.axis_values.end());
+      entry->mutable_result()->ParseFromString(row.blob);
+    }
+    if (static_cast<int>(rows->size()) == page) {
+      response->set_next_after_job_id(rows->back().job_id);
+    }
     return grpc::Status::OK;
   }
 

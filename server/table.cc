@@ -67,6 +67,13 @@ void AggregateTable(const std::vector<TableSample>& samples, v1::Table* table) {
     cell->set_ci95_high(mean + half);
     cell->set_min(*std::min_element(values.begin(), values.end()));
     cell->set_max(*std::max_element(values.begin(), values.end()));
+    std::vector<double> sorted = values;
+    std::sort(sorted.begin(), sorted.end());
+    const size_t mid = sorted.size() / 2;
+    cell->set_median(sorted.size() % 2 == 1
+                         ? sorted[mid]
+                         : (sorted[mid - 1] + sorted[mid]) / 2);
+    for (double v : values) cell->add_values(v);
   }
 }
 

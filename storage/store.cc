@@ -987,10 +987,17 @@ absl::StatusOr<std::string> Store::GetResultBlob(int64_t job_id) {
 
 absl::StatusOr<std::vector<MetricSample>> Store::MetricSamples(
     const std::vector<std::string>& sweep_ids, const std::string& metric,
-    const std::string& row_axis, const std::string& col_axis) {
+    const std::string& row_axis, const std::string& col_axis,
+    const std::vector<std::pair<std::string, double>>& filters) {
   absl::MutexLock lock(&mutex_);
   return Guarded([&]() -> absl::StatusOr<std::vector<MetricSample>> {
     std::vector<std::string> marks(sweep_ids.size(), "?");
+    std::string filter_joins;
+    for (size_t f = 0; f < filters.size(); ++f) {
+      absl::StrAppend(&filter_joins, "JOIN job_axes f", f, " ON f", f,
+                      ".job_id=j.job_id AND f", f, ".axis=? AND f", f,
+                      ".value=? ");
+    }
     SQLite::Statement q(
         *db_,
         absl::StrCat(
@@ -999,13 +1006,17 @@ absl::StatusOr<std::vector<MetricSample>> Store::MetricSamples(
             "JOIN result_metrics m ON m.job_id=j.job_id AND m.name=? "
             "JOIN results r ON r.job_id=j.job_id "
             "LEFT JOIN job_axes ra ON ra.job_id=j.job_id AND ra.axis=? "
-            "LEFT JOIN job_axes ca ON ca.job_id=j.job_id AND ca.axis=? "
-            "WHERE j.state='SUCCEEDED' AND j.sweep_id IN (",
+            "LEFT JOIN job_axes ca ON ca.job_id=j.job_id AND ca.axis=? ",
+            filter_joins, "WHERE j.state='SUCCEEDED' AND j.sweep_id IN (",
             absl::StrJoin(marks, ","), ") ORDER BY j.job_id"));
     int i = 1;
     q.bind(i++, metric);
     q.bind(i++, row_axis);
     q.bind(i++, col_axis);
+    for (const auto& [path, value] : filters) {
+      q.bind(i++, path);
+      q.bind(i++, value);
+    }
     for (const std::string& id : sweep_ids) q.bind(i++, id);
     std::vector<MetricSample> samples;
     while (q.executeStep()) {
@@ -1018,6 +1029,52 @@ absl::StatusOr<std::vector<MetricSample>> Store::MetricSamples(
       samples.push_back(s);
     }
     return samples;
+  });
+}
+
+absl::StatusOr<int> Store::CountCached(
+    const std::vector<std::pair<std::string, std::string>>& keys_and_specs) {
+  absl::MutexLock lock(&mutex_);
+  return Guarded([&]() -> absl::StatusOr<int> {
+    SQLite::Statement q(*db_,
+                        "SELECT 1 FROM jobs WHERE spec_key=? AND "
+                        "state='SUCCEEDED' AND spec=? LIMIT 1");
+    int cached = 0;
+    for (const auto& [key, spec] : keys_and_specs) {
+      q.reset();
+      q.bind(1, key);
+      BindBlob(q, 2, spec);
+      cached += q.executeStep() ? 1 : 0;
+    }
+    return cached;
+  });
+}
+
+absl::StatusOr<std::vector<Store::ResultRow>> Store::ListResults(
+    const std::string& sweep_id, int64_t after_job_id, int limit) {
+  absl::MutexLock lock(&mutex_);
+  return Guarded([&]() -> absl::StatusOr<std::vector<ResultRow>> {
+    SQLite::Statement q(*db_,
+                        "SELECT j.job_id, r.blob FROM jobs j JOIN results r "
+                        "ON r.job_id=j.job_id WHERE j.sweep_id=? AND "
+                        "j.job_id>? AND j.state='SUCCEEDED' ORDER BY j.job_id "
+                        "LIMIT ?");
+    q.bind(1, sweep_id);
+    q.bind(2, after_job_id);
+    q.bind(3, limit);
+    std::vector<JobRow> jobs;
+    std::vector<ResultRow> rows;
+    while (q.executeStep()) {
+      JobRow j;
+      j.job_id = q.getColumn(0).getInt64();
+      jobs.push_back(j);
+      rows.push_back({j.job_id, {}, Blob(q.getColumn(1))});
+    }
+    LoadAxes(&jobs);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      rows[i].axis_values = std::move(jobs[i].axis_values);
+    }
+    return rows;
   });
 }
 

@@ -240,10 +240,27 @@ class Store {
   absl::StatusOr<std::string> GetResultBlob(int64_t job_id);
 
   // Every stored value of `metric` over SUCCEEDED jobs of the sweeps, with
-  // their values on the two axes.
+  // their values on the two axes, in job order. `filters` keeps only jobs
+  // whose axis (path) has the value; the path must be an axis of the jobs.
   absl::StatusOr<std::vector<MetricSample>> MetricSamples(
       const std::vector<std::string>& sweep_ids, const std::string& metric,
-      const std::string& row_axis, const std::string& col_axis);
+      const std::string& row_axis, const std::string& col_axis,
+      const std::vector<std::pair<std::string, double>>& filters = {});
+
+  // How many of these (spec_key, spec) pairs already have a SUCCEEDED job:
+  // what CreateSweep would serve from the cache. Reads only.
+  absl::StatusOr<int> CountCached(
+      const std::vector<std::pair<std::string, std::string>>& keys_and_specs);
+
+  struct ResultRow {
+    int64_t job_id = 0;
+    std::map<std::string, double> axis_values;
+    std::string blob;  // the serialized JobResult
+  };
+  // Results of SUCCEEDED jobs of a sweep with job_id > after_job_id, in
+  // job order.
+  absl::StatusOr<std::vector<ResultRow>> ListResults(
+      const std::string& sweep_id, int64_t after_job_id, int limit);
 
   // Names of the metrics stored for SUCCEEDED jobs of the sweeps, sorted.
   absl::StatusOr<std::vector<std::string>> MetricNames(

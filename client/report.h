@@ -1,0 +1,31 @@
+// The HTML report and the paper-style figure of a sweep, rendered from API
+// messages into self-contained files (inline SVG and CSS, no scripts, no
+// network).
+#ifndef FORGETLAB_CLIENT_REPORT_H_
+#define FORGETLAB_CLIENT_REPORT_H_
+
+#include <string>
+#include <vector>
+
+#include "forgetlab/v1/forgetlab.pb.h"
+
+namespace forgetlab {
+
+struct ReportInput {
+  v1::SweepStatus sweep;  // with its spec
+  v1::Table table;        // the metric over rows x columns
+  std::vector<v1::JobResultEntry> results;
+};
+
+// The metric against model size, one line per column value (e.g. pretraining
+// size), with 95% CI error bars. The x axis is the parameter count (log
+// scale) when rows are a model axis, else the row value.
+std::string PaperFigureSvg(const v1::Table& table, bool standalone);
+
+// The whole report: heatmap, paper figure, forgetting frontiers (task-1
+// accuracy while task 2 trains), mean accuracy matrices, the sweep spec.
+std::string ReportHtml(const ReportInput& input);
+
+}  // namespace forgetlab
+
+#endif  // FORGETLAB_CLIENT_REPORT_H_

@@ -1,0 +1,59 @@
+// Small SVG charts drawn by hand (no scripts, no network): a line chart with
+// error bars and a heatmap. Used by the HTML report and `forgetlab plot`.
+#ifndef FORGETLAB_CLIENT_SVG_H_
+#define FORGETLAB_CLIENT_SVG_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace forgetlab::svg {
+
+// Text safe inside SVG/HTML elements and attributes.
+std::string Escape(const std::string& text);
+
+// A compact label for an axis value: 26506 -> "26.5k", 0.05 -> "0.05".
+std::string ShortNumber(double v);
+
+struct Series {
+  std::string label;
+  std::vector<double> x;
+  std::vector<double> y;
+  // Optional error bars: lower and upper ends, same length as y.
+  std::vector<double> y_low;
+  std::vector<double> y_high;
+};
+
+struct LineChartOptions {
+  std::string title;
+  std::string x_label;  // with units, e.g. "parameters (count, log scale)"
+  std::string y_label;
+  bool log_x = false;
+  int width = 640;
+  int height = 400;
+  // Adds xmlns so the SVG stands alone as a file.
+  bool standalone = false;
+};
+
+// Axes with ticks and labels, one coloured polyline with markers (and error
+// bars when given) per series, and a legend.
+std::string LineChart(const std::vector<Series>& series,
+                      const LineChartOptions& options);
+
+struct HeatmapData {
+  std::string title;
+  std::string row_title;
+  std::string col_title;
+  std::string value_label;  // the colour bar's label, with units
+  std::vector<std::string> row_labels;
+  std::vector<std::string> col_labels;
+  std::vector<std::vector<std::optional<double>>> values;  // [row][col]
+};
+
+// One rectangle per cell, coloured on a white-to-red scale from the smallest
+// to the largest value, with the value written in it; a colour bar.
+std::string Heatmap(const HeatmapData& data);
+
+}  // namespace forgetlab::svg
+
+#endif  // FORGETLAB_CLIENT_SVG_H_
