@@ -1,6 +1,7 @@
 // Spec defaults, validation, numeric field paths and sweep expansion.
 #include "proto/spec.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <set>
@@ -20,7 +21,29 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 
 constexpr int kFashionMnistTrain = 60000;
-constexpr int kClasses = 10;  // both datasets have 10 classes
+constexpr int kCifar10Train = 50000;
+constexpr int kMaxClasses = 1000;
+
+struct ImageSize {
+  int64_t channels = 1, side = 28;
+};
+
+// The image size a dataset has (IDX folders other than Fashion-MNIST are
+// assumed 28x28; the trainer checks the real size).
+ImageSize ImageSizeOf(const v1::DataSpec& data) {
+  if (data.dataset() == "cifar10") return {3, 32};
+  if (data.dataset() == "synthetic") {
+    return {data.synthetic_channels(), data.synthetic_side()};
+  }
+  return {1, 28};
+}
+
+// Number of classes, or 0 when only the files can tell (idx).
+int ClassesOf(const v1::DataSpec& data) {
+  if (data.dataset() == "synthetic") return data.synthetic_classes();
+  if (data.dataset() == "idx") return 0;
+  return 10;
+}
 
 absl::Status Invalid(absl::string_view prefix, absl::string_view field,
                      absl::string_view what) {
@@ -102,9 +125,6 @@ v1::ExperimentSpec ResolveDefaults(const v1::ExperimentSpec& spec) {
   if (model.family() == v1::ModelSpec::FAMILY_UNSPECIFIED) {
     model.set_family(v1::ModelSpec::MLP);
   }
-  if (!model.has_depth()) model.set_depth(2);
-  if (!model.has_width()) model.set_width(128);
-
   v1::DataSpec& data = *r.mutable_data();
   if (data.dataset().empty()) data.set_dataset("fashion_mnist");
   if (data.dataset() == "synthetic") {
@@ -113,12 +133,42 @@ v1::ExperimentSpec ResolveDefaults(const v1::ExperimentSpec& spec) {
     if (!data.has_synthetic_test()) data.set_synthetic_test(400);
     if (!data.has_synthetic_side()) data.set_synthetic_side(8);
     if (!data.has_synthetic_seed()) data.set_synthetic_seed(7);
+    if (!data.has_synthetic_channels()) data.set_synthetic_channels(1);
+    if (!data.has_synthetic_classes()) data.set_synthetic_classes(10);
     if (!data.has_pretrain_pool()) {
       data.set_pretrain_pool(data.synthetic_train() * 5 / 6);
     }
   } else {
-    if (data.path().empty()) data.set_path(kDefaultFashionMnistPath);
-    if (!data.has_pretrain_pool()) data.set_pretrain_pool(50000);
+    if (data.path().empty() && data.dataset() == "fashion_mnist") {
+      data.set_path(kDefaultFashionMnistPath);
+    }
+    if (!data.has_pretrain_pool()) {
+      data.set_pretrain_pool(data.dataset() == "cifar10" ? 40000 : 50000);
+    }
+  }
+
+  // Only the chosen family's knobs are filled, so that a job's key does not
+  // change with knobs it does not use.
+  switch (model.family()) {
+    case v1::ModelSpec::RESNET:
+      if (!model.has_width_multiplier()) model.set_width_multiplier(0.5);
+      if (!model.has_blocks_per_stage()) model.set_blocks_per_stage(1);
+      break;
+    case v1::ModelSpec::VIT: {
+      const int64_t side = ImageSizeOf(data).side;
+      if (!model.has_patch_size()) {
+        model.set_patch_size(side % 7 == 0 ? 7 : side % 4 == 0 ? 4 : side);
+      }
+      if (!model.has_dim()) model.set_dim(64);
+      if (!model.has_vit_depth()) model.set_vit_depth(2);
+      if (!model.has_heads()) model.set_heads(4);
+      if (!model.has_mlp_ratio()) model.set_mlp_ratio(2);
+      if (model.pooling().empty()) model.set_pooling("cls");
+      break;
+    }
+    default:
+      if (!model.has_depth()) model.set_depth(2);
+      if (!model.has_width()) model.set_width(128);
   }
 
   v1::PretrainSpec& pretrain = *r.mutable_pretrain();
@@ -154,22 +204,69 @@ v1::ExperimentSpec ResolveDefaults(const v1::ExperimentSpec& spec) {
 absl::Status ValidateExperiment(const v1::ExperimentSpec& r,
                                 absl::string_view prefix) {
   absl::Status s;
-  if (r.model().family() != v1::ModelSpec::MLP) {
-    return Invalid(prefix, "model.family",
-                   "must be MLP (the only family this version trains)");
+  const v1::ModelSpec& model = r.model();
+  switch (model.family()) {
+    case v1::ModelSpec::MLP:
+      s = CheckRange(prefix, "model.depth", model.depth(), 1, 16);
+      if (s.ok()) s = CheckRange(prefix, "model.width", model.width(), 1, 8192);
+      break;
+    case v1::ModelSpec::RESNET:
+      s = CheckRange(prefix, "model.width_multiplier", model.width_multiplier(),
+                     0.0625, 8.0);
+      if (s.ok()) {
+        s = CheckRange(prefix, "model.blocks_per_stage",
+                       model.blocks_per_stage(), 1, 8);
+      }
+      break;
+    case v1::ModelSpec::VIT: {
+      const int64_t side = ImageSizeOf(r.data()).side;
+      s = CheckRange(prefix, "model.dim", model.dim(), 8, 1024);
+      if (s.ok())
+        s = CheckRange(prefix, "model.vit_depth", model.vit_depth(), 1, 24);
+      if (s.ok()) s = CheckRange(prefix, "model.heads", model.heads(), 1, 64);
+      if (s.ok())
+        s = CheckRange(prefix, "model.mlp_ratio", model.mlp_ratio(), 1, 16);
+      if (s.ok())
+        s = CheckRange(prefix, "model.patch_size", model.patch_size(), 1, 64);
+      if (s.ok() && model.dim() % model.heads() != 0) {
+        s = Invalid(
+            prefix, "model.heads",
+            absl::StrCat("(", model.heads(), ") must divide model.dim (",
+                         model.dim(), ")"));
+      }
+      if (s.ok() && r.data().dataset() != "idx" &&
+          side % model.patch_size() != 0) {
+        s = Invalid(prefix, "model.patch_size",
+                    absl::StrCat("(", model.patch_size(),
+                                 ") must divide the image side (", side, ")"));
+      }
+      if (s.ok() && model.pooling() != "cls" && model.pooling() != "mean") {
+        s = Invalid(prefix, "model.pooling",
+                    absl::StrCat("must be \"cls\" or \"mean\" (got \"",
+                                 model.pooling(), "\")"));
+      }
+      break;
+    }
+    default:
+      s = Invalid(prefix, "model.family", "must be MLP, RESNET or VIT");
   }
-  s = CheckRange(prefix, "model.depth", r.model().depth(), 1, 16);
-  if (s.ok()) s = CheckRange(prefix, "model.width", r.model().width(), 1, 8192);
   if (!s.ok()) return s;
 
   const v1::DataSpec& data = r.data();
   int64_t train_images = 0;
-  if (data.dataset() == "fashion_mnist") {
-    train_images = kFashionMnistTrain;
+  if (data.dataset() == "fashion_mnist" || data.dataset() == "idx" ||
+      data.dataset() == "cifar10") {
+    train_images = data.dataset() == "fashion_mnist" ? kFashionMnistTrain
+                   : data.dataset() == "cifar10"     ? kCifar10Train
+                                                     : int64_t{1} << 24;
     if (data.path().empty() || data.path()[0] != '/') {
-      return Invalid(prefix, "data.path",
-                     absl::StrCat("must be an absolute folder path (got '",
-                                  data.path(), "')"));
+      return Invalid(
+          prefix, "data.path",
+          absl::StrCat("must be an absolute folder path for dataset ",
+                       data.dataset(), " (got '", data.path(), "')"));
+    }
+    if (data.path().find("..") != std::string::npos) {
+      return Invalid(prefix, "data.path", "must not contain '..'");
     }
   } else if (data.dataset() == "synthetic") {
     s = CheckRange(prefix, "data.synthetic_train", data.synthetic_train(), 20,
@@ -182,13 +279,21 @@ absl::Status ValidateExperiment(const v1::ExperimentSpec& r,
       s = CheckRange(prefix, "data.synthetic_side", data.synthetic_side(), 2,
                      64);
     }
+    if (s.ok()) {
+      s = CheckRange(prefix, "data.synthetic_channels",
+                     data.synthetic_channels(), 1, 4);
+    }
+    if (s.ok()) {
+      s = CheckRange(prefix, "data.synthetic_classes", data.synthetic_classes(),
+                     2, 100);
+    }
     if (!s.ok()) return s;
     train_images = data.synthetic_train();
   } else {
-    return Invalid(
-        prefix, "data.dataset",
-        absl::StrCat("is unknown ('", data.dataset(),
-                     "'); known datasets: fashion_mnist, synthetic"));
+    return Invalid(prefix, "data.dataset",
+                   absl::StrCat("is unknown ('", data.dataset(),
+                                "'); known datasets: fashion_mnist, idx, "
+                                "cifar10, synthetic"));
   }
   s = CheckRange<int64_t>(prefix, "data.pretrain_pool", data.pretrain_pool(), 0,
                           train_images - 1);
@@ -206,10 +311,23 @@ absl::Status ValidateExperiment(const v1::ExperimentSpec& r,
   if (s.ok()) s = CheckRate(prefix, "pretrain.lr", pretrain.lr());
   if (!s.ok()) return s;
 
-  if (r.tasks_size() < 2 || r.tasks_size() > kClasses) {
+  const int classes = ClassesOf(data) > 0 ? ClassesOf(data) : kMaxClasses;
+  if (r.tasks_size() < 2 || r.tasks_size() > classes) {
     return Invalid(prefix, "tasks",
-                   absl::StrCat("must list between 2 and ", kClasses,
+                   absl::StrCat("must list between 2 and ", classes,
                                 " tasks (got ", r.tasks_size(), ")"));
+  }
+  std::set<int> pretrain_classes;
+  for (int c : r.pretrain().classes()) {
+    if (c < 0 || c >= classes) {
+      return Invalid(
+          prefix, "pretrain.classes",
+          absl::StrCat("has class ", c, "; classes are 0..", classes - 1));
+    }
+    if (!pretrain_classes.insert(c).second) {
+      return Invalid(prefix, "pretrain.classes",
+                     absl::StrCat("repeats class ", c));
+    }
   }
   std::map<int, int> owner;  // class -> task index
   for (int i = 0; i < r.tasks_size(); ++i) {
@@ -218,10 +336,10 @@ absl::Status ValidateExperiment(const v1::ExperimentSpec& r,
       return Invalid(prefix, field, "must list at least one class");
     }
     for (int c : r.tasks(i).classes()) {
-      if (c < 0 || c >= kClasses) {
+      if (c < 0 || c >= classes) {
         return Invalid(
             prefix, field,
-            absl::StrCat("has class ", c, "; classes are 0..", kClasses - 1));
+            absl::StrCat("has class ", c, "; classes are 0..", classes - 1));
       }
       auto [it, inserted] = owner.emplace(c, i);
       if (!inserted) {
@@ -376,15 +494,55 @@ std::string SpecKey(const v1::ExperimentSpec& resolved) {
 }
 
 int64_t EstimateParameterCount(const v1::ExperimentSpec& r) {
-  const int64_t side =
-      r.data().dataset() == "synthetic" ? r.data().synthetic_side() : 28;
-  int64_t in = side * side, count = 0;
-  for (int i = 0; i < r.model().depth(); ++i) {
-    count += in * r.model().width() + r.model().width();
-    in = r.model().width();
+  const ImageSize image = ImageSizeOf(r.data());
+  const v1::ModelSpec& m = r.model();
+  int64_t count = 0, features = 0;
+  if (m.family() == v1::ModelSpec::RESNET) {
+    int64_t widths[3];
+    for (int s = 0; s < 3; ++s) {
+      widths[s] =
+          std::max<int64_t>(1, std::llround((16 << s) * m.width_multiplier()));
+    }
+    count += image.channels * widths[0] * 9 + 2 * widths[0];  // stem + BN
+    int64_t in = widths[0];
+    for (int s = 0; s < 3; ++s) {
+      for (int b = 0; b < m.blocks_per_stage(); ++b) {
+        const int64_t out = widths[s];
+        count += in * out * 9 + 2 * out + out * out * 9 + 2 * out;
+        if (in != out || (s > 0 && b == 0)) count += in * out + 2 * out;
+        in = out;
+      }
+    }
+    features = in;
+  } else if (m.family() == v1::ModelSpec::VIT) {
+    const int64_t d = m.dim(), hidden = d * m.mlp_ratio();
+    const int64_t tokens =
+        (image.side / m.patch_size()) * (image.side / m.patch_size());
+    count +=
+        image.channels * m.patch_size() * m.patch_size() * d + d;  // patches
+    const int64_t class_token = m.pooling() == "mean" ? 0 : 1;
+    count += class_token * d + (tokens + class_token) * d;  // class, position
+    count += m.vit_depth() * (2 * d + 3 * d * d + 3 * d + d * d + d + 2 * d +
+                              d * hidden + hidden + hidden * d + d);
+    count += 2 * d;  // final norm
+    features = d;
+  } else {
+    int64_t in = image.channels * image.side * image.side;
+    for (int i = 0; i < m.depth(); ++i) {
+      count += in * m.width() + m.width();
+      in = m.width();
+    }
+    features = in;
+  }
+  if (r.finetune().shared_head()) {
+    int widest = 0;
+    for (const v1::TaskSpec& task : r.tasks()) {
+      widest = std::max(widest, task.classes_size());
+    }
+    return count + (features + 1) * widest;
   }
   for (const v1::TaskSpec& task : r.tasks()) {
-    count += (in + 1) * task.classes_size();
+    count += (features + 1) * task.classes_size();
   }
   return count;
 }

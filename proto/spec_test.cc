@@ -91,7 +91,23 @@ TEST(SpecTest, BadValuesNameTheField) {
        "base.tasks[1].classes repeats class 2, already in tasks[0]"},
       {"base { data { dataset: 'cifar100' } }",
        "base.data.dataset is unknown ('cifar100'); known datasets: "
-       "fashion_mnist, synthetic"},
+       "fashion_mnist, idx, cifar10, synthetic"},
+      {"base { model { family: VIT dim: 30 heads: 4 } }",
+       "base.model.heads (4) must divide model.dim (30)"},
+      {"base { model { family: VIT patch_size: 5 } }",
+       "base.model.patch_size (5) must divide the image side (28)"},
+      {"base { model { family: VIT pooling: 'max' } }",
+       "base.model.pooling must be"},
+      {"base { model { family: RESNET width_multiplier: 0 } }",
+       "base.model.width_multiplier must be between 0.0625 and 8"},
+      {"base { data { dataset: 'idx' } }",
+       "base.data.path must be an absolute folder path for dataset idx"},
+      {"base { data { dataset: 'cifar10' path: '/data/../etc' } }",
+       "base.data.path must not contain '..'"},
+      {"base { pretrain { classes: [3, 3] } }",
+       "base.pretrain.classes repeats class 3"},
+      {"base { pretrain { classes: [12] } }",
+       "base.pretrain.classes has class 12"},
       {"axes { path: 'model.colour' values: [1] }",
        "no field 'colour' in ModelSpec"},
       {"axes { path: 'model.width' values: [1.5] }", "is an integer field"},
@@ -126,6 +142,30 @@ TEST(SpecTest, AxisSetsNestedNumericFields) {
   EXPECT_EQ(spec.seed(), 9);
   EXPECT_FALSE(SetNumericField("tasks", 1, &spec).ok());
   EXPECT_FALSE(SetNumericField("data.dataset", 1, &spec).ok());
+}
+
+TEST(SpecTest, FamilyDefaultsFillOnlyTheirOwnKnobs) {
+  v1::ExperimentSpec vit;
+  vit.mutable_model()->set_family(v1::ModelSpec::VIT);
+  v1::ExperimentSpec r = ResolveDefaults(vit);
+  EXPECT_EQ(r.model().patch_size(), 7);  // 28-pixel images
+  EXPECT_EQ(r.model().dim(), 64);
+  EXPECT_FALSE(r.model().has_width());
+  EXPECT_TRUE(ValidateExperiment(r, "").ok());
+  vit.mutable_data()->set_dataset("cifar10");
+  vit.mutable_data()->set_path("/data/cifar-10-batches-bin");
+  r = ResolveDefaults(vit);
+  EXPECT_EQ(r.model().patch_size(), 4);  // 32-pixel images
+  EXPECT_EQ(r.data().pretrain_pool(), 40000);
+  EXPECT_TRUE(ValidateExperiment(r, "").ok());
+  v1::ExperimentSpec resnet;
+  resnet.mutable_model()->set_family(v1::ModelSpec::RESNET);
+  r = ResolveDefaults(resnet);
+  EXPECT_DOUBLE_EQ(r.model().width_multiplier(), 0.5);
+  EXPECT_EQ(r.model().blocks_per_stage(), 1);
+  // The same count the trainer reports for experiment_resnet-like models.
+  r.mutable_model()->set_width_multiplier(0.25);
+  EXPECT_EQ(EstimateParameterCount(r), 5142);
 }
 
 TEST(SpecTest, CostEstimateMatchesTheModel) {

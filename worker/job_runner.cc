@@ -19,8 +19,26 @@ FORGETLAB_SAME_CODE(kInternal, kInternal);
 train::ExperimentConfig ToTrainConfig(const v1::ExperimentSpec& spec) {
   const v1::ExperimentSpec r = ResolveDefaults(spec);
   train::ExperimentConfig c;
+  switch (r.model().family()) {
+    case v1::ModelSpec::RESNET:
+      c.family = "resnet";
+      break;
+    case v1::ModelSpec::VIT:
+      c.family = "vit";
+      break;
+    default:
+      c.family = "mlp";
+  }
   c.depth = r.model().depth();
   c.width = r.model().width();
+  c.width_multiplier = r.model().width_multiplier();
+  c.blocks_per_stage = r.model().blocks_per_stage();
+  c.patch_size = r.model().patch_size();
+  c.dim = r.model().dim();
+  c.vit_depth = r.model().vit_depth();
+  c.heads = r.model().heads();
+  c.mlp_ratio = r.model().mlp_ratio();
+  c.pooling = r.model().pooling();
   c.data.dataset = r.data().dataset();
   c.data.path = r.data().path();
   c.data.pretrain_pool = r.data().pretrain_pool();
@@ -28,10 +46,14 @@ train::ExperimentConfig ToTrainConfig(const v1::ExperimentSpec& spec) {
   c.data.synthetic_test = r.data().synthetic_test();
   c.data.synthetic_side = r.data().synthetic_side();
   c.data.synthetic_seed = r.data().synthetic_seed();
+  c.data.synthetic_channels = r.data().synthetic_channels();
+  c.data.synthetic_classes = r.data().synthetic_classes();
   c.pretrain_examples = r.pretrain().examples();
   c.pretrain_steps = r.pretrain().steps();
   c.pretrain_batch = r.pretrain().batch_size();
   c.pretrain_lr = r.pretrain().lr();
+  c.pretrain_classes.assign(r.pretrain().classes().begin(),
+                            r.pretrain().classes().end());
   c.tasks.clear();
   for (const v1::TaskSpec& task : r.tasks()) {
     c.tasks.push_back(
@@ -42,6 +64,8 @@ train::ExperimentConfig ToTrainConfig(const v1::ExperimentSpec& spec) {
   c.task_lr = r.finetune().lr();
   c.momentum = r.optimizer().momentum();
   c.eval_every = r.eval().eval_every();
+  c.shared_head = r.finetune().shared_head();
+  c.overlap = r.eval().overlap();
   c.seed = r.seed();
   return c;
 }

@@ -19,6 +19,9 @@ ABSL_FLAG(std::string, scheduler, "",
           "127.0.0.1:50051)");
 ABSL_FLAG(std::string, device, "cpu", "cpu, cuda or cuda:N");
 ABSL_FLAG(int, threads, 0, "intra-op threads (0: LibTorch's default)");
+ABSL_FLAG(std::string, checkpoint_dir, "",
+          "keep pretrained bodies in this folder and reuse them (keyed by "
+          "model, data, pretraining spec and seed)");
 ABSL_FLAG(int, max_jobs, 0, "exit after this many jobs (0: never)");
 ABSL_FLAG(std::vector<std::string>, datasets, {},
           "datasets this worker offers, comma-separated (default: synthetic, "
@@ -48,6 +51,7 @@ int main(int argc, char** argv) {
   }
   options.device = absl::GetFlag(FLAGS_device);
   options.threads = absl::GetFlag(FLAGS_threads);
+  options.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
   options.max_jobs = absl::GetFlag(FLAGS_max_jobs);
   options.datasets = absl::GetFlag(FLAGS_datasets);
   forgetlab::Worker worker(options);

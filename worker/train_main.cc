@@ -22,6 +22,9 @@ ABSL_FLAG(std::string, spec, "",
 ABSL_FLAG(std::string, format, "text", "text or json");
 ABSL_FLAG(std::string, device, "cpu", "cpu, cuda or cuda:N");
 ABSL_FLAG(int, threads, 0, "intra-op threads (0: LibTorch's default)");
+ABSL_FLAG(std::string, checkpoint_dir, "",
+          "keep pretrained bodies in this folder and reuse them (keyed by "
+          "model, data, pretraining spec and seed)");
 
 namespace forgetlab {
 namespace {
@@ -116,6 +119,7 @@ int Main() {
   train::RunOptions options;
   options.device = absl::GetFlag(FLAGS_device);
   options.threads = absl::GetFlag(FLAGS_threads);
+  options.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
   absl::StatusOr<v1::JobResult> result = RunJob(spec, options);
   if (!result.ok()) {
     std::fprintf(stderr, "forgetlab-train: %s: %s\n", path.c_str(),

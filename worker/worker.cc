@@ -307,6 +307,7 @@ void Worker::Impl::RunLeasedJob(const v1::LeaseJobResponse& lease_response) {
   train::RunOptions options;
   options.device = options_.device;
   options.threads = options_.threads;
+  options.checkpoint_dir = options_.checkpoint_dir;
   options.cancel = &cancel;
   options.on_progress = [this](const train::Progress& p) {
     absl::MutexLock lock(&mu_);

@@ -29,6 +29,9 @@ class Worker {
     absl::Duration max_backoff = absl::Seconds(5);
     // Exit after this many jobs (0: run until stopped); for tests.
     int max_jobs = 0;
+    // When set, pretrained bodies are kept here and reused by later jobs
+    // with the same model, data, pretraining spec and seed.
+    std::string checkpoint_dir;
   };
 
   explicit Worker(Options options);

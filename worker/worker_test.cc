@@ -125,10 +125,7 @@ TEST_F(WorkerTest, TrainingErrorFailsTheJobWithTheReason) {
   std::vector<v1::Job> jobs = Jobs(id);
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0].state(), v1::FAILED);
-  EXPECT_THAT(
-      jobs[0].error(),
-      HasSubstr(
-          "missing IDX file /nonexistent/fmnist/train-images-idx3-ubyte"));
+  EXPECT_THAT(jobs[0].error(), HasSubstr("no IDX folder /nonexistent/fmnist"));
   EXPECT_THAT(jobs[0].error(), HasSubstr("dataset-fashion-mnist"));
 }
 

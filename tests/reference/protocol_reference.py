@@ -56,13 +56,20 @@ def run(width, examples, seed, data, pool=50000, pretrain_steps=600, task_steps=
                                torch.nn.Linear(width, width), torch.nn.ReLU())
     pre_head = torch.nn.Linear(width, 10)
     heads = [torch.nn.Linear(width, 5), torch.nn.Linear(width, 5)]
-    # Independent mode: any seeded stream. Lockstep mode: one generator seeded
-    # with the job seed, drawn in forgetlab's order (permutation, then batch
-    # indices), so the two implementations see identical batches.
-    gen = torch.Generator().manual_seed(seed if LOCKSTEP else seed + 1000)
+    # Independent mode: any seeded streams. Lockstep mode: forgetlab's two
+    # generators, drawn in forgetlab's order: pretraining from the job seed
+    # (permutation, then batch indices), the tasks from the seed plus
+    # 0x9E3779B97F4A7C15 (mod 2^64), so both implementations see identical
+    # batches.
+    if LOCKSTEP:
+        pre_gen = torch.Generator().manual_seed(seed)
+        task_gen = torch.Generator().manual_seed((seed + 0x9E3779B97F4A7C15) % 2**64)
+    else:
+        pre_gen = torch.Generator().manual_seed(seed + 1000)
+        task_gen = torch.Generator().manual_seed(seed + 2000)
     tasks = [list(range(0, 5)), list(range(5, 10))]
 
-    def train(head, x, y, steps, batch, lr):
+    def train(head, x, y, steps, batch, lr, gen):
         params = list(body.parameters()) + list(head.parameters())
         opt = torch.optim.SGD(params, lr=lr, momentum=0.9)
         for _ in range(steps):
@@ -82,13 +89,14 @@ def run(width, examples, seed, data, pool=50000, pretrain_steps=600, task_steps=
             return (head(body(x)).argmax(1) == y).float().mean().item()
 
     if examples > 0:
-        perm = torch.randperm(pool, generator=gen)[:examples]
-        train(pre_head, train_x[perm], train_y[perm], pretrain_steps, 128, 0.05)
+        perm = torch.randperm(pool, generator=pre_gen)[:examples]
+        train(pre_head, train_x[perm], train_y[perm], pretrain_steps, 128, 0.05,
+              pre_gen)
     down_x, down_y = train_x[pool:], train_y[pool:]
     r = []
     for t, classes in enumerate(tasks):
         x, y = task_split(down_x, down_y, classes)
-        train(heads[t], x, y, task_steps, 64, 0.01)
+        train(heads[t], x, y, task_steps, 64, 0.01, task_gen)
         r.append([accuracy(heads[j], tasks[j]) for j in range(2)])
     return r
 

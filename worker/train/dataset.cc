@@ -1,16 +1,22 @@
-// Dataset loading: gzipped or raw IDX files and the synthetic set.
+// Dataset loading: IDX folders, CIFAR-10 batches and the synthetic set.
 #include "worker/train/dataset.h"
 
-#include <zlib.h>
-
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <tuple>
 #include <vector>
 
+#include "worker/train/gunzip.h"
+
 namespace forgetlab::train {
 namespace {
+
+namespace fs = std::filesystem;
 
 constexpr double kFashionMean = 0.2860;
 constexpr double kFashionStd = 0.3530;
@@ -21,27 +27,97 @@ TrainStatus Error(TrainCode code, std::string message) {
 }
 
 bool FileExists(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return false;
-  std::fclose(f);
-  return true;
+  std::error_code ec;
+  return fs::is_regular_file(path, ec);
 }
 
-// Reads exactly `n` bytes; false on a short read.
-bool ReadExactly(gzFile f, void* buffer, size_t n) {
-  auto* p = static_cast<unsigned char*>(buffer);
-  while (n > 0) {
-    const unsigned chunk =
-        n > (1u << 30) ? (1u << 30) : static_cast<unsigned>(n);
-    const int got = gzread(f, p, chunk);
-    if (got <= 0) return false;
-    p += got;
-    n -= static_cast<size_t>(got);
+torch::Tensor Normalise(const torch::Tensor& images_u8, double mean,
+                        double std) {
+  return images_u8.reshape({images_u8.size(0), -1})
+      .to(torch::kFloat32)
+      .div_(255.0)
+      .sub_(mean)
+      .div_(std)
+      .contiguous();
+}
+
+int ClassCount(const torch::Tensor& train_labels,
+               const torch::Tensor& test_labels) {
+  return static_cast<int>(std::max(train_labels.max().item<int64_t>(),
+                                   test_labels.max().item<int64_t>()) +
+                          1);
+}
+
+// Finds the one file in `folder` whose name starts with `prefix`, contains
+// one of `markers` and ends in `suffix` (optionally followed by ".gz").
+// Returns the path without ".gz", or a status listing what was found.
+TrainStatus FindIdx(const std::string& folder, const std::string& prefix,
+                    const std::vector<std::string>& markers,
+                    const std::string& suffix, std::string* found) {
+  std::vector<std::string> matches;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(folder, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.size() > 3 && name.compare(name.size() - 3, 3, ".gz") == 0) {
+      name.resize(name.size() - 3);
+    }
+    if (name.rfind(prefix, 0) != 0 || name.size() < suffix.size() ||
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
+      continue;
+    }
+    for (const std::string& marker : markers) {
+      if (name.find(marker) != std::string::npos) {
+        const std::string path = (fs::path(folder) / name).string();
+        if (std::find(matches.begin(), matches.end(), path) == matches.end()) {
+          matches.push_back(path);
+        }
+        break;
+      }
+    }
   }
-  return true;
+  if (matches.size() == 1) {
+    *found = matches[0];
+    return {};
+  }
+  const std::string wanted = prefix + "*" + markers[0] + "*" + suffix + "[.gz]";
+  if (matches.empty()) {
+    return Error(
+        TrainCode::kNotFound,
+        "missing IDX file " + (fs::path(folder) / wanted).string() +
+            (ec ? " (cannot read the folder: " + ec.message() + ")" : "") +
+            "; for Fashion-MNIST install the Debian package "
+            "dataset-fashion-mnist (deploy/install-deps.sh does)");
+  }
+  std::string list;
+  for (const std::string& m : matches)
+    list += " " + fs::path(m).filename().string();
+  return Error(TrainCode::kInvalidArgument,
+               "several IDX files in " + folder + " match " + wanted + ":" +
+                   list +
+                   "; end data.path with a file-name prefix to pick "
+                   "one set, e.g. " +
+                   folder + "/emnist-balanced");
 }
 
 }  // namespace
+
+TrainStatus ReadMaybeGzipped(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error(TrainCode::kNotFound, "cannot open " + path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string data = buffer.str();
+  if (!IsGzip(data)) {
+    *out = std::move(data);
+    return {};
+  }
+  std::string error;
+  if (!Gunzip(data, out, &error)) {
+    return Error(TrainCode::kInvalidArgument,
+                 "malformed gzip file " + path + ": " + error);
+  }
+  return {};
+}
 
 TrainStatus ReadIdxFile(const std::string& path_without_gz, int expected_dims,
                         torch::Tensor* out) {
@@ -53,36 +129,32 @@ TrainStatus ReadIdxFile(const std::string& path_without_gz, int expected_dims,
                      "[.gz]; for Fashion-MNIST install the Debian package "
                      "dataset-fashion-mnist (deploy/install-deps.sh does)");
   }
-  // gzread reads uncompressed files transparently, so one path serves both.
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    return Error(TrainCode::kNotFound, "cannot open IDX file " + path);
-  }
-  unsigned char magic[4];
+  std::string data;
+  TrainStatus s = ReadMaybeGzipped(path, &data);
+  if (!s.ok()) return s;
   const std::string kExpected =
       "; expected an MNIST-format IDX file (magic 0x0000080" +
       std::to_string(expected_dims) + ", big-endian sizes)";
-  if (!ReadExactly(f, magic, 4) || magic[0] != 0 || magic[1] != 0 ||
-      magic[2] != kIdxUnsignedByte || magic[3] != expected_dims) {
-    gzclose(f);
+  const auto* bytes = reinterpret_cast<const uint8_t*>(data.data());
+  if (data.size() < 4 || bytes[0] != 0 || bytes[1] != 0 ||
+      bytes[2] != kIdxUnsignedByte || bytes[3] != expected_dims) {
     return Error(
         TrainCode::kInvalidArgument,
         "malformed IDX file " + path + ": bad magic number" + kExpected);
   }
+  const size_t header = 4 + 4 * static_cast<size_t>(expected_dims);
+  if (data.size() < header) {
+    return Error(
+        TrainCode::kInvalidArgument,
+        "malformed IDX file " + path + ": truncated header" + kExpected);
+  }
   std::vector<int64_t> dims;
   int64_t total = 1;
   for (int d = 0; d < expected_dims; ++d) {
-    unsigned char b[4];
-    if (!ReadExactly(f, b, 4)) {
-      gzclose(f);
-      return Error(
-          TrainCode::kInvalidArgument,
-          "malformed IDX file " + path + ": truncated header" + kExpected);
-    }
+    const uint8_t* b = bytes + 4 + 4 * d;
     const int64_t size = (int64_t{b[0]} << 24) | (int64_t{b[1]} << 16) |
                          (int64_t{b[2]} << 8) | int64_t{b[3]};
     if (size <= 0 || size > (int64_t{1} << 24)) {
-      gzclose(f);
       return Error(TrainCode::kInvalidArgument,
                    "malformed IDX file " + path + ": dimension " +
                        std::to_string(d) + " is " + std::to_string(size) +
@@ -91,46 +163,56 @@ TrainStatus ReadIdxFile(const std::string& path_without_gz, int expected_dims,
     dims.push_back(size);
     total *= size;
   }
-  if (total > (int64_t{1} << 32)) {
-    gzclose(f);
-    return Error(TrainCode::kInvalidArgument,
-                 "IDX file " + path + " is too large (" +
-                     std::to_string(total) + " bytes of data)");
-  }
-  torch::Tensor data = torch::empty(dims, torch::kUInt8);
-  const bool complete =
-      ReadExactly(f, data.data_ptr<uint8_t>(), static_cast<size_t>(total));
-  gzclose(f);
-  if (!complete) {
+  if (total > (int64_t{1} << 32) ||
+      data.size() - header < static_cast<size_t>(total)) {
     return Error(TrainCode::kInvalidArgument,
                  "malformed IDX file " + path +
                      ": truncated data (header says " + std::to_string(total) +
                      " bytes)");
   }
-  *out = data;
+  torch::Tensor tensor = torch::empty(dims, torch::kUInt8);
+  std::copy(bytes + header, bytes + header + total, tensor.data_ptr<uint8_t>());
+  *out = tensor;
   return {};
 }
 
-bool IdxFolderPresent(const std::string& folder) {
-  const std::string images = folder + "/train-images-idx3-ubyte";
-  return FileExists(images + ".gz") || FileExists(images);
-}
-
-TrainStatus LoadIdxFolder(const std::string& folder, Dataset* out) {
+TrainStatus LoadIdxFolder(const std::string& path, double mean, double std,
+                          Dataset* out) {
+  std::error_code ec;
+  std::string folder = path, prefix;
+  if (!fs::is_directory(path, ec)) {
+    folder = fs::path(path).parent_path().string();
+    prefix = fs::path(path).filename().string();
+    if (!fs::is_directory(folder, ec)) {
+      return Error(TrainCode::kNotFound,
+                   "no IDX folder " + path +
+                       "; for Fashion-MNIST install the Debian package "
+                       "dataset-fashion-mnist (deploy/install-deps.sh does)");
+    }
+  }
+  struct Part {
+    std::vector<std::string> markers;
+    std::string suffix;
+    int dims;
+  };
+  const Part kParts[4] = {{{"train-images"}, "idx3-ubyte", 3},
+                          {{"train-labels"}, "idx1-ubyte", 1},
+                          {{"t10k-images", "test-images"}, "idx3-ubyte", 3},
+                          {{"t10k-labels", "test-labels"}, "idx1-ubyte", 1}};
   torch::Tensor parts[4];
-  const char* kNames[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                           "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+  std::string names[4];
   for (int i = 0; i < 4; ++i) {
     TrainStatus s =
-        ReadIdxFile(folder + "/" + kNames[i], i % 2 == 0 ? 3 : 1, &parts[i]);
+        FindIdx(folder, prefix, kParts[i].markers, kParts[i].suffix, &names[i]);
+    if (s.ok()) s = ReadIdxFile(names[i], kParts[i].dims, &parts[i]);
     if (!s.ok()) return s;
   }
   for (int i = 0; i < 4; i += 2) {
     if (parts[i].size(0) != parts[i + 1].size(0)) {
       return Error(TrainCode::kInvalidArgument,
-                   "IDX folder " + folder + ": " + kNames[i] + " has " +
+                   "IDX folder " + folder + ": " + names[i] + " has " +
                        std::to_string(parts[i].size(0)) + " images but " +
-                       kNames[i + 1] + " has " +
+                       names[i + 1] + " has " +
                        std::to_string(parts[i + 1].size(0)) + " labels");
     }
   }
@@ -140,54 +222,103 @@ TrainStatus LoadIdxFolder(const std::string& folder, Dataset* out) {
         TrainCode::kInvalidArgument,
         "IDX folder " + folder + ": train and test images differ in size");
   }
-  auto normalise = [](const torch::Tensor& images) {
-    return images.reshape({images.size(0), -1})
-        .to(torch::kFloat32)
-        .div_(255.0)
-        .sub_(kFashionMean)
-        .div_(kFashionStd)
-        .contiguous();
-  };
-  out->train_images = normalise(parts[0]);
+  if (mean < 0) {
+    const torch::Tensor scaled = parts[0].to(torch::kFloat64).div(255.0);
+    mean = scaled.mean().item<double>();
+    std = std::max(scaled.std().item<double>(), 1e-6);
+  }
+  out->train_images = Normalise(parts[0], mean, std);
   out->train_labels = parts[1].to(torch::kInt64);
-  out->test_images = normalise(parts[2]);
+  out->test_images = Normalise(parts[2], mean, std);
   out->test_labels = parts[3].to(torch::kInt64);
-  out->input_size = out->train_images.size(1);
-  out->num_classes =
-      static_cast<int>(std::max(out->train_labels.max().item<int64_t>(),
-                                out->test_labels.max().item<int64_t>()) +
-                       1);
+  out->shape = ImageShape{1, parts[0].size(1), parts[0].size(2)};
+  out->num_classes = ClassCount(out->train_labels, out->test_labels);
   return {};
 }
 
-Dataset MakeSyntheticDataset(int64_t n_train, int64_t n_test, int64_t side,
-                             int64_t seed) {
-  constexpr int kClasses = 10;
-  auto gen = at::detail::createCPUGenerator(static_cast<uint64_t>(seed));
-  const int64_t dim = side * side;
-  torch::Tensor prototypes = torch::randn({kClasses, dim}, gen);
+TrainStatus LoadCifar10(const std::string& folder, Dataset* out) {
+  constexpr int64_t kRecord = 1 + 3 * 32 * 32;
+  auto load = [&](const std::vector<std::string>& files, torch::Tensor* images,
+                  torch::Tensor* labels) -> TrainStatus {
+    std::string all;
+    for (const std::string& name : files) {
+      const std::string path = (fs::path(folder) / name).string();
+      if (!FileExists(path)) {
+        return Error(TrainCode::kNotFound,
+                     "missing CIFAR-10 file " + path +
+                         "; expected the binary version (data_batch_1.bin .. "
+                         "data_batch_5.bin, test_batch.bin from "
+                         "cifar-10-binary.tar.gz)");
+      }
+      std::string data;
+      TrainStatus s = ReadMaybeGzipped(path, &data);
+      if (!s.ok()) return s;
+      if (data.empty() || data.size() % kRecord != 0) {
+        return Error(TrainCode::kInvalidArgument,
+                     "malformed CIFAR-10 file " + path + ": " +
+                         std::to_string(data.size()) +
+                         " bytes is not a whole number of 3073-byte records");
+      }
+      all += data;
+    }
+    const int64_t n = static_cast<int64_t>(all.size()) / kRecord;
+    torch::Tensor raw =
+        torch::from_blob(all.data(), {n, kRecord}, torch::kUInt8).clone();
+    *labels = raw.select(1, 0).to(torch::kInt64);
+    torch::Tensor pixels =
+        raw.slice(1, 1).to(torch::kFloat32).div_(255.0).view({n, 3, 32 * 32});
+    const torch::Tensor mean =
+        torch::tensor({0.4914f, 0.4822f, 0.4465f}).view({1, 3, 1});
+    const torch::Tensor std =
+        torch::tensor({0.2470f, 0.2435f, 0.2616f}).view({1, 3, 1});
+    *images = pixels.sub_(mean).div_(std).view({n, -1}).contiguous();
+    if (labels->max().item<int64_t>() > 9) {
+      return Error(
+          TrainCode::kInvalidArgument,
+          "malformed CIFAR-10 data in " + folder + ": a label is above 9");
+    }
+    return {};
+  };
+  TrainStatus s =
+      load({"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin",
+            "data_batch_4.bin", "data_batch_5.bin"},
+           &out->train_images, &out->train_labels);
+  if (s.ok())
+    s = load({"test_batch.bin"}, &out->test_images, &out->test_labels);
+  if (!s.ok()) return s;
+  out->shape = ImageShape{3, 32, 32};
+  out->num_classes = 10;
+  return {};
+}
+
+Dataset MakeSyntheticDataset(const DataConfig& c) {
+  auto gen =
+      at::detail::createCPUGenerator(static_cast<uint64_t>(c.synthetic_seed));
+  const int64_t dim =
+      c.synthetic_channels * c.synthetic_side * c.synthetic_side;
+  torch::Tensor prototypes = torch::randn({c.synthetic_classes, dim}, gen);
   auto make = [&](int64_t n, torch::Tensor* images, torch::Tensor* labels) {
     // Balanced labels in a fixed order, so every class is present.
-    *labels = torch::arange(n, torch::kInt64).remainder(kClasses);
+    *labels = torch::arange(n, torch::kInt64).remainder(c.synthetic_classes);
     *images = (prototypes.index_select(0, *labels) +
                torch::randn({n, dim}, gen).mul_(1.5))
                   .contiguous();
   };
   Dataset d;
-  make(n_train, &d.train_images, &d.train_labels);
-  make(n_test, &d.test_images, &d.test_labels);
-  d.input_size = dim;
-  d.num_classes = kClasses;
+  make(c.synthetic_train, &d.train_images, &d.train_labels);
+  make(c.synthetic_test, &d.test_images, &d.test_labels);
+  d.shape =
+      ImageShape{c.synthetic_channels, c.synthetic_side, c.synthetic_side};
+  d.num_classes = static_cast<int>(c.synthetic_classes);
   return d;
 }
 
 TrainStatus GetDataset(const DataConfig& config, const torch::Device& device,
                        std::shared_ptr<const Dataset>* out) {
   using Key = std::tuple<std::string, std::string, int64_t, int64_t, int64_t,
-                         int64_t, std::string>;
+                         int64_t, int64_t, int64_t, std::string>;
   static std::mutex mu;
-  static std::map<Key, std::shared_ptr<const Dataset>>* cache =
-      new std::map<Key, std::shared_ptr<const Dataset>>();
+  static auto* cache = new std::map<Key, std::shared_ptr<const Dataset>>();
   const bool synthetic = config.dataset == "synthetic";
   const Key key{config.dataset,
                 synthetic ? "" : config.path,
@@ -195,6 +326,8 @@ TrainStatus GetDataset(const DataConfig& config, const torch::Device& device,
                 synthetic ? config.synthetic_test : 0,
                 synthetic ? config.synthetic_side : 0,
                 synthetic ? config.synthetic_seed : 0,
+                synthetic ? config.synthetic_channels : 0,
+                synthetic ? config.synthetic_classes : 0,
                 device.str()};
   std::lock_guard<std::mutex> lock(mu);
   auto it = cache->find(key);
@@ -203,17 +336,21 @@ TrainStatus GetDataset(const DataConfig& config, const torch::Device& device,
     return {};
   }
   Dataset d;
+  TrainStatus s;
   if (synthetic) {
-    d = MakeSyntheticDataset(config.synthetic_train, config.synthetic_test,
-                             config.synthetic_side, config.synthetic_seed);
+    d = MakeSyntheticDataset(config);
   } else if (config.dataset == "fashion_mnist") {
-    TrainStatus s = LoadIdxFolder(config.path, &d);
-    if (!s.ok()) return s;
+    s = LoadIdxFolder(config.path, kFashionMean, kFashionStd, &d);
+  } else if (config.dataset == "idx") {
+    s = LoadIdxFolder(config.path, -1, -1, &d);
+  } else if (config.dataset == "cifar10") {
+    s = LoadCifar10(config.path, &d);
   } else {
-    return Error(TrainCode::kInvalidArgument,
-                 "unknown dataset '" + config.dataset +
-                     "'; known: fashion_mnist, synthetic");
+    s = Error(TrainCode::kInvalidArgument,
+              "unknown dataset '" + config.dataset +
+                  "'; known: fashion_mnist, idx, cifar10, synthetic");
   }
+  if (!s.ok()) return s;
   if (!device.is_cpu()) {
     d.train_images = d.train_images.to(device);
     d.train_labels = d.train_labels.to(device);
@@ -224,6 +361,11 @@ TrainStatus GetDataset(const DataConfig& config, const torch::Device& device,
   (*cache)[key] = shared;
   *out = shared;
   return {};
+}
+
+bool IdxFolderPresent(const std::string& folder) {
+  std::string found;
+  return FindIdx(folder, "", {"train-images"}, "idx3-ubyte", &found).ok();
 }
 
 }  // namespace forgetlab::train

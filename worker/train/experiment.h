@@ -15,9 +15,11 @@ namespace forgetlab::train {
 
 // Where the images come from. Every field is resolved (no "use default").
 struct DataConfig {
-  // "fashion_mnist" (an MNIST-format IDX folder) or "synthetic".
+  // "fashion_mnist" (Fashion-MNIST's IDX folder), "idx" (any MNIST-format
+  // IDX folder), "cifar10" (CIFAR-10 binary batches) or "synthetic".
   std::string dataset = "fashion_mnist";
-  // IDX folder for fashion_mnist.
+  // The folder holding the files (fashion_mnist, idx, cifar10). For idx it
+  // may end in a file-name prefix, e.g. ".../emnist/emnist-balanced".
   std::string path = "/usr/share/datasets/fashion-mnist";
   // Leading train images forming the pretraining pool; the rest is the
   // downstream train split.
@@ -27,6 +29,8 @@ struct DataConfig {
   int64_t synthetic_test = 400;
   int64_t synthetic_side = 8;
   int64_t synthetic_seed = 7;
+  int64_t synthetic_channels = 1;
+  int64_t synthetic_classes = 10;
 };
 
 struct TaskConfig {
@@ -36,20 +40,35 @@ struct TaskConfig {
 
 // One experiment, fully resolved. Defaults are DESIGN.md's default protocol.
 struct ExperimentConfig {
+  std::string family = "mlp";  // "mlp", "resnet" or "vit"
+  // mlp
   int depth = 2;
   int width = 128;
+  // resnet
+  double width_multiplier = 0.5;
+  int blocks_per_stage = 1;
+  // vit
+  int patch_size = 7;
+  int dim = 64;
+  int vit_depth = 2;
+  int heads = 4;
+  int mlp_ratio = 2;
+  std::string pooling = "cls";  // or "mean"
   DataConfig data;
   int64_t pretrain_examples = 0;
   int pretrain_steps = 600;
   int pretrain_batch = 128;
   double pretrain_lr = 0.05;
+  std::vector<int> pretrain_classes;  // empty: every class
   std::vector<TaskConfig> tasks = {{"A", {0, 1, 2, 3, 4}},
                                    {"B", {5, 6, 7, 8, 9}}};
   int task_steps = 300;
   int task_batch = 64;
   double task_lr = 0.01;
   double momentum = 0.9;
-  int eval_every = 100;  // 0: no curves
+  int eval_every = 100;      // 0: no curves
+  bool shared_head = false;  // one head for every task
+  bool overlap = false;      // compute the `overlap` metric after task 1
   int64_t seed = 0;
 };
 
@@ -66,6 +85,10 @@ struct RunOptions {
   std::function<void(const Progress&)> on_progress;
   // When set and true, training stops at the next step with kCancelled.
   const std::atomic<bool>* cancel = nullptr;
+  // When set, pretrained bodies are saved here (torch::save) keyed by a hash
+  // of the model, data, pretraining spec and seed, and loaded instead of
+  // pretraining again.
+  std::string checkpoint_dir;
 };
 
 struct CurvePoint {
@@ -112,9 +135,6 @@ struct TrainStatus {
 // with kFailedPrecondition "non-finite loss at <phase> step <s>".
 TrainStatus RunExperiment(const ExperimentConfig& config,
                           const RunOptions& options, ExperimentResult* result);
-
-// Parameters of the body plus one head per task, without training.
-int64_t CountParameters(const ExperimentConfig& config, int64_t input_size);
 
 // Whether `folder` holds an MNIST-format train image file (gzipped or raw),
 // without reading it.

@@ -32,6 +32,13 @@ std::map<std::string, double> ComputeForgettingMetrics(
   m["bwt"] = sum_bwt / static_cast<double>(k - 1);
   m["acc"] = sum_acc / static_cast<double>(k);
   m["rel_forgetting"] = r[0][0] > 0 ? m["forgetting"] / r[0][0] : 0.0;
+  // Luo et al. 2023: mean over later stages m of (R0 - Rm) / R0 * 100, with
+  // R0 task 1's accuracy right after it was learned.
+  double relative = 0;
+  for (size_t stage = 1; stage < k; ++stage) {
+    relative += r[0][0] > 0 ? (r[0][0] - r[stage][0]) / r[0][0] * 100 : 0.0;
+  }
+  m["fg_relative"] = relative / static_cast<double>(k - 1);
   return m;
 }
 

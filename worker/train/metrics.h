@@ -16,6 +16,8 @@ namespace forgetlab::train {
 //   bwt             mean over j < k of R[k][j] - R[j][j]
 //   acc             mean of the last row
 //   rel_forgetting  forgetting / R[1][1] (0 when R[1][1] is 0)
+//   fg_relative     Luo et al.: mean over m in 2..k of
+//                   (R[1][1] - R[m][1]) / R[1][1] * 100, in percent
 // An empty map when R is not square with k >= 2.
 std::map<std::string, double> ComputeForgettingMetrics(
     const std::vector<std::vector<double>>& r);

@@ -13,6 +13,7 @@ TEST(ForgettingMetricsTest, TwoTasksByHand) {
   EXPECT_NEAR(m["bwt"], -0.3, 1e-12);
   EXPECT_NEAR(m["acc"], 0.775, 1e-12);
   EXPECT_NEAR(m["rel_forgetting"], 0.3 / 0.9, 1e-12);
+  EXPECT_NEAR(m["fg_relative"], 0.3 / 0.9 * 100, 1e-9);
 }
 
 TEST(ForgettingMetricsTest, ThreeTasksUseBestEarlierAccuracy) {
@@ -26,6 +27,9 @@ TEST(ForgettingMetricsTest, ThreeTasksUseBestEarlierAccuracy) {
   EXPECT_NEAR(m["bwt"], ((0.5 - 0.8) + (0.7 - 0.9)) / 2, 1e-12);
   EXPECT_NEAR(m["acc"], (0.5 + 0.7 + 0.85) / 3, 1e-12);
   EXPECT_NEAR(m["rel_forgetting"], 0.45 / 0.8, 1e-12);
+  // Luo et al.: stages 2 and 3 against R[1][1] = 0.8, in percent.
+  EXPECT_NEAR(m["fg_relative"],
+              ((0.8 - 0.95) / 0.8 + (0.8 - 0.5) / 0.8) / 2 * 100, 1e-9);
 }
 
 TEST(ForgettingMetricsTest, NegativeForgettingIsKept) {

@@ -6,9 +6,12 @@
 #include <chrono>
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <mutex>
 #include <new>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,6 +22,7 @@
 #include "worker/train/dataset.h"
 #include "worker/train/experiment.h"
 #include "worker/train/metrics.h"
+#include "worker/train/models.h"
 
 namespace forgetlab::train {
 namespace {
@@ -30,24 +34,6 @@ using Clock = std::chrono::steady_clock;
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
-
-// depth x (Linear + ReLU); the heads sit on top of its output.
-struct MlpBody : torch::nn::Module {
-  MlpBody(int64_t input_size, int depth, int width) {
-    int64_t in = input_size;
-    for (int i = 0; i < depth; ++i) {
-      layers.push_back(register_module(
-          "fc" + std::to_string(i),
-          torch::nn::Linear(/*in_features=*/in, /*out_features=*/width)));
-      in = width;
-    }
-  }
-  torch::Tensor forward(torch::Tensor x) {
-    for (auto& layer : layers) x = torch::relu(layer->forward(x));
-    return x;
-  }
-  std::vector<torch::nn::Linear> layers;
-};
 
 // The examples one phase trains on: row indices into the train images and
 // the labels the phase's head predicts, aligned.
@@ -78,6 +64,37 @@ torch::Tensor RowsWithClasses(const torch::Tensor& labels_cpu, int64_t begin,
   return torch::nonzero(mapped.ge(0)).squeeze(1).add_(begin);
 }
 
+// FNV-1a over `text`, as 16 hex digits: a stable name for checkpoint files.
+std::string StableHash(const std::string& text) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx",
+                static_cast<unsigned long long>(h));
+  return hex;
+}
+
+// Everything pretraining depends on, so equal keys mean equal bodies.
+std::string CheckpointKey(const ExperimentConfig& c) {
+  std::ostringstream key;
+  key << "v1|" << c.family << "|" << c.depth << "|" << c.width << "|"
+      << c.width_multiplier << "|" << c.blocks_per_stage << "|" << c.patch_size
+      << "|" << c.dim << "|" << c.vit_depth << "|" << c.heads << "|"
+      << c.mlp_ratio << "|" << c.pooling << "|" << c.data.dataset << "|"
+      << c.data.path << "|" << c.data.pretrain_pool << "|"
+      << c.data.synthetic_train << "|" << c.data.synthetic_test << "|"
+      << c.data.synthetic_side << "|" << c.data.synthetic_seed << "|"
+      << c.data.synthetic_channels << "|" << c.data.synthetic_classes << "|"
+      << c.pretrain_examples << "|" << c.pretrain_steps << "|"
+      << c.pretrain_batch << "|" << c.pretrain_lr << "|" << c.momentum << "|"
+      << c.seed << "|";
+  for (int cls : c.pretrain_classes) key << cls << ",";
+  return StableHash(key.str());
+}
+
 class Trainer {
  public:
   Trainer(const ExperimentConfig& config, const RunOptions& options,
@@ -89,17 +106,22 @@ class Trainer {
  private:
   TrainStatus TrainPhase(const std::string& phase, torch::nn::Linear head,
                          const TrainSplit& split, int steps, int batch,
-                         double lr, int stage, ExperimentResult* result);
+                         double lr, int stage, at::Generator& generator,
+                         ExperimentResult* result);
+  TrainStatus Pretrain(ExperimentResult* result);
   double Accuracy(torch::nn::Linear head, const TestSplit& split);
   std::vector<double> EvaluateTasks();
+  double Overlap();
   void ReportProgress(const std::string& phase);
+  torch::nn::Linear HeadOf(size_t task) {
+    return config_.shared_head ? task_heads_[0] : task_heads_[task];
+  }
 
   const ExperimentConfig& config_;
   const RunOptions& options_;
   const Dataset& data_;
   torch::Device device_;
-  at::Generator generator_;
-  std::shared_ptr<MlpBody> body_;
+  std::shared_ptr<Body> body_;
   torch::nn::Linear pretrain_head_{nullptr};
   std::vector<torch::nn::Linear> task_heads_;
   std::vector<TestSplit> task_tests_;
@@ -127,15 +149,35 @@ double Trainer::Accuracy(torch::nn::Linear head, const TestSplit& split) {
 
 std::vector<double> Trainer::EvaluateTasks() {
   std::vector<double> row;
-  for (size_t j = 0; j < task_heads_.size(); ++j) {
-    row.push_back(Accuracy(task_heads_[j], task_tests_[j]));
+  for (size_t j = 0; j < task_tests_.size(); ++j) {
+    row.push_back(Accuracy(HeadOf(j), task_tests_[j]));
   }
   return row;
+}
+
+// DESIGN.md's trace overlap of the task-1 and task-2 feature second moments
+// at the penultimate layer, on the test split.
+double Trainer::Overlap() {
+  torch::NoGradGuard no_grad;
+  body_->eval();
+  auto moment = [&](const TestSplit& split) {
+    const torch::Tensor f = body_->forward(split.images).to(torch::kFloat64);
+    return f.t().mm(f).div(
+        static_cast<double>(std::max<int64_t>(1, f.size(0))));
+  };
+  const torch::Tensor a = moment(task_tests_[0]);
+  const torch::Tensor b = moment(task_tests_[1]);
+  body_->train();
+  const double ab = a.mul(b).sum().item<double>();  // Tr(A B), both symmetric
+  const double aa = a.mul(a).sum().item<double>();
+  const double bb = b.mul(b).sum().item<double>();
+  return aa > 0 && bb > 0 ? ab / std::sqrt(aa * bb) : 0.0;
 }
 
 TrainStatus Trainer::TrainPhase(const std::string& phase,
                                 torch::nn::Linear head, const TrainSplit& split,
                                 int steps, int batch, double lr, int stage,
+                                at::Generator& generator,
                                 ExperimentResult* result) {
   const int64_t n = split.rows.size(0);
   if (n == 0) {
@@ -150,7 +192,7 @@ TrainStatus Trainer::TrainPhase(const std::string& phase,
   // Batch buffers are reused across steps: no per-step allocation of the
   // (large) input batch.
   torch::Tensor images =
-      torch::empty({batch, data_.input_size}, data_.train_images.options());
+      torch::empty({batch, data_.shape.size()}, data_.train_images.options());
   torch::Tensor labels = torch::empty({batch}, split.labels.options());
   const bool on_cpu = device_.is_cpu();
   for (int step = 1; step <= steps; ++step) {
@@ -158,7 +200,7 @@ TrainStatus Trainer::TrainPhase(const std::string& phase,
       return {TrainCode::kCancelled,
               "cancelled at " + phase + " step " + std::to_string(step)};
     }
-    torch::Tensor picks = torch::randint(n, {batch}, generator_,
+    torch::Tensor picks = torch::randint(n, {batch}, generator,
                                          torch::TensorOptions(torch::kInt64));
     torch::Tensor rows = split.rows.index_select(0, picks);
     if (!on_cpu) {
@@ -190,6 +232,86 @@ TrainStatus Trainer::TrainPhase(const std::string& phase,
   return {};
 }
 
+TrainStatus Trainer::Pretrain(ExperimentResult* result) {
+  const auto start = Clock::now();
+  const torch::Tensor train_labels_cpu = data_.train_labels.cpu();
+  const TestSplit test_all{data_.test_images, data_.test_labels};
+  std::string checkpoint;
+  if (!options_.checkpoint_dir.empty()) {
+    checkpoint = options_.checkpoint_dir + "/pretrained-" +
+                 CheckpointKey(config_) + ".pt";
+  }
+  auto restrict_classes = [&](const TestSplit& all) {
+    if (config_.pretrain_classes.empty()) return all;
+    const torch::Tensor map =
+        LabelMap(config_.pretrain_classes, data_.num_classes);
+    const torch::Tensor labels = all.labels.cpu();
+    const torch::Tensor rows = RowsWithClasses(labels, 0, labels.size(0), map);
+    return TestSplit{
+        all.images.index_select(0, rows.to(device_)),
+        map.index_select(0, labels.index_select(0, rows)).to(device_)};
+  };
+  if (!checkpoint.empty() && std::ifstream(checkpoint).good()) {
+    torch::serialize::InputArchive archive;
+    archive.load_from(checkpoint, device_);
+    torch::serialize::InputArchive body, head;
+    archive.read("body", body);
+    archive.read("head", head);
+    body_->load(body);
+    pretrain_head_->load(head);
+    steps_done_ += config_.pretrain_steps;
+  } else {
+    // Pretraining has its own generator, so loading a checkpoint instead
+    // leaves the task phases' batches unchanged.
+    at::Generator generator =
+        at::detail::createCPUGenerator(static_cast<uint64_t>(config_.seed));
+    TrainSplit split;
+    torch::Tensor pool =
+        torch::arange(config_.data.pretrain_pool, torch::kInt64);
+    torch::Tensor labels =
+        train_labels_cpu.slice(0, 0, config_.data.pretrain_pool);
+    if (!config_.pretrain_classes.empty()) {
+      const torch::Tensor map =
+          LabelMap(config_.pretrain_classes, data_.num_classes);
+      pool =
+          RowsWithClasses(train_labels_cpu, 0, config_.data.pretrain_pool, map);
+      labels = map.index_select(0, train_labels_cpu.index_select(0, pool));
+    }
+    if (config_.pretrain_examples > pool.size(0)) {
+      return {
+          TrainCode::kInvalidArgument,
+          "pretrain.examples is " + std::to_string(config_.pretrain_examples) +
+              " but the pretraining pool holds " +
+              std::to_string(pool.size(0)) + " images" +
+              (config_.pretrain_classes.empty() ? "" : " of those classes")};
+    }
+    const torch::Tensor chosen =
+        torch::randperm(pool.size(0), generator,
+                        torch::TensorOptions(torch::kInt64))
+            .slice(0, 0, config_.pretrain_examples);
+    split.rows = pool.index_select(0, chosen);
+    split.labels = labels.index_select(0, chosen).to(device_);
+    TrainStatus s = TrainPhase("pretrain", pretrain_head_, split,
+                               config_.pretrain_steps, config_.pretrain_batch,
+                               config_.pretrain_lr, -1, generator, result);
+    if (!s.ok()) return s;
+    if (!checkpoint.empty()) {
+      torch::serialize::OutputArchive archive, body, head;
+      body_->save(body);
+      pretrain_head_->save(head);
+      archive.write("body", body);
+      archive.write("head", head);
+      const std::string tmp = checkpoint + ".tmp";
+      archive.save_to(tmp);
+      std::rename(tmp.c_str(), checkpoint.c_str());  // whole or not at all
+    }
+  }
+  result->metrics["pretrain_accuracy"] =
+      Accuracy(pretrain_head_, restrict_classes(test_all));
+  result->pretrain_seconds = SecondsSince(start);
+  return {};
+}
+
 TrainStatus Trainer::Run(ExperimentResult* result) {
   const auto start = Clock::now();
   const int k = static_cast<int>(config_.tasks.size());
@@ -212,36 +334,57 @@ TrainStatus Trainer::Run(ExperimentResult* result) {
                 " but the pretraining pool holds " +
                 std::to_string(config_.data.pretrain_pool) + " images"};
   }
+  std::vector<int> all_classes = config_.pretrain_classes;
   for (const TaskConfig& task : config_.tasks) {
-    for (int c : task.classes) {
-      if (c < 0 || c >= data_.num_classes) {
-        return {TrainCode::kInvalidArgument,
-                "task " + task.name + " names class " + std::to_string(c) +
-                    " but the dataset has classes 0.." +
-                    std::to_string(data_.num_classes - 1)};
-      }
+    all_classes.insert(all_classes.end(), task.classes.begin(),
+                       task.classes.end());
+  }
+  for (int c : all_classes) {
+    if (c < 0 || c >= data_.num_classes) {
+      return {TrainCode::kInvalidArgument,
+              "class " + std::to_string(c) +
+                  " is named but the dataset has classes 0.." +
+                  std::to_string(data_.num_classes - 1)};
     }
   }
+  if (config_.family == "vit" &&
+      (data_.shape.height % config_.patch_size != 0 ||
+       data_.shape.width % config_.patch_size != 0)) {
+    return {TrainCode::kInvalidArgument,
+            "model.patch_size " + std::to_string(config_.patch_size) +
+                " does not divide the " + std::to_string(data_.shape.height) +
+                "x" + std::to_string(data_.shape.width) + " images"};
+  }
 
-  // Weights: LibTorch's default initialisation after seeding. The global
-  // seed is process state, so construction is serialised.
+  // Weights: LibTorch's default initialisation after seeding, in a fixed
+  // order (body, pretraining head, task heads). The global seed is process
+  // state, so construction is serialised.
   {
     static std::mutex seed_mutex;
     std::lock_guard<std::mutex> lock(seed_mutex);
     torch::manual_seed(static_cast<uint64_t>(config_.seed));
-    body_ = std::make_shared<MlpBody>(data_.input_size, config_.depth,
-                                      config_.width);
-    pretrain_head_ = torch::nn::Linear(config_.width, data_.num_classes);
+    body_ = MakeBody(config_, data_.shape);
+    const int pretrain_classes =
+        config_.pretrain_classes.empty()
+            ? data_.num_classes
+            : static_cast<int>(config_.pretrain_classes.size());
+    pretrain_head_ = torch::nn::Linear(body_->feature_size(), pretrain_classes);
+    size_t widest = 0;
     for (const TaskConfig& task : config_.tasks) {
-      task_heads_.push_back(torch::nn::Linear(
-          config_.width, static_cast<int64_t>(task.classes.size())));
+      widest = std::max(widest, task.classes.size());
+      if (!config_.shared_head) {
+        task_heads_.push_back(torch::nn::Linear(
+            body_->feature_size(), static_cast<int64_t>(task.classes.size())));
+      }
+    }
+    if (config_.shared_head) {
+      task_heads_.push_back(torch::nn::Linear(body_->feature_size(),
+                                              static_cast<int64_t>(widest)));
     }
   }
   body_->to(device_);
   pretrain_head_->to(device_);
   for (auto& head : task_heads_) head->to(device_);
-  generator_ =
-      at::detail::createCPUGenerator(static_cast<uint64_t>(config_.seed));
 
   const torch::Tensor train_labels_cpu = data_.train_labels.cpu();
   const torch::Tensor test_labels_cpu = data_.test_labels.cpu();
@@ -257,42 +400,35 @@ TrainStatus Trainer::Run(ExperimentResult* result) {
     task_trains.push_back(train);
     const torch::Tensor test_rows =
         RowsWithClasses(test_labels_cpu, 0, test_labels_cpu.size(0), map);
-    const torch::Tensor test_rows_dev = test_rows.to(device_);
     task_tests_.push_back(TestSplit{
-        data_.test_images.index_select(0, test_rows_dev),
+        data_.test_images.index_select(0, test_rows.to(device_)),
         map.index_select(0, test_labels_cpu.index_select(0, test_rows))
             .to(device_)});
   }
 
   if (pretrain) {
-    const auto pretrain_start = Clock::now();
-    TrainSplit split;
-    split.rows = torch::randperm(config_.data.pretrain_pool, generator_,
-                                 torch::TensorOptions(torch::kInt64))
-                     .slice(0, 0, config_.pretrain_examples);
-    split.labels = train_labels_cpu.index_select(0, split.rows).to(device_);
-    TrainStatus s =
-        TrainPhase("pretrain", pretrain_head_, split, config_.pretrain_steps,
-                   config_.pretrain_batch, config_.pretrain_lr, -1, result);
+    TrainStatus s = Pretrain(result);
     if (!s.ok()) return s;
-    result->metrics["pretrain_accuracy"] = Accuracy(
-        pretrain_head_, TestSplit{data_.test_images, data_.test_labels});
-    result->pretrain_seconds = SecondsSince(pretrain_start);
   }
 
+  // The task phases' generator: the job seed, offset so that it is not the
+  // pretraining stream.
+  at::Generator generator = at::detail::createCPUGenerator(
+      static_cast<uint64_t>(config_.seed) + 0x9E3779B97F4A7C15ull);
   const auto finetune_start = Clock::now();
   for (int i = 0; i < k; ++i) {
+    const auto task = static_cast<size_t>(i);
     TrainStatus s =
-        TrainPhase("task:" + config_.tasks[static_cast<size_t>(i)].name,
-                   task_heads_[static_cast<size_t>(i)],
-                   task_trains[static_cast<size_t>(i)], config_.task_steps,
-                   config_.task_batch, config_.task_lr, i, result);
+        TrainPhase("task:" + config_.tasks[task].name, HeadOf(task),
+                   task_trains[task], config_.task_steps, config_.task_batch,
+                   config_.task_lr, i, generator, result);
     if (!s.ok()) return s;
     result->accuracy_matrix.push_back(EvaluateTasks());
     if (config_.eval_every > 0) {
       result->curves.push_back(
           CurvePoint{i, config_.task_steps, result->accuracy_matrix.back()});
     }
+    if (i == 0 && config_.overlap) result->metrics["overlap"] = Overlap();
   }
   result->finetune_seconds = SecondsSince(finetune_start);
 
@@ -300,7 +436,12 @@ TrainStatus Trainer::Run(ExperimentResult* result) {
        ComputeForgettingMetrics(result->accuracy_matrix)) {
     result->metrics[name] = value;
   }
-  result->parameter_count = CountParameters(config_, data_.input_size);
+  int64_t parameters = 0;
+  for (const auto& p : body_->parameters()) parameters += p.numel();
+  for (const auto& head : task_heads_) {
+    for (const auto& p : head->parameters()) parameters += p.numel();
+  }
+  result->parameter_count = parameters;
   result->device = device_.str();
   result->total_seconds = SecondsSince(start);
   const double train_seconds =
@@ -351,20 +492,6 @@ TrainStatus ParseDevice(const std::string& name, torch::Device* device) {
 }
 
 }  // namespace
-
-int64_t CountParameters(const ExperimentConfig& config, int64_t input_size) {
-  int64_t count = 0;
-  int64_t in = input_size;
-  for (int i = 0; i < config.depth; ++i) {
-    count += in * config.width + config.width;
-    in = config.width;
-  }
-  for (const TaskConfig& task : config.tasks) {
-    const int64_t classes = static_cast<int64_t>(task.classes.size());
-    count += config.width * classes + classes;
-  }
-  return count;
-}
 
 bool CudaAvailable() { return torch::cuda::is_available(); }
 

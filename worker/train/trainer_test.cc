@@ -90,9 +90,10 @@ TEST(IdxTest, GzippedAndRawFoldersLoadTheSame) {
   const std::string gz = MakeIdxFolder("idx_gz", 100, 50, ".gz");
   const std::string raw = MakeIdxFolder("idx_raw", 100, 50, "");
   Dataset a, b;
-  ASSERT_TRUE(LoadIdxFolder(gz, &a).ok());
-  ASSERT_TRUE(LoadIdxFolder(raw, &b).ok());
+  ASSERT_TRUE(LoadIdxFolder(gz, 0.2860, 0.3530, &a).ok());
+  ASSERT_TRUE(LoadIdxFolder(raw, 0.2860, 0.3530, &b).ok());
   EXPECT_EQ(a.train_images.sizes(), (std::vector<int64_t>{100, 36}));
+  EXPECT_EQ(a.shape.height, 6);
   EXPECT_EQ(a.test_images.size(0), 50);
   EXPECT_EQ(a.num_classes, 10);
   EXPECT_TRUE(torch::equal(a.train_images, b.train_images));
@@ -103,11 +104,18 @@ TEST(IdxTest, GzippedAndRawFoldersLoadTheSame) {
 
 TEST(IdxTest, MissingFileNamesPathAndPackage) {
   Dataset d;
-  TrainStatus s = LoadIdxFolder("/nonexistent/forgetlab", &d);
+  TrainStatus s = LoadIdxFolder("/nonexistent/forgetlab", 0.5, 0.5, &d);
   EXPECT_EQ(s.code, TrainCode::kNotFound);
-  EXPECT_NE(s.message.find("/nonexistent/forgetlab/train-images-idx3-ubyte"),
-            std::string::npos);
+  EXPECT_NE(s.message.find("/nonexistent/forgetlab"), std::string::npos);
   EXPECT_NE(s.message.find("dataset-fashion-mnist"), std::string::npos);
+  // A folder without the files: the message names the file pattern.
+  const fs::path empty = fs::path(testing::TempDir()) / "idx_empty";
+  fs::create_directories(empty);
+  s = LoadIdxFolder(empty.string(), 0.5, 0.5, &d);
+  EXPECT_EQ(s.code, TrainCode::kNotFound);
+  EXPECT_NE(s.message.find(empty.string() + "/*train-images*idx3-ubyte[.gz]"),
+            std::string::npos)
+      << s.message;
 }
 
 TEST(IdxTest, BadMagicAndTruncationAreReported) {
@@ -225,6 +233,13 @@ TEST(TrainerTest, BadInputIsInvalidArgument) {
   EXPECT_EQ(s.code, TrainCode::kInvalidArgument);
   EXPECT_NE(s.message.find("class 17"), std::string::npos);
 
+  config = TinySyntheticConfig();
+  config.family = "vit";
+  config.patch_size = 4;  // does not divide 6
+  s = RunExperiment(config, {}, &result);
+  EXPECT_EQ(s.code, TrainCode::kInvalidArgument);
+  EXPECT_NE(s.message.find("patch_size"), std::string::npos);
+
   RunOptions options;
   options.device = "tpu";
   s = RunExperiment(TinySyntheticConfig(), options, &result);
@@ -253,6 +268,79 @@ TEST(TrainerTest, CudaRequestWithoutGpuIsAClearError) {
   TrainStatus s = RunExperiment(TinySyntheticConfig(), options, &result);
   EXPECT_EQ(s.code, TrainCode::kFailedPrecondition);
   EXPECT_NE(s.message.find("--device=cpu"), std::string::npos);
+}
+
+TEST(TrainerFamiliesTest, ResNetAndVitLearnTheTasks) {
+  for (const char* family : {"resnet", "vit"}) {
+    ExperimentConfig config = TinySyntheticConfig();
+    config.family = family;
+    config.data.synthetic_side = 8;
+    config.data.synthetic_channels = 3;
+    config.patch_size = 4;
+    config.dim = 16;
+    config.heads = 2;
+    config.vit_depth = 1;
+    config.width_multiplier = 0.25;
+    config.task_steps = 60;
+    config.task_lr = 0.05;
+    ExperimentResult result;
+    TrainStatus s = RunExperiment(config, {}, &result);
+    ASSERT_TRUE(s.ok()) << family << ": " << s.message;
+    EXPECT_GT(result.accuracy_matrix[1][1], 0.4) << family;  // chance is 0.2
+    EXPECT_GT(result.parameter_count, 0);
+  }
+}
+
+TEST(TrainerTasksTest, ThreeTasksSharedHeadPretrainClassesAndOverlap) {
+  ExperimentConfig config = TinySyntheticConfig();
+  config.tasks = {{"A", {0, 1, 2}}, {"B", {3, 4, 5}}, {"C", {6, 7}}};
+  config.pretrain_classes = {8, 9};  // disjoint from every task
+  config.pretrain_examples = 60;     // the pool holds 80 of them
+  config.shared_head = true;
+  config.overlap = true;
+  ExperimentResult result;
+  TrainStatus s = RunExperiment(config, {}, &result);
+  ASSERT_TRUE(s.ok()) << s.message;
+  ASSERT_EQ(result.accuracy_matrix.size(), 3u);
+  EXPECT_EQ(result.accuracy_matrix[2].size(), 3u);
+  EXPECT_TRUE(result.metrics.count("fg_relative"));
+  ASSERT_TRUE(result.metrics.count("overlap"));
+  EXPECT_GE(result.metrics["overlap"], 0.0);
+  EXPECT_LE(result.metrics["overlap"], 1.0 + 1e-9);
+  // One shared 3-way head: 36 -> 32 -> 32 body plus (32 + 1) * 3.
+  EXPECT_EQ(result.parameter_count, (36 * 32 + 32) + (32 * 32 + 32) + 33 * 3);
+  // Pretraining on 2 classes: a 2-way head, accuracy well above 0.5.
+  EXPECT_GT(result.metrics["pretrain_accuracy"], 0.6);
+}
+
+TEST(TrainerCheckpointTest, ReloadedPretrainingGivesTheSameResult) {
+  const fs::path dir = fs::path(testing::TempDir()) / "checkpoints";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  RunOptions options;
+  options.checkpoint_dir = dir.string();
+  ExperimentConfig config = TinySyntheticConfig();
+  ExperimentResult fresh, reloaded, plain;
+  ASSERT_TRUE(RunExperiment(config, options, &fresh).ok());
+  int files = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    files += entry.path().extension() == ".pt";
+  }
+  EXPECT_EQ(files, 1);
+  ASSERT_TRUE(RunExperiment(config, options, &reloaded).ok());
+  ASSERT_TRUE(RunExperiment(config, {}, &plain).ok());
+  EXPECT_EQ(fresh.accuracy_matrix, reloaded.accuracy_matrix);
+  EXPECT_EQ(fresh.accuracy_matrix, plain.accuracy_matrix);
+  EXPECT_EQ(fresh.metrics["pretrain_accuracy"],
+            reloaded.metrics["pretrain_accuracy"]);
+  // A different seed is a different checkpoint.
+  config.seed = 11;
+  ASSERT_TRUE(RunExperiment(config, options, &fresh).ok());
+  files = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    files += entry.path().extension() == ".pt";
+  }
+  EXPECT_EQ(files, 2);
 }
 
 }  // namespace
