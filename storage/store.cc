@@ -314,6 +314,35 @@ absl::Status Store::Migrate() {
   });
 }
 
+absl::Status Store::RequireSweepLocked(const std::string& sweep_id) {
+  SQLite::Statement q(*db_, "SELECT 1 FROM sweeps WHERE sweep_id=?");
+  q.bind(1, sweep_id);
+  if (q.executeStep()) return absl::OkStatus();
+  return absl::NotFoundError(
+      absl::StrCat("no sweep '", sweep_id, "'; `forgetlab sweeps` lists them"));
+}
+
+void Store::EndAttemptLocked(int64_t token, int64_t now, const char* outcome,
+                             const std::string& error) {
+  SQLite::Statement q(*db_,
+                      "UPDATE attempts SET ended_ms=?, outcome=?, error=? "
+                      "WHERE token=?");
+  q.bind(1, now);
+  q.bind(2, outcome);
+  q.bind(3, error);
+  q.bind(4, token);
+  q.exec();
+}
+
+void Store::FreeWorkerLocked(const std::string& worker_id, int64_t now) {
+  SQLite::Statement q(*db_,
+                      "UPDATE workers SET current_job_id=0, last_seen_ms=? "
+                      "WHERE worker_id=?");
+  q.bind(1, now);
+  q.bind(2, worker_id);
+  q.exec();
+}
+
 absl::StatusOr<std::string> Store::CreateSweep(const NewSweep& sweep,
                                                bool* existing) {
   absl::MutexLock lock(&mutex_);
@@ -586,13 +615,7 @@ std::vector<std::string> Store::ExpireLocked(int64_t now) {
     u.bind(4, now);
     u.bind(5, e.job_id);
     u.exec();
-    SQLite::Statement a(*db_,
-                        "UPDATE attempts SET ended_ms=?, outcome='EXPIRED', "
-                        "error=? WHERE token=?");
-    a.bind(1, now);
-    a.bind(2, error);
-    a.bind(3, e.token);
-    a.exec();
+    EndAttemptLocked(e.token, now, "EXPIRED", error);
     SQLite::Statement w(*db_,
                         "UPDATE workers SET current_job_id=0 WHERE worker_id=? "
                         "AND current_job_id=?");
@@ -827,18 +850,8 @@ absl::Status Store::CompleteJob(int64_t job_id, int64_t token,
     u.bind(1, now);
     u.bind(2, job_id);
     u.exec();
-    SQLite::Statement a(*db_,
-                        "UPDATE attempts SET ended_ms=?, outcome='SUCCEEDED' "
-                        "WHERE token=?");
-    a.bind(1, now);
-    a.bind(2, token);
-    a.exec();
-    SQLite::Statement w(*db_,
-                        "UPDATE workers SET current_job_id=0, last_seen_ms=? "
-                        "WHERE worker_id=?");
-    w.bind(1, now);
-    w.bind(2, job->worker_id);
-    w.exec();
+    EndAttemptLocked(token, now, "SUCCEEDED", "");
+    FreeWorkerLocked(job->worker_id, now);
     txn.Commit();
     return absl::OkStatus();
   });
@@ -879,20 +892,8 @@ absl::Status Store::FailJob(int64_t job_id, int64_t token,
     u.bind(5, now);
     u.bind(6, job_id);
     u.exec();
-    SQLite::Statement a(*db_,
-                        "UPDATE attempts SET ended_ms=?, outcome=?, error=? "
-                        "WHERE token=?");
-    a.bind(1, now);
-    a.bind(2, release ? "RELEASED" : "FAILED");
-    a.bind(3, error);
-    a.bind(4, token);
-    a.exec();
-    SQLite::Statement w(*db_,
-                        "UPDATE workers SET current_job_id=0, last_seen_ms=? "
-                        "WHERE worker_id=?");
-    w.bind(1, now);
-    w.bind(2, job->worker_id);
-    w.exec();
+    EndAttemptLocked(token, now, release ? "RELEASED" : "FAILED", error);
+    FreeWorkerLocked(job->worker_id, now);
     txn.Commit();
     return absl::OkStatus();
   });
@@ -903,13 +904,7 @@ absl::StatusOr<CancelOutcome> Store::CancelSweep(
   absl::MutexLock lock(&mutex_);
   return Guarded([&]() -> absl::StatusOr<CancelOutcome> {
     ImmediateTransaction txn(*db_);
-    {
-      SQLite::Statement q(*db_, "SELECT 1 FROM sweeps WHERE sweep_id=?");
-      q.bind(1, sweep_id);
-      if (!q.executeStep()) {
-        return absl::NotFoundError(absl::StrCat("no sweep '", sweep_id, "'"));
-      }
-    }
+    if (absl::Status s = RequireSweepLocked(sweep_id); !s.ok()) return s;
     std::vector<int64_t> ids = job_ids;
     if (ids.empty()) {
       SQLite::Statement q(*db_, "SELECT job_id FROM jobs WHERE sweep_id=?");
@@ -952,13 +947,7 @@ absl::StatusOr<int> Store::RetrySweep(const std::string& sweep_id) {
   absl::MutexLock lock(&mutex_);
   return Guarded([&]() -> absl::StatusOr<int> {
     ImmediateTransaction txn(*db_);
-    {
-      SQLite::Statement q(*db_, "SELECT 1 FROM sweeps WHERE sweep_id=?");
-      q.bind(1, sweep_id);
-      if (!q.executeStep()) {
-        return absl::NotFoundError(absl::StrCat("no sweep '", sweep_id, "'"));
-      }
-    }
+    if (absl::Status s = RequireSweepLocked(sweep_id); !s.ok()) return s;
     SQLite::Statement q(*db_,
                         "UPDATE jobs SET state='QUEUED', attempt=0, error='', "
                         "worker_id='', cancel_requested=0, phase='', step=0, "

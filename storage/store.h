@@ -285,6 +285,16 @@ class Store {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void LoadAxes(std::vector<JobRow>* jobs)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // NOT_FOUND unless the sweep exists.
+  absl::Status RequireSweepLocked(const std::string& sweep_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Records how the attempt with this fencing token ended.
+  void EndAttemptLocked(int64_t token, int64_t now, const char* outcome,
+                        const std::string& error)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Marks a worker idle and seen now.
+  void FreeWorkerLocked(const std::string& worker_id, int64_t now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // Gives `to_job` a copy of `from_job`'s result and marks it cached.
   void CopyResultLocked(int64_t from_job, int64_t to_job, int64_t now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);

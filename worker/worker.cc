@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -282,11 +283,13 @@ void Worker::Impl::Finish(const ActiveLease& lease,
 void Worker::Impl::RunLeasedJob(const v1::LeaseJobResponse& lease_response) {
   const v1::Job& job = lease_response.job();
   const ActiveLease lease{job.job_id(), lease_response.lease_token()};
+  std::string coordinates;
+  for (const auto& [axis, value] : std::map<std::string, double>(
+           job.axis_values().begin(), job.axis_values().end())) {
+    absl::StrAppend(&coordinates, " ", axis, "=", value);
+  }
   LOG(INFO) << "job " << job.job_id() << " (sweep " << job.sweep_id()
-            << ", attempt " << job.attempt() << "): width "
-            << job.spec().model().width() << ", pretrain "
-            << job.spec().pretrain().examples() << ", seed "
-            << job.spec().seed();
+            << ", attempt " << job.attempt() << "):" << coordinates;
   std::atomic<bool> cancel{false}, lost{false}, cancelled{false};
   absl::Notification done;
   {
