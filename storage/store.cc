@@ -845,7 +845,8 @@ absl::Status Store::CompleteJob(int64_t job_id, int64_t token,
     }
     SQLite::Statement u(*db_,
                         "UPDATE jobs SET state='SUCCEEDED', error='', "
-                        "deadline_ms=0, step=total_steps, updated_ms=? "
+                        "deadline_ms=0, phase='done', step=total_steps, "
+                        "updated_ms=? "
                         "WHERE job_id=?");
     u.bind(1, now);
     u.bind(2, job_id);
