@@ -334,13 +334,15 @@ void Store::EndAttemptLocked(int64_t token, int64_t now, const char* outcome,
   q.exec();
 }
 
-void Store::FreeWorkerLocked(const std::string& worker_id, int64_t now) {
+int Store::SetWorkerJobLocked(const std::string& worker_id, int64_t job_id,
+                              int64_t now) {
   SQLite::Statement q(*db_,
-                      "UPDATE workers SET current_job_id=0, last_seen_ms=? "
+                      "UPDATE workers SET current_job_id=?, last_seen_ms=? "
                       "WHERE worker_id=?");
-  q.bind(1, now);
-  q.bind(2, worker_id);
-  q.exec();
+  q.bind(1, job_id);
+  q.bind(2, now);
+  q.bind(3, worker_id);
+  return q.exec();
 }
 
 absl::StatusOr<std::string> Store::CreateSweep(const NewSweep& sweep,
@@ -727,13 +729,7 @@ absl::StatusOr<std::optional<Lease>> Store::LeaseJob(
     u.bind(5, now);
     u.bind(6, job_id);
     u.exec();
-    SQLite::Statement w(*db_,
-                        "UPDATE workers SET current_job_id=?, last_seen_ms=? "
-                        "WHERE worker_id=?");
-    w.bind(1, job_id);
-    w.bind(2, now);
-    w.bind(3, worker_id);
-    w.exec();
+    SetWorkerJobLocked(worker_id, job_id, now);
     absl::StatusOr<JobRow> job = GetJobLocked(job_id);
     if (!job.ok()) return job.status();
     txn.Commit();
@@ -780,13 +776,7 @@ absl::StatusOr<HeartbeatOutcome> Store::Heartbeat(int64_t job_id, int64_t token,
     u.bind(5, now);
     u.bind(6, job_id);
     u.exec();
-    SQLite::Statement w(*db_,
-                        "UPDATE workers SET last_seen_ms=?, current_job_id=? "
-                        "WHERE worker_id=?");
-    w.bind(1, now);
-    w.bind(2, job_id);
-    w.bind(3, job->worker_id);
-    w.exec();
+    SetWorkerJobLocked(job->worker_id, job_id, now);
     txn.Commit();
     return out;
   });
@@ -852,7 +842,7 @@ absl::Status Store::CompleteJob(int64_t job_id, int64_t token,
     u.bind(2, job_id);
     u.exec();
     EndAttemptLocked(token, now, "SUCCEEDED", "");
-    FreeWorkerLocked(job->worker_id, now);
+    SetWorkerJobLocked(job->worker_id, 0, now);
     txn.Commit();
     return absl::OkStatus();
   });
@@ -894,7 +884,7 @@ absl::Status Store::FailJob(int64_t job_id, int64_t token,
     u.bind(6, job_id);
     u.exec();
     EndAttemptLocked(token, now, release ? "RELEASED" : "FAILED", error);
-    FreeWorkerLocked(job->worker_id, now);
+    SetWorkerJobLocked(job->worker_id, 0, now);
     txn.Commit();
     return absl::OkStatus();
   });
@@ -1132,13 +1122,7 @@ absl::StatusOr<WorkerRow> Store::TouchWorker(const std::string& worker_id,
                                              int64_t current_job_id) {
   absl::MutexLock lock(&mutex_);
   return Guarded([&]() -> absl::StatusOr<WorkerRow> {
-    SQLite::Statement u(*db_,
-                        "UPDATE workers SET last_seen_ms=?, current_job_id=? "
-                        "WHERE worker_id=?");
-    u.bind(1, Now());
-    u.bind(2, current_job_id);
-    u.bind(3, worker_id);
-    if (u.exec() == 0) {
+    if (SetWorkerJobLocked(worker_id, current_job_id, Now()) == 0) {
       return absl::NotFoundError(
           absl::StrCat("unknown worker '", worker_id, "'; register again"));
     }

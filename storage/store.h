@@ -292,9 +292,10 @@ class Store {
   void EndAttemptLocked(int64_t token, int64_t now, const char* outcome,
                         const std::string& error)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  // Marks a worker idle and seen now.
-  void FreeWorkerLocked(const std::string& worker_id, int64_t now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Records a worker's current job (0: idle) and that it was seen now.
+  // Returns the number of workers updated (0 for an unknown id).
+  int SetWorkerJobLocked(const std::string& worker_id, int64_t job_id,
+                         int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // Gives `to_job` a copy of `from_job`'s result and marks it cached.
   void CopyResultLocked(int64_t from_job, int64_t to_job, int64_t now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
