@@ -151,7 +151,7 @@ v1::ExperimentSpec ResolveDefaults(const v1::ExperimentSpec& spec) {
   // change with knobs it does not use.
   switch (model.family()) {
     case v1::ModelSpec::RESNET:
-      if (!model.has_width_multiplier()) model.set_width_multiplier(0.5);
+      if (!model.has_width_multiplier()) model.set_width_multiplier(0.25);
       if (!model.has_blocks_per_stage()) model.set_blocks_per_stage(1);
       break;
     case v1::ModelSpec::VIT: {

@@ -161,7 +161,7 @@ TEST(SpecTest, FamilyDefaultsFillOnlyTheirOwnKnobs) {
   v1::ExperimentSpec resnet;
   resnet.mutable_model()->set_family(v1::ModelSpec::RESNET);
   r = ResolveDefaults(resnet);
-  EXPECT_DOUBLE_EQ(r.model().width_multiplier(), 0.5);
+  EXPECT_DOUBLE_EQ(r.model().width_multiplier(), 0.25);
   EXPECT_EQ(r.model().blocks_per_stage(), 1);
   // The same count the trainer reports for experiment_resnet-like models.
   r.mutable_model()->set_width_multiplier(0.25);
