@@ -322,6 +322,21 @@ absl::Status Store::RequireSweepLocked(const std::string& sweep_id) {
       absl::StrCat("no sweep '", sweep_id, "'; `forgetlab sweeps` lists them"));
 }
 
+void Store::EndLeaseLocked(int64_t job_id, const char* state,
+                           const std::string& error, int attempt, int64_t now) {
+  SQLite::Statement q(*db_,
+                      "UPDATE jobs SET state=?, error=?, attempt=?, "
+                      "worker_id=CASE WHEN ?='QUEUED' THEN '' ELSE worker_id "
+                      "END, deadline_ms=0, updated_ms=? WHERE job_id=?");
+  q.bind(1, state);
+  q.bind(2, error);
+  q.bind(3, attempt);
+  q.bind(4, state);
+  q.bind(5, now);
+  q.bind(6, job_id);
+  q.exec();
+}
+
 void Store::EndAttemptLocked(int64_t token, int64_t now, const char* outcome,
                              const std::string& error) {
   SQLite::Statement q(*db_,
@@ -607,16 +622,9 @@ std::vector<std::string> Store::ExpireLocked(int64_t now) {
     const char* next = e.cancel                      ? "CANCELLED"
                        : e.attempt >= e.max_attempts ? "FAILED"
                                                      : "QUEUED";
-    SQLite::Statement u(*db_,
-                        "UPDATE jobs SET state=?, error=?, worker_id=CASE WHEN "
-                        "?='QUEUED' THEN '' ELSE worker_id END, deadline_ms=0, "
-                        "updated_ms=? WHERE job_id=?");
-    u.bind(1, next);
-    u.bind(2, e.cancel ? std::string("cancelled by user") : error);
-    u.bind(3, next);
-    u.bind(4, now);
-    u.bind(5, e.job_id);
-    u.exec();
+    EndLeaseLocked(e.job_id, next,
+                   e.cancel ? std::string("cancelled by user") : error,
+                   e.attempt, now);
     EndAttemptLocked(e.token, now, "EXPIRED", error);
     SQLite::Statement w(*db_,
                         "UPDATE workers SET current_job_id=0 WHERE worker_id=? "
@@ -872,17 +880,7 @@ absl::Status Store::FailJob(int64_t job_id, int64_t token,
     } else {
       next = "FAILED";
     }
-    SQLite::Statement u(*db_,
-                        "UPDATE jobs SET state=?, error=?, attempt=?, "
-                        "worker_id=CASE WHEN ?='QUEUED' THEN '' ELSE worker_id "
-                        "END, deadline_ms=0, updated_ms=? WHERE job_id=?");
-    u.bind(1, next);
-    u.bind(2, message);
-    u.bind(3, attempt);
-    u.bind(4, next);
-    u.bind(5, now);
-    u.bind(6, job_id);
-    u.exec();
+    EndLeaseLocked(job_id, next, message, attempt, now);
     EndAttemptLocked(token, now, release ? "RELEASED" : "FAILED", error);
     SetWorkerJobLocked(job->worker_id, 0, now);
     txn.Commit();

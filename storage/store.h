@@ -288,6 +288,11 @@ class Store {
   // NOT_FOUND unless the sweep exists.
   absl::Status RequireSweepLocked(const std::string& sweep_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Ends a job's lease: the new state (a QUEUED job also loses its worker),
+  // its error and attempt count, no deadline.
+  void EndLeaseLocked(int64_t job_id, const char* state,
+                      const std::string& error, int attempt, int64_t now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // Records how the attempt with this fencing token ended.
   void EndAttemptLocked(int64_t token, int64_t now, const char* outcome,
                         const std::string& error)
