@@ -21,6 +21,7 @@
 #include "client/render.h"
 #include "client/report.h"
 #include "forgetlab/v1/forgetlab.grpc.pb.h"
+#include "proto/channel.h"
 #include "proto/spec.h"
 #include "proto/spec_io.h"
 
@@ -32,15 +33,33 @@ constexpr char kDefaultScheduler[] = "127.0.0.1:50051";
 struct Globals {
   std::string scheduler = kDefaultScheduler;
   std::string token;
+  std::string token_file;
+  std::string ca_cert;
+  std::string client_cert;
+  std::string client_key;
+  std::string tls_server_name;
 };
+
+// Exits with a one-line message: the CLI cannot do anything without a
+// channel and a token it can read.
+[[noreturn]] void ExitWith(const absl::Status& status) {
+  std::fprintf(stderr, "forgetlab: %s\n",
+               std::string(status.message()).c_str());
+  std::exit(2);
+}
 
 class Connection {
  public:
-  explicit Connection(const Globals& g)
-      : address_(g.scheduler),
-        token_(g.token),
-        stub_(v1::ForgetlabService::NewStub(grpc::CreateChannel(
-            g.scheduler, grpc::InsecureChannelCredentials()))) {}
+  explicit Connection(const Globals& g) : address_(g.scheduler) {
+    absl::StatusOr<std::string> token = ResolveToken(g.token, g.token_file);
+    if (!token.ok()) ExitWith(token.status());
+    token_ = *token;
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+        OpenChannel({g.scheduler, g.ca_cert, g.client_cert, g.client_key,
+                     g.tls_server_name});
+    if (!channel.ok()) ExitWith(channel.status());
+    stub_ = v1::ForgetlabService::NewStub(*channel);
+  }
 
   v1::ForgetlabService::Stub* stub() { return stub_.get(); }
 
@@ -53,9 +72,7 @@ class Connection {
     return ctx;
   }
 
-  void AddToken(grpc::ClientContext* ctx) const {
-    if (!token_.empty()) ctx->AddMetadata("authorization", "Bearer " + token_);
-  }
+  void AddToken(grpc::ClientContext* ctx) const { AttachToken(token_, ctx); }
 
   // Prints one line for a failed call and returns the exit code.
   int Fail(const grpc::Status& s) const {
@@ -64,7 +81,8 @@ class Connection {
       std::fprintf(stderr,
                    "forgetlab: cannot reach the scheduler at %s (%s); is "
                    "forgetlab-server running? Set --scheduler or "
-                   "FORGETLAB_SCHEDULER.\n",
+                   "FORGETLAB_SCHEDULER; for a TLS server pass --ca_cert "
+                   "(and --client_cert/--client_key if it asks for them).\n",
                    address_.c_str(), s.error_message().c_str());
     } else {
       std::fprintf(stderr, "forgetlab: %s\n", s.error_message().c_str());
@@ -470,9 +488,23 @@ int RunCli(int argc, char** argv) {
       ->envname("FORGETLAB_SCHEDULER")
       ->default_str(kDefaultScheduler);
   app.add_option("--token", g.token,
-                 "bearer token sent with every call (for servers with "
-                 "tokens)")
-      ->envname("FORGETLAB_TOKEN");
+                 "bearer token sent with every call, for servers with tokens "
+                 "(default: $FORGETLAB_TOKEN; --token is visible in ps)");
+  app.add_option("--token_file", g.token_file,
+                 "file whose first line is the token");
+  app.add_option("--ca_cert", g.ca_cert,
+                 "PEM CA that signed the scheduler's certificate; set it to "
+                 "use TLS")
+      ->envname("FORGETLAB_CA_CERT");
+  app.add_option("--client_cert", g.client_cert,
+                 "PEM client certificate, for schedulers with --client_ca")
+      ->envname("FORGETLAB_CLIENT_CERT");
+  app.add_option("--client_key", g.client_key,
+                 "PEM private key of --client_cert")
+      ->envname("FORGETLAB_CLIENT_KEY");
+  app.add_option("--tls_server_name", g.tls_server_name,
+                 "name in the scheduler's certificate, when it differs from "
+                 "the host in --scheduler");
   int code = 0;
 
   std::string file;

@@ -268,6 +268,17 @@ absl::Status ValidateExperiment(const v1::ExperimentSpec& r,
     if (data.path().find("..") != std::string::npos) {
       return Invalid(prefix, "data.path", "must not contain '..'");
     }
+    if (data.path().size() > kMaxDataPathLength) {
+      return Invalid(
+          prefix, "data.path",
+          absl::StrCat("is longer than ", kMaxDataPathLength, " characters"));
+    }
+    for (char c : data.path()) {
+      if (static_cast<unsigned char>(c) < 0x20) {
+        return Invalid(prefix, "data.path",
+                       "must not contain control characters");
+      }
+    }
   } else if (data.dataset() == "synthetic") {
     s = CheckRange(prefix, "data.synthetic_train", data.synthetic_train(), 20,
                    1000000);
@@ -556,6 +567,33 @@ int64_t TrainingSamples(const v1::ExperimentSpec& r) {
   return samples;
 }
 
+absl::Status CheckDataPath(absl::string_view path,
+                           const std::vector<std::string>& roots) {
+  if (path.empty() || path[0] != '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("data.path '", path, "' is not an absolute path"));
+  }
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    if (part == "." || part == "..") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "data.path '", path, "' must not have '.' or '..' segments"));
+    }
+  }
+  if (roots.empty()) return absl::OkStatus();
+  for (std::string root : roots) {
+    while (root.size() > 1 && root.back() == '/') root.pop_back();
+    if (path == root ||
+        (path.size() > root.size() && path.substr(0, root.size()) == root &&
+         (root == "/" || path[root.size()] == '/'))) {
+      return absl::OkStatus();
+    }
+  }
+  return absl::PermissionDeniedError(absl::StrCat(
+      "data.path '", path, "' is outside the data roots (",
+      absl::StrJoin(roots, ", "),
+      "); move the data under one of them or add its folder to --data_roots"));
+}
+
 absl::StatusOr<std::vector<ExpandedJob>> ExpandSweep(const v1::SweepSpec& sweep,
                                                      int max_jobs) {
   const v1::ExperimentSpec base = ResolveDefaults(sweep.base());
@@ -566,6 +604,30 @@ absl::StatusOr<std::vector<ExpandedJob>> ExpandSweep(const v1::SweepSpec& sweep,
     return absl::InvalidArgumentError(
         absl::StrCat("max_attempts must be between 1 and 100 (got ",
                      sweep.max_attempts(), ")"));
+  }
+
+  if (sweep.axes_size() > kMaxAxes) {
+    return absl::InvalidArgumentError(absl::StrCat("axes: ", sweep.axes_size(),
+                                                   " axes; at most ", kMaxAxes,
+                                                   " are allowed"));
+  }
+  if (sweep.seeds_size() > kMaxAxisValues) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("seeds: ", sweep.seeds_size(), " seeds; at most ",
+                     kMaxAxisValues, " are allowed"));
+  }
+  for (int a = 0; a < sweep.axes_size(); ++a) {
+    if (sweep.axes(a).path().size() > kMaxFieldPathLength) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("axes[", a, "].path is longer than ",
+                       kMaxFieldPathLength, " characters"));
+    }
+    if (sweep.axes(a).values_size() > kMaxAxisValues) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("axes[", a, "] (", sweep.axes(a).path(), ") has ",
+                       sweep.axes(a).values_size(), " values; at most ",
+                       kMaxAxisValues, " are allowed"));
+    }
   }
 
   // Axes, with seeds as one more (innermost) axis.

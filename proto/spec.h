@@ -62,6 +62,20 @@ struct ExpandedJob {
   std::map<std::string, double> axis_values;  // every axis, plus "seed"
 };
 
+// Limits on a sweep's shape, checked before anything is expanded, so a
+// hostile request costs little.
+inline constexpr int kMaxAxes = 16;
+inline constexpr int kMaxAxisValues = 10000;
+inline constexpr size_t kMaxFieldPathLength = 128;
+inline constexpr size_t kMaxDataPathLength = 1024;
+
+// Checks that absolute `path` lies inside one of the folders in `roots`,
+// lexically: no "..", no "." segment, and `path` equals a root or starts with
+// a root followed by '/'. An empty `roots` accepts any such path. The worker
+// also resolves symbolic links before it trusts a path.
+absl::Status CheckDataPath(absl::string_view path,
+                           const std::vector<std::string>& roots);
+
 // Validates a sweep and expands it into its jobs: the cartesian product of
 // the axes (first axis outermost) and the seeds. Fails with INVALID_ARGUMENT
 // naming the field (e.g. "axes[1] (pretrain.examples) value -5: ...") and

@@ -45,6 +45,7 @@ void SweepToProto(const storage::SweepRow& row, v1::SweepStatus* status) {
   status->set_cancelled(row.counts[static_cast<int>(JobState::kCancelled)]);
   status->set_created_ms(row.created_ms);
   status->set_cached(row.cached);
+  status->set_owner(row.owner);
   status->mutable_spec()->ParseFromString(row.spec);
 }
 

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -19,11 +20,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "forgetlab/v1/forgetlab.grpc.pb.h"
 #include "proto/spec.h"
+#include "server/auth.h"
 #include "server/convert.h"
 #include "server/grpc_status.h"
 #include "server/table.h"
@@ -70,6 +73,28 @@ class SchedulerServer::Impl {
   int64_t Now() const { return options_.now_ms(); }
   const Options& options() const { return options_; }
 
+  // What a call needs: the worker calls, reading, or submitting (cancel and
+  // retry are submitting plus CheckOwner).
+  enum class Access { kWorker, kRead, kSubmit };
+  // Sets *who from the call's bearer token and checks its role. Without a
+  // tokens file every caller is an anonymous admin.
+  grpc::Status Authorize(grpc::CallbackServerContext* context, Access access,
+                         Principal* who) const;
+  // PERMISSION_DENIED unless `who` is an admin or owns the sweep.
+  grpc::Status CheckOwner(const Principal& who, const std::string& sweep_id);
+
+  // Runs a unary call: authorizes it, then finishes it with `body(who)`.
+  template <typename Body>
+  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context,
+                                  Access access, Body body) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    Principal who;
+    grpc::Status status = Authorize(context, access, &who);
+    if (status.ok()) status = body(who);
+    reactor->Finish(status);
+    return reactor;
+  }
+
   // A LeaseJob call waiting for work.
   struct Waiter {
     grpc::CallbackServerContext* context;
@@ -81,6 +106,8 @@ class SchedulerServer::Impl {
     grpc::ServerUnaryReactor* reactor;
     absl::Time deadline;
   };
+  // Queues a long poll, or finishes it with RESOURCE_EXHAUSTED when its
+  // worker or the server holds too many.
   void AddWaiter(Waiter waiter);
   // Wakes the dispatcher: jobs may be available.
   void SignalWork();
@@ -102,8 +129,11 @@ class SchedulerServer::Impl {
 
   void DispatchLoop();
   void ReapLoop();
+  // Finishes a long poll taken off waiters_.
+  void FinishWaiter(const Waiter& waiter, const grpc::Status& status);
 
   const Options options_;
+  std::optional<TokenSet> tokens_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<ClientService> client_service_;
   std::unique_ptr<WorkerServiceImpl> worker_service_;
@@ -114,6 +144,9 @@ class SchedulerServer::Impl {
 
   absl::Mutex mu_;
   std::deque<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
+  // Long polls open (queued or being dispatched), per worker and in all.
+  std::map<std::string, int> polls_ ABSL_GUARDED_BY(mu_);
+  int total_polls_ ABSL_GUARDED_BY(mu_) = 0;
   std::multimap<std::string, WatchReactor*> watchers_ ABSL_GUARDED_BY(mu_);
   bool work_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
@@ -258,8 +291,78 @@ void SchedulerServer::Impl::AddWaiter(Waiter waiter) {
         grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
     return;
   }
+  int& mine = polls_[waiter.worker_id];
+  if (mine >= options_.max_polls_per_worker ||
+      total_polls_ >= options_.max_polls) {
+    if (mine == 0) polls_.erase(waiter.worker_id);
+    waiter.reactor->Finish(grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("too many LeaseJob long polls open (at most ",
+                     options_.max_polls_per_worker, " per worker and ",
+                     options_.max_polls, " in all); retry later")));
+    return;
+  }
+  ++mine;
+  ++total_polls_;
   waiters_.push_back(std::move(waiter));
   work_ = true;  // a job may have arrived between the first try and now
+}
+
+void SchedulerServer::Impl::FinishWaiter(const Waiter& waiter,
+                                         const grpc::Status& status) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = polls_.find(waiter.worker_id);
+    if (it != polls_.end() && --it->second <= 0) polls_.erase(it);
+    --total_polls_;
+  }
+  waiter.reactor->Finish(status);
+}
+
+grpc::Status SchedulerServer::Impl::Authorize(
+    grpc::CallbackServerContext* context, Access access, Principal* who) const {
+  if (!tokens_.has_value()) {
+    *who = Principal{"", Role::kAdmin};
+    return grpc::Status::OK;
+  }
+  std::optional<Principal> found;
+  auto it = context->client_metadata().find("authorization");
+  if (it != context->client_metadata().end()) {
+    absl::string_view value(it->second.data(), it->second.size());
+    if (absl::ConsumePrefix(&value, "Bearer ")) found = tokens_->Find(value);
+  }
+  if (!found.has_value()) {
+    LOG_EVERY_N(WARNING, 100)
+        << "call without a known token from " << context->peer() << " ("
+        << google::COUNTER << " so far)";
+    return grpc::Status(
+        grpc::StatusCode::UNAUTHENTICATED,
+        "missing or unknown token: pass --token=TOKEN or set FORGETLAB_TOKEN "
+        "(an admin makes one with 'forgetlab-server tokens add')");
+  }
+  *who = *std::move(found);
+  const Role needed = access == Access::kWorker ? Role::kWorker : Role::kClient;
+  if (who->role != Role::kAdmin && who->role != needed) {
+    return grpc::Status(
+        grpc::StatusCode::PERMISSION_DENIED,
+        absl::StrCat("token '", who->name, "' has role ", RoleName(who->role),
+                     "; this call needs role ", RoleName(needed), " or admin"));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status SchedulerServer::Impl::CheckOwner(const Principal& who,
+                                               const std::string& sweep_id) {
+  if (who.role == Role::kAdmin) return grpc::Status::OK;
+  absl::StatusOr<storage::SweepRow> row = store_->GetSweep(sweep_id);
+  if (!row.ok()) return ToGrpcStatus(row.status());
+  if (row->owner != who.name) {
+    return grpc::Status(
+        grpc::StatusCode::PERMISSION_DENIED,
+        absl::StrCat("sweep ", sweep_id, " belongs to '", row->owner,
+                     "'; only its owner or an admin may change it"));
+  }
+  return grpc::Status::OK;
 }
 
 void SchedulerServer::Impl::SignalWork() {
@@ -293,6 +396,8 @@ void SchedulerServer::Impl::DispatchLoop() {
                                          "server shutting down"));
         }
         waiters_.clear();
+        polls_.clear();
+        total_polls_ = 0;
         return;
       }
       work = work_;
@@ -304,26 +409,26 @@ void SchedulerServer::Impl::DispatchLoop() {
     std::set<std::string> nothing_for;  // capabilities with no job left
     for (Waiter& w : pending) {
       if (w.context->IsCancelled()) {
-        w.reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED,
-                                       "lease request cancelled"));
+        FinishWaiter(w, grpc::Status(grpc::StatusCode::CANCELLED,
+                                     "lease request cancelled"));
         continue;
       }
       if (work && nothing_for.count(w.capability) == 0) {
         absl::StatusOr<std::optional<storage::Lease>> lease =
             store_->LeaseJob(w.worker_id, lease_ms());
         if (!lease.ok()) {
-          w.reactor->Finish(ToGrpcStatus(lease.status()));
+          FinishWaiter(w, ToGrpcStatus(lease.status()));
           continue;
         }
         if (lease->has_value()) {
           DeliverLease(**lease, w.response);
-          w.reactor->Finish(grpc::Status::OK);
+          FinishWaiter(w, grpc::Status::OK);
           continue;
         }
         nothing_for.insert(w.capability);  // the same for its kind
       }
       if (now >= w.deadline) {
-        w.reactor->Finish(grpc::Status::OK);  // no job this time
+        FinishWaiter(w, grpc::Status::OK);  // no job this time
         continue;
       }
       keep.push_back(std::move(w));
@@ -380,49 +485,52 @@ class SchedulerServer::Impl::ClientService final
       grpc::CallbackServerContext* context,
       const v1::SubmitSweepRequest* request,
       v1::SubmitSweepResponse* response) override {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    reactor->Finish(DoSubmit(request->sweep(), request->dry_run(), response));
-    return reactor;
+    return impl_->Unary(context, Access::kSubmit, [&](const Principal& who) {
+      return DoSubmit(request->sweep(), request->dry_run(), who, response);
+    });
   }
 
   grpc::ServerUnaryReactor* GetSweep(grpc::CallbackServerContext* context,
                                      const v1::GetSweepRequest* request,
                                      v1::SweepStatus* response) override {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    absl::StatusOr<storage::SweepRow> row =
-        impl_->store()->GetSweep(request->sweep_id());
-    if (row.ok()) SweepToProto(*row, response);
-    reactor->Finish(ToGrpcStatus(row.status()));
-    return reactor;
+    return impl_->Unary(context, Access::kRead, [&](const Principal&) {
+      absl::StatusOr<storage::SweepRow> row =
+          impl_->store()->GetSweep(request->sweep_id());
+      if (row.ok()) SweepToProto(*row, response);
+      return ToGrpcStatus(row.status());
+    });
   }
 
   grpc::ServerUnaryReactor* ListSweeps(
       grpc::CallbackServerContext* context,
       const v1::ListSweepsRequest* request,
       v1::ListSweepsResponse* response) override {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    const int limit =
-        request->limit() <= 0 ? 100 : std::min(request->limit(), 1000);
-    absl::StatusOr<std::vector<storage::SweepRow>> rows =
-        impl_->store()->ListSweeps(limit);
-    if (rows.ok()) {
-      for (const auto& row : *rows) SweepToProto(row, response->add_sweeps());
-    }
-    reactor->Finish(ToGrpcStatus(rows.status()));
-    return reactor;
+    return impl_->Unary(context, Access::kRead, [&](const Principal&) {
+      const int limit =
+          request->limit() <= 0 ? 100 : std::min(request->limit(), 1000);
+      absl::StatusOr<std::vector<storage::SweepRow>> rows =
+          impl_->store()->ListSweeps(limit);
+      if (rows.ok()) {
+        for (const auto& row : *rows) SweepToProto(row, response->add_sweeps());
+      }
+      return ToGrpcStatus(rows.status());
+    });
   }
 
   grpc::ServerUnaryReactor* ListJobs(grpc::CallbackServerContext* context,
                                      const v1::ListJobsRequest* request,
                                      v1::ListJobsResponse* response) override {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    reactor->Finish(DoListJobs(*request, response));
-    return reactor;
+    return impl_->Unary(context, Access::kRead, [&](const Principal&) {
+      return DoListJobs(*request, response);
+    });
   }
 
   grpc::ServerWriteReactor<v1::SweepEvent>* WatchSweep(
       grpc::CallbackServerContext* context,
       const v1::WatchSweepRequest* request) override {
+    Principal who;
+    grpc::Status status = impl_->Authorize(context, Access::kRead, &who);
+    if (!status.ok()) return new FailedWriter(status);
     absl::StatusOr<storage::SweepRow> row =
         impl_->store()->GetSweep(request->sweep_id());
     if (!row.ok()) return new FailedWriter(ToGrpcStatus(row.status()));
@@ -436,81 +544,88 @@ class SchedulerServer::Impl::ClientService final
       grpc::CallbackServerContext* context,
       const v1::CancelSweepRequest* request,
       v1::CancelSweepResponse* response) override {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    absl::StatusOr<storage::CancelOutcome> out = impl_->store()->CancelSweep(
-        request->sweep_id(),
-        {request->job_ids().begin(), request->job_ids().end()});
-    if (out.ok()) {
-      response->set_cancelled(out->cancelled);
-      response->set_stopping(out->stopping);
-      LOG(INFO) << "sweep " << request->sweep_id()
-                << " cancelled: " << out->cancelled << " queued, "
-                << out->stopping << " leased";
-      impl_->Publish(request->sweep_id(), nullptr);
-    }
-    reactor->Finish(ToGrpcStatus(out.status()));
-    return reactor;
+    return impl_->Unary(context, Access::kSubmit, [&](const Principal& who) {
+      grpc::Status owner = impl_->CheckOwner(who, request->sweep_id());
+      if (!owner.ok()) return owner;
+      absl::StatusOr<storage::CancelOutcome> out = impl_->store()->CancelSweep(
+          request->sweep_id(),
+          {request->job_ids().begin(), request->job_ids().end()});
+      if (out.ok()) {
+        response->set_cancelled(out->cancelled);
+        response->set_stopping(out->stopping);
+        LOG(INFO) << "sweep " << request->sweep_id()
+                  << " cancelled: " << out->cancelled << " queued, "
+                  << out->stopping << " leased";
+        impl_->Publish(request->sweep_id(), nullptr);
+      }
+      return ToGrpcStatus(out.status());
+    });
   }
 
   grpc::ServerUnaryReactor* RetrySweep(
       grpc::CallbackServerContext* context,
       const v1::RetrySweepRequest* request,
       v1::RetrySweepResponse* response) override {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    absl::StatusOr<int> requeued =
-        impl_->store()->RetrySweep(request->sweep_id());
-    if (requeued.ok()) {
-      response->set_requeued(*requeued);
-      LOG(INFO) << "sweep " << request->sweep_id() << ": " << *requeued
-                << " job(s) queued again";
-      impl_->Publish(request->sweep_id(), nullptr);
-      impl_->SignalWork();
-    }
-    reactor->Finish(ToGrpcStatus(requeued.status()));
-    return reactor;
+    return impl_->Unary(context, Access::kSubmit, [&](const Principal& who) {
+      grpc::Status owner = impl_->CheckOwner(who, request->sweep_id());
+      if (!owner.ok()) return owner;
+      absl::StatusOr<int> requeued =
+          impl_->store()->RetrySweep(request->sweep_id());
+      if (requeued.ok()) {
+        response->set_requeued(*requeued);
+        LOG(INFO) << "sweep " << request->sweep_id() << ": " << *requeued
+                  << " job(s) queued again";
+        impl_->Publish(request->sweep_id(), nullptr);
+        impl_->SignalWork();
+      }
+      return ToGrpcStatus(requeued.status());
+    });
   }
 
   grpc::ServerUnaryReactor* QueryTable(grpc::CallbackServerContext* context,
                                        const v1::QueryTableRequest* request,
                                        v1::Table* response) override {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    reactor->Finish(DoQueryTable(*request, response));
-    return reactor;
+    return impl_->Unary(context, Access::kRead, [&](const Principal&) {
+      return DoQueryTable(*request, response);
+    });
   }
 
   grpc::ServerUnaryReactor* ListResults(
       grpc::CallbackServerContext* context,
       const v1::ListResultsRequest* request,
       v1::ListResultsResponse* response) override {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    reactor->Finish(DoListResults(*request, response));
-    return reactor;
+    return impl_->Unary(context, Access::kRead, [&](const Principal&) {
+      return DoListResults(*request, response);
+    });
   }
 
   grpc::ServerUnaryReactor* ListWorkers(
       grpc::CallbackServerContext* context, const v1::ListWorkersRequest*,
       v1::ListWorkersResponse* response) override {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    absl::StatusOr<std::vector<storage::WorkerRow>> rows =
-        impl_->store()->ListWorkers();
-    if (rows.ok()) {
-      const int64_t now = impl_->Now();
-      for (const auto& row : *rows) {
-        v1::WorkerInfo* w = response->add_workers();
-        w->set_worker_id(row.worker_id);
-        w->set_host(row.host);
-        w->set_device(row.device);
-        w->set_current_job_id(row.current_job_id);
-        w->set_last_seen_ms(row.last_seen_ms);
-        w->set_lost(now - row.last_seen_ms > impl_->lease_ms());
+    return impl_->Unary(context, Access::kRead, [&](const Principal&) {
+      absl::StatusOr<std::vector<storage::WorkerRow>> rows =
+          impl_->store()->ListWorkers();
+      if (rows.ok()) {
+        const int64_t now = impl_->Now();
+        for (const auto& row : *rows) {
+          v1::WorkerInfo* w = response->add_workers();
+          w->set_worker_id(row.worker_id);
+          w->set_host(row.host);
+          w->set_device(row.device);
+          w->set_current_job_id(row.current_job_id);
+          w->set_last_seen_ms(row.last_seen_ms);
+          w->set_lost(now - row.last_seen_ms > impl_->lease_ms());
+        }
       }
-    }
-    reactor->Finish(ToGrpcStatus(rows.status()));
-    return reactor;
+      return ToGrpcStatus(rows.status());
+    });
   }
 
  private:
+  using Access = Impl::Access;
+
   grpc::Status DoSubmit(const v1::SweepSpec& spec, bool dry_run,
+                        const Principal& who,
                         v1::SubmitSweepResponse* response) {
     if (spec.name().size() > kMaxNameLength) {
       return InvalidArgument(absl::StrCat("sweep.name is longer than ",
@@ -530,6 +645,15 @@ class SchedulerServer::Impl::ClientService final
         ExpandSweep(spec, impl_->options().max_jobs_per_sweep);
     if (!jobs.ok()) {
       return InvalidArgument(absl::StrCat("sweep.", jobs.status().message()));
+    }
+    // Every job shares the base's data; only numeric fields vary.
+    if (!jobs->empty() && !jobs->front().spec.data().path().empty()) {
+      absl::Status s = CheckDataPath(jobs->front().spec.data().path(),
+                                     impl_->options().data_roots);
+      if (!s.ok()) {
+        return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
+                            absl::StrCat("sweep.base.", s.message()));
+      }
     }
     if (dry_run) {
       std::vector<std::pair<std::string, std::string>> keys;
@@ -553,7 +677,12 @@ class SchedulerServer::Impl::ClientService final
     storage::NewSweep sweep;
     sweep.name = spec.name();
     sweep.spec = spec.SerializeAsString();
-    sweep.request_id = spec.request_id();
+    // Request ids are per owner, so one user cannot fetch another's sweep
+    // by guessing an id.
+    sweep.request_id = spec.request_id().empty() || who.name.empty()
+                           ? spec.request_id()
+                           : absl::StrCat(who.name, "/", spec.request_id());
+    sweep.owner = who.name;
     sweep.priority = spec.priority();
     sweep.max_attempts =
         spec.has_max_attempts() ? spec.max_attempts() : kDefaultMaxAttempts;
@@ -727,41 +856,21 @@ class SchedulerServer::Impl::WorkerServiceImpl final
       grpc::CallbackServerContext* context,
       const v1::RegisterWorkerRequest* request,
       v1::RegisterWorkerResponse* response) override {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    if (request->host().size() > kMaxNameLength ||
-        request->device().size() > kMaxNameLength) {
-      reactor->Finish(
-          InvalidArgument("host and device must be at most 256 characters"));
-      return reactor;
-    }
-    if (request->datasets_size() > 64) {
-      reactor->Finish(InvalidArgument("datasets lists more than 64 names"));
-      return reactor;
-    }
-    for (const std::string& d : request->datasets()) {
-      if (d.empty() || d.size() > 64 || d.find(',') != std::string::npos) {
-        reactor->Finish(InvalidArgument(
-            absl::StrCat("datasets: '", d, "' is not a dataset name")));
-        return reactor;
-      }
-    }
-    absl::StatusOr<std::string> id = impl_->store()->RegisterWorker(
-        request->host(), request->device(), request->threads(),
-        {request->datasets().begin(), request->datasets().end()});
-    if (id.ok()) {
-      response->set_worker_id(*id);
-      response->set_lease_seconds(impl_->options().lease_seconds);
-      LOG(INFO) << "worker " << *id << " registered from " << request->host()
-                << " (" << request->device() << ")";
-    }
-    reactor->Finish(ToGrpcStatus(id.status()));
-    return reactor;
+    return impl_->Unary(context, Access::kWorker, [&](const Principal& who) {
+      return DoRegister(*request, who, response);
+    });
   }
 
   grpc::ServerUnaryReactor* LeaseJob(grpc::CallbackServerContext* context,
                                      const v1::LeaseJobRequest* request,
                                      v1::LeaseJobResponse* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    Principal who;
+    grpc::Status allowed = impl_->Authorize(context, Access::kWorker, &who);
+    if (!allowed.ok()) {
+      reactor->Finish(allowed);
+      return reactor;
+    }
     absl::StatusOr<storage::WorkerRow> worker =
         impl_->store()->TouchWorker(request->worker_id(), 0);
     if (!worker.ok()) {
@@ -793,52 +902,82 @@ class SchedulerServer::Impl::WorkerServiceImpl final
   grpc::ServerUnaryReactor* Heartbeat(
       grpc::CallbackServerContext* context, const v1::HeartbeatRequest* request,
       v1::HeartbeatResponse* response) override {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    const v1::Progress& p = request->progress();
-    absl::StatusOr<storage::HeartbeatOutcome> out =
-        impl_->store()->Heartbeat(request->job_id(), request->lease_token(),
-                                  p.phase().substr(0, kMaxNameLength), p.step(),
-                                  p.total_steps(), impl_->lease_ms());
-    if (out.ok()) {
-      response->set_deadline_ms(out->deadline_ms);
-      response->set_cancel(out->cancel);
-      PublishJob(request->job_id());
-    }
-    reactor->Finish(ToGrpcStatus(out.status()));
-    return reactor;
+    return impl_->Unary(context, Access::kWorker, [&](const Principal&) {
+      const v1::Progress& p = request->progress();
+      absl::StatusOr<storage::HeartbeatOutcome> out = impl_->store()->Heartbeat(
+          request->job_id(), request->lease_token(),
+          p.phase().substr(0, kMaxNameLength), p.step(), p.total_steps(),
+          impl_->lease_ms());
+      if (out.ok()) {
+        response->set_deadline_ms(out->deadline_ms);
+        response->set_cancel(out->cancel);
+        PublishJob(request->job_id());
+      }
+      return ToGrpcStatus(out.status());
+    });
   }
 
   grpc::ServerUnaryReactor* CompleteJob(grpc::CallbackServerContext* context,
                                         const v1::CompleteJobRequest* request,
                                         v1::CompleteJobResponse*) override {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    reactor->Finish(DoComplete(*request));
-    return reactor;
+    return impl_->Unary(context, Access::kWorker,
+                        [&](const Principal&) { return DoComplete(*request); });
   }
 
   grpc::ServerUnaryReactor* FailJob(grpc::CallbackServerContext* context,
                                     const v1::FailJobRequest* request,
                                     v1::FailJobResponse*) override {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    absl::Status s = impl_->store()->FailJob(
-        request->job_id(), request->lease_token(),
-        request->error().substr(0, kMaxErrorLength), request->release());
-    if (s.ok()) {
-      if (request->release()) {
-        LOG(INFO) << "job " << request->job_id() << " released by "
-                  << request->worker_id();
-        impl_->SignalWork();
-      } else {
-        LOG(INFO) << "job " << request->job_id()
-                  << " failed: " << request->error();
+    return impl_->Unary(context, Access::kWorker, [&](const Principal&) {
+      absl::Status s = impl_->store()->FailJob(
+          request->job_id(), request->lease_token(),
+          request->error().substr(0, kMaxErrorLength), request->release());
+      if (s.ok()) {
+        if (request->release()) {
+          LOG(INFO) << "job " << request->job_id() << " released by "
+                    << request->worker_id().substr(0, kMaxNameLength);
+          impl_->SignalWork();
+        } else {
+          LOG(INFO) << "job " << request->job_id() << " failed: "
+                    << request->error().substr(0, kMaxErrorLength);
+        }
+        PublishJob(request->job_id());
       }
-      PublishJob(request->job_id());
-    }
-    reactor->Finish(ToGrpcStatus(s));
-    return reactor;
+      return ToGrpcStatus(s);
+    });
   }
 
  private:
+  using Access = Impl::Access;
+
+  grpc::Status DoRegister(const v1::RegisterWorkerRequest& request,
+                          const Principal& who,
+                          v1::RegisterWorkerResponse* response) {
+    if (request.host().size() > kMaxNameLength ||
+        request.device().size() > kMaxNameLength) {
+      return InvalidArgument("host and device must be at most 256 characters");
+    }
+    if (request.datasets_size() > 64) {
+      return InvalidArgument("datasets lists more than 64 names");
+    }
+    for (const std::string& d : request.datasets()) {
+      if (d.empty() || d.size() > 64 || d.find(',') != std::string::npos) {
+        return InvalidArgument(
+            absl::StrCat("datasets: '", d, "' is not a dataset name"));
+      }
+    }
+    absl::StatusOr<std::string> id = impl_->store()->RegisterWorker(
+        request.host(), request.device(), request.threads(),
+        {request.datasets().begin(), request.datasets().end()});
+    if (id.ok()) {
+      response->set_worker_id(*id);
+      response->set_lease_seconds(impl_->options().lease_seconds);
+      LOG(INFO) << "worker " << *id << " registered from " << request.host()
+                << " (" << request.device() << ")"
+                << (who.name.empty() ? "" : " with token ") << who.name;
+    }
+    return ToGrpcStatus(id.status());
+  }
+
   grpc::Status DoComplete(const v1::CompleteJobRequest& request) {
     absl::StatusOr<storage::JobRow> job =
         impl_->store()->GetJob(request.job_id());
@@ -866,11 +1005,56 @@ class SchedulerServer::Impl::WorkerServiceImpl final
 // ---------------------------------------------------------------------------
 
 absl::Status SchedulerServer::Impl::Start() {
+  const bool tls = !options_.tls_cert_file.empty();
+  if (tls != !options_.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_cert and --tls_key go together: pass both, or neither");
+  }
+  if (!options_.client_ca_file.empty() && !tls) {
+    return absl::InvalidArgumentError(
+        "--client_ca needs TLS: pass --tls_cert and --tls_key as well");
+  }
+  if (!options_.tokens_file.empty()) {
+    absl::StatusOr<TokenSet> tokens = TokenSet::Load(options_.tokens_file);
+    if (!tokens.ok()) return tokens.status();
+    if (tokens->size() == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--tokens_file=", options_.tokens_file,
+          " has no tokens, so nobody could call the server; add one with "
+          "'forgetlab-server tokens add'"));
+    }
+    tokens_ = *std::move(tokens);
+  }
   if (!IsLoopbackAddress(options_.listen)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--listen=", options_.listen,
-        " is not a loopback address; without TLS and tokens forgetlab-server "
-        "only listens on 127.0.0.1, [::1] or localhost"));
+    const bool secured = tls && tokens_.has_value();
+    if (!secured && !options_.allow_insecure) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "--listen=", options_.listen,
+          " is not a loopback address, and the server has no ",
+          !tls && !tokens_ ? "TLS and no tokens"
+          : !tls           ? "TLS"
+                           : "tokens",
+          ". Anyone on the network could submit, read and cancel work. Add "
+          "TLS (--tls_cert/--tls_key; deploy/make-certs.sh makes them) and "
+          "--tokens_file=FILE ('forgetlab-server tokens add' makes "
+          "tokens), or listen on 127.0.0.1"));
+    }
+    if (!secured) {
+      LOG(WARNING) << "*** --allow_insecure: serving " << options_.listen
+                   << (tls ? "" : ", WITHOUT TLS")
+                   << (tokens_ ? "" : ", WITHOUT TOKENS")
+                   << ". Anyone who can reach this port can submit, read, "
+                      "cancel and fake results. ***";
+    }
+  }
+  std::shared_ptr<grpc::ServerCredentials> credentials =
+      grpc::InsecureServerCredentials();
+  if (tls) {
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> tls_credentials =
+        TlsServerCredentials(options_.tls_cert_file, options_.tls_key_file,
+                             options_.client_ca_file);
+    if (!tls_credentials.ok()) return tls_credentials.status();
+    credentials = *tls_credentials;
   }
   if (options_.lease_seconds < 1 || options_.lease_seconds > 3600) {
     return absl::InvalidArgumentError(
@@ -891,16 +1075,17 @@ absl::Status SchedulerServer::Impl::Start() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(),
-                           &port_);
+  builder.AddListeningPort(options_.listen, credentials, &port_);
   builder.RegisterService(client_service_.get());
   builder.RegisterService(worker_service_.get());
-  builder.SetMaxReceiveMessageSize(16 << 20);
+  builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", options_.listen,
-                     "; is another process using the port?"));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", options_.listen,
+        tls ? "; is another process using the port, or are --tls_cert and "
+              "--tls_key not a matching certificate and key?"
+            : "; is another process using the port?"));
   }
   dispatcher_ = std::thread([this] { DispatchLoop(); });
   reaper_ = std::thread([this] { ReapLoop(); });

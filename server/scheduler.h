@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -16,9 +17,29 @@ namespace forgetlab {
 class SchedulerServer {
  public:
   struct Options {
-    // host:port; port 0 picks a free one (see port()). Only loopback hosts
-    // are accepted until TLS and tokens exist.
+    // host:port; port 0 picks a free one (see port()). A host other than
+    // loopback needs TLS and a tokens file, or allow_insecure.
     std::string listen = "127.0.0.1:50051";
+    // PEM server certificate and key; both or neither. With them the server
+    // speaks only TLS.
+    std::string tls_cert_file;
+    std::string tls_key_file;
+    // PEM CA bundle; when set, clients must present a certificate it signed.
+    std::string client_ca_file;
+    // Tokens file (see auth.h). When set, every call but the health check
+    // needs "authorization: Bearer <token>" and is limited to its role.
+    std::string tokens_file;
+    // Serve a non-loopback address without TLS or tokens. Never on a shared
+    // network.
+    bool allow_insecure = false;
+    // Folders that experiment data paths must lie in; empty accepts any
+    // absolute path.
+    std::vector<std::string> data_roots;
+    // Largest request message accepted, in bytes.
+    int max_message_bytes = 4 << 20;
+    // LeaseJob long polls one worker may hold at once, and in all.
+    int max_polls_per_worker = 2;
+    int max_polls = 10000;
     // SQLite database file.
     std::string db_path;
     // Lease length; heartbeats extend it by this much.

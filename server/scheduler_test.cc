@@ -436,20 +436,5 @@ TEST_F(SchedulerTest, HealthServiceServes) {
   EXPECT_EQ(bytes, std::string("\x08\x01", 2));
 }
 
-TEST(SchedulerStartTest, RefusesNonLoopbackWithoutTls) {
-  SchedulerServer::Options options;
-  options.listen = "0.0.0.0:0";
-  options.db_path =
-      (std::filesystem::path(testing::TempDir()) / "x.db").string();
-  auto server = SchedulerServer::Start(options);
-  ASSERT_FALSE(server.ok());
-  EXPECT_THAT(std::string(server.status().message()), HasSubstr("loopback"));
-  EXPECT_TRUE(IsLoopbackAddress("localhost:1"));
-  EXPECT_TRUE(IsLoopbackAddress("[::1]:50051"));
-  EXPECT_TRUE(IsLoopbackAddress("127.0.0.1:0"));
-  EXPECT_FALSE(IsLoopbackAddress("[::]:50051"));
-  EXPECT_FALSE(IsLoopbackAddress("10.0.0.5:50051"));
-}
-
 }  // namespace
 }  // namespace forgetlab

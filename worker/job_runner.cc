@@ -1,6 +1,11 @@
 // proto <-> trainer adapter.
 #include "worker/job_runner.h"
 
+#include <limits.h>
+#include <stdlib.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "proto/spec.h"
 
 namespace forgetlab {
@@ -109,6 +114,29 @@ absl::StatusOr<v1::JobResult> RunJob(const v1::ExperimentSpec& spec,
       train::RunExperiment(ToTrainConfig(spec), options, &result));
   if (!s.ok()) return s;
   return ToJobResult(result);
+}
+
+absl::Status CheckDataRoots(const std::string& path,
+                            const std::vector<std::string>& roots) {
+  if (roots.empty() || path.empty()) return absl::OkStatus();
+  char buffer[PATH_MAX];
+  if (realpath(path.c_str(), buffer) == nullptr) {
+    return absl::NotFoundError(absl::StrCat(
+        "data.path '", path, "' does not exist on worker ", "this machine"));
+  }
+  std::vector<std::string> resolved_roots;
+  for (const std::string& root : roots) {
+    char root_buffer[PATH_MAX];
+    if (realpath(root.c_str(), root_buffer) != nullptr) {
+      resolved_roots.push_back(root_buffer);
+    }
+  }
+  absl::Status s = CheckDataPath(buffer, resolved_roots);
+  if (s.ok()) return s;
+  return absl::PermissionDeniedError(absl::StrCat(
+      "data.path '", path, "' resolves to '", buffer,
+      "', outside this worker's --data_roots (", absl::StrJoin(roots, ","),
+      "); start the worker with its folder in --data_roots"));
 }
 
 }  // namespace forgetlab

@@ -4,6 +4,9 @@
 #ifndef FORGETLAB_WORKER_JOB_RUNNER_H_
 #define FORGETLAB_WORKER_JOB_RUNNER_H_
 
+#include <string>
+#include <vector>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "forgetlab/v1/forgetlab.pb.h"
@@ -23,6 +26,13 @@ absl::Status FromTrainStatus(const train::TrainStatus& status);
 // Resolves defaults, validates (INVALID_ARGUMENT naming the field), trains.
 absl::StatusOr<v1::JobResult> RunJob(const v1::ExperimentSpec& spec,
                                      const train::RunOptions& options);
+
+// Resolves symbolic links in `path` and checks that the result lies in one
+// of `roots` (themselves resolved), so a link inside a root cannot lead out.
+// OK for an empty path or empty `roots`; NOT_FOUND when `path` does not
+// exist; PERMISSION_DENIED when it resolves outside every root.
+absl::Status CheckDataRoots(const std::string& path,
+                            const std::vector<std::string>& roots);
 
 }  // namespace forgetlab
 

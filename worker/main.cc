@@ -12,11 +12,27 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "proto/channel.h"
 #include "worker/worker.h"
 
 ABSL_FLAG(std::string, scheduler, "",
           "scheduler address host:port (default: $FORGETLAB_SCHEDULER or "
           "127.0.0.1:50051)");
+ABSL_FLAG(std::string, ca_cert, "",
+          "PEM CA that signed the scheduler's certificate; set it to use TLS");
+ABSL_FLAG(std::string, client_cert, "",
+          "PEM client certificate, for schedulers started with --client_ca");
+ABSL_FLAG(std::string, client_key, "", "PEM private key of --client_cert");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "name in the scheduler's certificate, when it differs from the host "
+          "in --scheduler");
+ABSL_FLAG(std::string, token, "",
+          "worker token (visible in ps; prefer --token_file or "
+          "$FORGETLAB_TOKEN)");
+ABSL_FLAG(std::string, token_file, "", "file whose first line is the token");
+ABSL_FLAG(std::vector<std::string>, data_roots, {"/usr/share/datasets"},
+          "folders a job's data path must resolve into, comma-separated; "
+          "empty accepts any path");
 ABSL_FLAG(std::string, device, "cpu", "cpu, cuda or cuda:N");
 ABSL_FLAG(int, threads, 0, "intra-op threads (0: LibTorch's default)");
 ABSL_FLAG(std::string, checkpoint_dir, "",
@@ -31,7 +47,9 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "forgetlab worker.\n"
       "  forgetlab-worker --scheduler=127.0.0.1:50051 [--device=cpu] "
-      "[--threads=N]");
+      "[--threads=N]\n"
+      "      [--ca_cert=PEM [--client_cert=PEM --client_key=PEM]] "
+      "[--token_file=FILE]");
   absl::ParseCommandLine(argc, argv);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
@@ -49,6 +67,19 @@ int main(int argc, char** argv) {
     options.scheduler =
         env != nullptr && *env != '\0' ? env : "127.0.0.1:50051";
   }
+  options.ca_cert_file = absl::GetFlag(FLAGS_ca_cert);
+  options.client_cert_file = absl::GetFlag(FLAGS_client_cert);
+  options.client_key_file = absl::GetFlag(FLAGS_client_key);
+  options.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
+  absl::StatusOr<std::string> token = forgetlab::ResolveToken(
+      absl::GetFlag(FLAGS_token), absl::GetFlag(FLAGS_token_file));
+  if (!token.ok()) {
+    std::fprintf(stderr, "forgetlab-worker: %s\n",
+                 std::string(token.status().message()).c_str());
+    return 2;
+  }
+  options.token = *token;
+  options.data_roots = absl::GetFlag(FLAGS_data_roots);
   options.device = absl::GetFlag(FLAGS_device);
   options.threads = absl::GetFlag(FLAGS_threads);
   options.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);

@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "forgetlab/v1/forgetlab.grpc.pb.h"
+#include "proto/channel.h"
 #include "proto/spec.h"
 #include "worker/job_runner.h"
 #include "worker/train/experiment.h"
@@ -26,6 +27,12 @@ std::string HostName() {
   char buffer[256] = {};
   if (gethostname(buffer, sizeof(buffer) - 1) != 0) return "unknown";
   return buffer;
+}
+
+// Errors no retry can fix: the token is missing, unknown or not a worker's.
+bool IsAuthError(const grpc::Status& s) {
+  return s.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+         s.error_code() == grpc::StatusCode::PERMISSION_DENIED;
 }
 
 // Errors worth waiting out: the scheduler is down, restarting or overloaded.
@@ -53,9 +60,6 @@ class Worker::Impl {
         options_.datasets.push_back("fashion_mnist");
       }
     }
-    channel_ = grpc::CreateChannel(options_.scheduler,
-                                   grpc::InsecureChannelCredentials());
-    stub_ = v1::WorkerService::NewStub(channel_);
   }
 
   absl::Status Run();
@@ -73,6 +77,25 @@ class Worker::Impl {
   };
 
   bool stopping() const { return stop_.HasBeenNotified(); }
+
+  // A call context with the deadline and our token.
+  std::unique_ptr<grpc::ClientContext> Context(std::chrono::seconds timeout) {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->set_deadline(In(timeout));
+    AttachToken(options_.token, ctx.get());
+    return ctx;
+  }
+
+  // Stops the worker for good; Run() returns `status`.
+  void Fatal(const grpc::Status& status) {
+    {
+      absl::MutexLock lock(&mu_);
+      fatal_ = absl::PermissionDeniedError(
+          absl::StrCat("the scheduler at ", options_.scheduler,
+                       " refused this worker: ", status.error_message()));
+    }
+    Stop();
+  }
 
   // Sleeps for the current backoff (interrupted by Stop) and doubles it.
   void Backoff(const std::string& why) {
@@ -106,21 +129,26 @@ class Worker::Impl {
 
   absl::Mutex mu_;
   grpc::ClientContext* poll_context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  absl::Status fatal_ ABSL_GUARDED_BY(mu_);
   train::Progress progress_ ABSL_GUARDED_BY(mu_);
 };
 
 bool Worker::Impl::Register() {
   ResetBackoff();
   while (!stopping()) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(In(std::chrono::seconds(10)));
+    std::unique_ptr<grpc::ClientContext> ctx =
+        Context(std::chrono::seconds(10));
     v1::RegisterWorkerRequest request;
     request.set_host(options_.host);
     request.set_device(options_.device);
     request.set_threads(options_.threads);
     for (const std::string& d : options_.datasets) request.add_datasets(d);
     v1::RegisterWorkerResponse response;
-    grpc::Status s = stub_->RegisterWorker(&ctx, request, &response);
+    grpc::Status s = stub_->RegisterWorker(ctx.get(), request, &response);
+    if (IsAuthError(s)) {
+      Fatal(s);
+      return false;
+    }
     if (s.ok()) {
       worker_id_ = response.worker_id();
       lease_seconds_ = std::max(1, response.lease_seconds());
@@ -137,17 +165,17 @@ bool Worker::Impl::Register() {
 }
 
 bool Worker::Impl::Lease(v1::LeaseJobResponse* lease) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(In(std::chrono::seconds(options_.wait_seconds + 15)));
+  std::unique_ptr<grpc::ClientContext> ctx =
+      Context(std::chrono::seconds(options_.wait_seconds + 15));
   {
     absl::MutexLock lock(&mu_);
     if (stopping()) return false;
-    poll_context_ = &ctx;
+    poll_context_ = ctx.get();
   }
   v1::LeaseJobRequest request;
   request.set_worker_id(worker_id_);
   request.set_wait_seconds(options_.wait_seconds);
-  grpc::Status s = stub_->LeaseJob(&ctx, request, lease);
+  grpc::Status s = stub_->LeaseJob(ctx.get(), request, lease);
   {
     absl::MutexLock lock(&mu_);
     poll_context_ = nullptr;
@@ -163,6 +191,10 @@ bool Worker::Impl::Lease(v1::LeaseJobResponse* lease) {
   if (s.ok()) {
     ResetBackoff();
     return lease->has_job();
+  }
+  if (IsAuthError(s)) {
+    Fatal(s);
+    return false;
   }
   if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
     // The scheduler does not know us (e.g. a fresh database): register anew.
@@ -187,8 +219,7 @@ void Worker::Impl::HeartbeatLoop(const ActiveLease& lease,
     if (done->WaitForNotificationWithTimeout(wait)) return;
     wait = interval;
     if (stopping()) cancel->store(true);
-    grpc::ClientContext ctx;
-    ctx.set_deadline(In(std::chrono::seconds(5)));
+    std::unique_ptr<grpc::ClientContext> ctx = Context(std::chrono::seconds(5));
     v1::HeartbeatRequest request;
     request.set_worker_id(worker_id_);
     request.set_job_id(lease.job_id);
@@ -200,7 +231,7 @@ void Worker::Impl::HeartbeatLoop(const ActiveLease& lease,
       request.mutable_progress()->set_total_steps(progress_.total_steps);
     }
     v1::HeartbeatResponse response;
-    grpc::Status s = stub_->Heartbeat(&ctx, request, &response);
+    grpc::Status s = stub_->Heartbeat(ctx.get(), request, &response);
     if (s.ok()) {
       if (response.cancel()) {
         LOG(INFO) << "job " << lease.job_id << " cancelled by the user";
@@ -232,8 +263,8 @@ void Worker::Impl::Finish(const ActiveLease& lease,
       absl::Now() + absl::Seconds(2 * lease_seconds_ + 10);
   ResetBackoff();
   for (;;) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(In(std::chrono::seconds(10)));
+    std::unique_ptr<grpc::ClientContext> ctx =
+        Context(std::chrono::seconds(10));
     grpc::Status s;
     if (result.ok()) {
       v1::CompleteJobRequest request;
@@ -242,7 +273,7 @@ void Worker::Impl::Finish(const ActiveLease& lease,
       request.set_lease_token(lease.token);
       *request.mutable_result() = *result;
       v1::CompleteJobResponse response;
-      s = stub_->CompleteJob(&ctx, request, &response);
+      s = stub_->CompleteJob(ctx.get(), request, &response);
     } else {
       v1::FailJobRequest request;
       request.set_worker_id(worker_id_);
@@ -254,7 +285,7 @@ void Worker::Impl::Finish(const ActiveLease& lease,
       request.set_release(release);
       request.set_error(std::string(result.status().message()));
       v1::FailJobResponse response;
-      s = stub_->FailJob(&ctx, request, &response);
+      s = stub_->FailJob(ctx.get(), request, &response);
     }
     if (s.ok()) {
       if (result.ok()) {
@@ -316,7 +347,11 @@ void Worker::Impl::RunLeasedJob(const v1::LeaseJobResponse& lease_response) {
     absl::MutexLock lock(&mu_);
     progress_ = p;
   };
-  absl::StatusOr<v1::JobResult> result = RunJob(job.spec(), options);
+  absl::Status data_ok =
+      CheckDataRoots(job.spec().data().path(), options_.data_roots);
+  absl::StatusOr<v1::JobResult> result =
+      data_ok.ok() ? RunJob(job.spec(), options)
+                   : absl::StatusOr<v1::JobResult>(data_ok);
   done.Notify();
   heartbeats.join();
   stop_watch.join();
@@ -336,7 +371,16 @@ absl::Status Worker::Impl::Run() {
         "--device=", options_.device,
         " but this LibTorch build sees no CUDA device; use --device=cpu"));
   }
-  if (!Register()) return absl::OkStatus();
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = OpenChannel(
+      {options_.scheduler, options_.ca_cert_file, options_.client_cert_file,
+       options_.client_key_file, options_.tls_server_name});
+  if (!channel.ok()) return channel.status();
+  channel_ = *channel;
+  stub_ = v1::WorkerService::NewStub(channel_);
+  if (!Register()) {
+    absl::MutexLock lock(&mu_);
+    return fatal_;
+  }
   int jobs = 0;
   while (!stopping()) {
     v1::LeaseJobResponse lease;
@@ -345,7 +389,8 @@ absl::Status Worker::Impl::Run() {
     if (options_.max_jobs > 0 && ++jobs >= options_.max_jobs) break;
   }
   LOG(INFO) << "worker " << worker_id_ << " stopped";
-  return absl::OkStatus();
+  absl::MutexLock lock(&mu_);
+  return fatal_;
 }
 
 Worker::Worker(Options options)

@@ -16,6 +16,17 @@ class Worker {
  public:
   struct Options {
     std::string scheduler = "127.0.0.1:50051";
+    // TLS: the CA that signed the server's certificate (empty: plaintext),
+    // and a client certificate and key for servers that require one.
+    std::string ca_cert_file;
+    std::string client_cert_file;
+    std::string client_key_file;
+    std::string tls_server_name;
+    // Bearer token of role worker (or admin), for servers with tokens.
+    std::string token;
+    // Folders a job's data path must resolve into (symbolic links
+    // followed); empty accepts any path.
+    std::vector<std::string> data_roots;
     std::string device = "cpu";
     int threads = 0;   // intra-op threads; 0 = LibTorch's default
     std::string host;  // reported name; default: the machine's host name

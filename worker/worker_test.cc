@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "forgetlab/v1/forgetlab.grpc.pb.h"
 #include "google/protobuf/text_format.h"
+#include "server/auth.h"
 #include "server/scheduler.h"
 #include "worker/job_runner.h"
 
@@ -39,8 +40,9 @@ class WorkerTest : public ::testing::Test {
     std::filesystem::remove(db_);
   }
 
-  void StartServer(int port = 0) {
+  void StartServer(int port = 0, const std::string& tokens_file = "") {
     SchedulerServer::Options options;
+    options.tokens_file = tokens_file;
     options.listen = absl::StrCat("127.0.0.1:", port);
     options.db_path = db_;
     options.lease_seconds = 10;
@@ -127,6 +129,67 @@ TEST_F(WorkerTest, TrainingErrorFailsTheJobWithTheReason) {
   EXPECT_EQ(jobs[0].state(), v1::FAILED);
   EXPECT_THAT(jobs[0].error(), HasSubstr("no IDX folder /nonexistent/fmnist"));
   EXPECT_THAT(jobs[0].error(), HasSubstr("dataset-fashion-mnist"));
+}
+
+TEST_F(WorkerTest, DataOutsideTheRootsFailsTheJob) {
+  StartServer();
+  const std::filesystem::path dir =
+      std::filesystem::path(testing::TempDir()) / "worker_roots";
+  std::filesystem::create_directories(dir / "root");
+  std::filesystem::create_directories(dir / "elsewhere");
+  const std::string id =
+      Submit(absl::StrCat(R"pb(model { width: 16 }
+                               data { dataset: "idx" path: ")pb",
+                          (dir / "elsewhere").string(), "\" }"),
+             "");
+  Worker::Options options = WorkerOptions(1);
+  options.data_roots = {(dir / "root").string()};
+  options.datasets = {"idx"};
+  Worker worker(options);
+  ASSERT_TRUE(worker.Run().ok());
+  std::vector<v1::Job> jobs = Jobs(id);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].state(), v1::FAILED);
+  EXPECT_THAT(jobs[0].error(), HasSubstr("outside this worker's --data_roots"));
+  EXPECT_EQ(jobs[0].attempt(), 1);
+}
+
+TEST_F(WorkerTest, ARefusedTokenStopsTheWorkerWithTheReason) {
+  const std::string tokens =
+      (std::filesystem::path(testing::TempDir()) / "worker_tokens").string();
+  std::filesystem::remove(tokens);
+  absl::StatusOr<std::string> client = AddToken(tokens, Role::kClient, "c");
+  ASSERT_TRUE(client.ok());
+  StartServer(0, tokens);
+  Worker::Options options = WorkerOptions(0);
+  options.token = "flt_not-a-token";
+  absl::Status s = Worker(options).Run();
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("unknown token"));
+  options.token = *client;  // a client's token is not a worker's
+  s = Worker(options).Run();
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("role client"));
+}
+
+TEST(DataRootsTest, LinksThatLeadOutOfARootAreRefused) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(testing::TempDir()) / "data_roots_links";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "root/mnist");
+  fs::create_directories(dir / "secret");
+  fs::create_directory_symlink(dir / "secret", dir / "root/escape");
+  fs::create_directory_symlink(dir / "root/mnist", dir / "root/alias");
+  const std::vector<std::string> roots = {(dir / "root").string()};
+  EXPECT_TRUE(CheckDataRoots((dir / "root/mnist").string(), roots).ok());
+  EXPECT_TRUE(CheckDataRoots((dir / "root/alias").string(), roots).ok());
+  absl::Status s = CheckDataRoots((dir / "root/escape").string(), roots);
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("resolves to"));
+  EXPECT_EQ(CheckDataRoots((dir / "root/none").string(), roots).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(CheckDataRoots((dir / "secret").string(), {}).ok());
+  EXPECT_TRUE(CheckDataRoots("", roots).ok());
 }
 
 TEST_F(WorkerTest, StopGivesTheLeaseBack) {

@@ -11,6 +11,7 @@
 #include <tuple>
 #include <vector>
 
+#include "worker/train/formats.h"
 #include "worker/train/gunzip.h"
 
 namespace forgetlab::train {
@@ -20,7 +21,6 @@ namespace fs = std::filesystem;
 
 constexpr double kFashionMean = 0.2860;
 constexpr double kFashionStd = 0.3530;
-constexpr int kIdxUnsignedByte = 0x08;
 
 TrainStatus Error(TrainCode code, std::string message) {
   return TrainStatus{code, std::move(message)};
@@ -132,44 +132,16 @@ TrainStatus ReadIdxFile(const std::string& path_without_gz, int expected_dims,
   std::string data;
   TrainStatus s = ReadMaybeGzipped(path, &data);
   if (!s.ok()) return s;
-  const std::string kExpected =
-      "; expected an MNIST-format IDX file (magic 0x0000080" +
-      std::to_string(expected_dims) + ", big-endian sizes)";
-  const auto* bytes = reinterpret_cast<const uint8_t*>(data.data());
-  if (data.size() < 4 || bytes[0] != 0 || bytes[1] != 0 ||
-      bytes[2] != kIdxUnsignedByte || bytes[3] != expected_dims) {
-    return Error(
-        TrainCode::kInvalidArgument,
-        "malformed IDX file " + path + ": bad magic number" + kExpected);
-  }
-  const size_t header = 4 + 4 * static_cast<size_t>(expected_dims);
-  if (data.size() < header) {
-    return Error(
-        TrainCode::kInvalidArgument,
-        "malformed IDX file " + path + ": truncated header" + kExpected);
-  }
-  std::vector<int64_t> dims;
-  int64_t total = 1;
-  for (int d = 0; d < expected_dims; ++d) {
-    const uint8_t* b = bytes + 4 + 4 * d;
-    const int64_t size = (int64_t{b[0]} << 24) | (int64_t{b[1]} << 16) |
-                         (int64_t{b[2]} << 8) | int64_t{b[3]};
-    if (size <= 0 || size > (int64_t{1} << 24)) {
-      return Error(TrainCode::kInvalidArgument,
-                   "malformed IDX file " + path + ": dimension " +
-                       std::to_string(d) + " is " + std::to_string(size) +
-                       kExpected);
-    }
-    dims.push_back(size);
-    total *= size;
-  }
-  if (total > (int64_t{1} << 32) ||
-      data.size() - header < static_cast<size_t>(total)) {
+  IdxArray array;
+  std::string error;
+  if (!ParseIdx(data, expected_dims, &array, &error)) {
     return Error(TrainCode::kInvalidArgument,
-                 "malformed IDX file " + path +
-                     ": truncated data (header says " + std::to_string(total) +
-                     " bytes)");
+                 "malformed IDX file " + path + ": " + error);
   }
+  const auto* bytes = reinterpret_cast<const uint8_t*>(data.data());
+  const std::vector<int64_t>& dims = array.dims;
+  const size_t header = array.data_offset;
+  const int64_t total = array.elements;
   torch::Tensor tensor = torch::empty(dims, torch::kUInt8);
   std::copy(bytes + header, bytes + header + total, tensor.data_ptr<uint8_t>());
   *out = tensor;
@@ -237,7 +209,7 @@ TrainStatus LoadIdxFolder(const std::string& path, double mean, double std,
 }
 
 TrainStatus LoadCifar10(const std::string& folder, Dataset* out) {
-  constexpr int64_t kRecord = 1 + 3 * 32 * 32;
+  constexpr int64_t kRecord = kCifarRecordBytes;
   auto load = [&](const std::vector<std::string>& files, torch::Tensor* images,
                   torch::Tensor* labels) -> TrainStatus {
     std::string all;
@@ -253,11 +225,11 @@ TrainStatus LoadCifar10(const std::string& folder, Dataset* out) {
       std::string data;
       TrainStatus s = ReadMaybeGzipped(path, &data);
       if (!s.ok()) return s;
-      if (data.empty() || data.size() % kRecord != 0) {
+      int64_t records = 0;
+      std::string error;
+      if (!CheckCifarBatch(data, &records, &error)) {
         return Error(TrainCode::kInvalidArgument,
-                     "malformed CIFAR-10 file " + path + ": " +
-                         std::to_string(data.size()) +
-                         " bytes is not a whole number of 3073-byte records");
+                     "malformed CIFAR-10 file " + path + ": " + error);
       }
       all += data;
     }
@@ -272,11 +244,6 @@ TrainStatus LoadCifar10(const std::string& folder, Dataset* out) {
     const torch::Tensor std =
         torch::tensor({0.2470f, 0.2435f, 0.2616f}).view({1, 3, 1});
     *images = pixels.sub_(mean).div_(std).view({n, -1}).contiguous();
-    if (labels->max().item<int64_t>() > 9) {
-      return Error(
-          TrainCode::kInvalidArgument,
-          "malformed CIFAR-10 data in " + folder + ": a label is above 9");
-    }
     return {};
   };
   TrainStatus s =
