@@ -279,7 +279,8 @@ std::string TableText(const v1::Table& table, bool color, Aggregation agg) {
 std::string StatusJson(const v1::SweepStatus& s) {
   return absl::StrCat(
       "{\"sweep_id\": ", JsonString(s.sweep_id()),
-      ", \"state\": ", JsonString(s.state()), ", \"total\": ", s.total(),
+      ", \"state\": ", JsonString(s.state()),
+      ", \"owner\": ", JsonString(s.owner()), ", \"total\": ", s.total(),
       ", \"counts\": {\"queued\": ", s.queued(), ", \"leased\": ", s.leased(),
       ", \"succeeded\": ", s.succeeded(), ", \"failed\": ", s.failed(),
       ", \"cancelled\": ", s.cancelled(), "}}\n");
@@ -288,10 +289,11 @@ std::string StatusJson(const v1::SweepStatus& s) {
 std::string StatusText(const v1::SweepStatus& s) {
   return absl::StrFormat(
       "sweep %s \"%s\": %s\n  %d jobs: %d succeeded (%d cached), %d running, "
-      "%d queued, %d failed, %d cancelled\n  created %s\n",
+      "%d queued, %d failed, %d cancelled\n  created %s%s\n",
       s.sweep_id(), s.name(), s.state(), s.total(), s.succeeded(), s.cached(),
       s.leased(), s.queued(), s.failed(), s.cancelled(),
-      LocalTime(s.created_ms()));
+      LocalTime(s.created_ms()),
+      s.owner().empty() ? "" : absl::StrCat(" by ", s.owner()));
 }
 
 std::string JobsJson(const std::vector<v1::Job>& jobs) {

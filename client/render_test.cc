@@ -82,9 +82,11 @@ TEST(RenderTest, StatusAndJobsJsonHaveTheDocumentedShape) {
   s.set_queued(30);
   s.set_leased(1);
   s.set_succeeded(5);
+  s.set_owner("carol");
   const Struct status =
       ParseJson(StatusJson(s)).fields().at("v").struct_value();
   EXPECT_EQ(status.fields().at("sweep_id").string_value(), "sw-1");
+  EXPECT_EQ(status.fields().at("owner").string_value(), "carol");
   EXPECT_EQ(status.fields().at("total").number_value(), 36);
   const Struct& counts = status.fields().at("counts").struct_value();
   EXPECT_EQ(counts.fields().size(), 5u);

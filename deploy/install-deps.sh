@@ -12,6 +12,8 @@ packages=(
   dataset-fashion-mnist
   python3-torch  # the independent reference implementation in tests/reference
   chromium       # renders the HTML report in tests/report_render_test.cc
+  libssl-dev openssl               # token hashes; deploy/make-certs.sh
+  clang libclang-rt-14-dev         # the ASan/UBSan build and the fuzzers
 )
 
 sudo=""

@@ -33,6 +33,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(
   grpc::ChannelArguments args;
   // Tables and job lists can be large; requests stay small.
   args.SetMaxReceiveMessageSize(64 << 20);
+  if (options.own_connection) args.SetInt("grpc.use_local_subchannel_pool", 1);
   if (options.ca_cert_file.empty()) {
     if (!options.client_cert_file.empty() || !options.client_key_file.empty()) {
       return absl::InvalidArgumentError(

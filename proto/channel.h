@@ -25,6 +25,9 @@ struct ChannelOptions {
   // Name to expect in the server's certificate when it differs from the
   // host in `address` (e.g. connecting through an IP address).
   std::string tls_server_name;
+  // Give this channel its own connection instead of sharing one with other
+  // channels to the same address (as a separate machine would have).
+  bool own_connection = false;
 };
 
 // Opens a channel (lazily connected). Errors name the flag and file that
