@@ -5,6 +5,8 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <thread>
 
@@ -114,6 +116,74 @@ TEST_F(EndToEndTest, SubmitWatchTableAndCleanStop) {
   EXPECT_THAT(sweeps.out, HasSubstr("8/8"));
   Output workers = Cli({"workers"});
   EXPECT_THAT(workers.out, HasSubstr("idle"));
+
+  worker->Signal(SIGTERM);
+  EXPECT_EQ(worker->Wait(std::chrono::seconds(10)), 0);
+  cluster_.server()->Signal(SIGTERM);
+  EXPECT_EQ(cluster_.server()->Wait(std::chrono::seconds(10)), 0);
+}
+
+// The binaries as a lab would run them: TLS with client certificates, and a
+// worker token and a client token made by `forgetlab-server tokens add`.
+TEST_F(EndToEndTest, SecureClusterWithTlsAndTokens) {
+  const std::filesystem::path certs = cluster_.dir() / "certs";
+  ASSERT_EQ(
+      std::system((std::string(FORGETLAB_SOURCE_DIR) +
+                   "/deploy/make-certs.sh " + certs.string() + " >/dev/null")
+                      .c_str()),
+      0);
+  const std::string tokens = (cluster_.dir() / "tokens").string();
+  auto add_token = [&](const std::string& role, const std::string& name) {
+    const std::string file = (cluster_.dir() / (name + ".token")).string();
+    const std::string command = std::string(FORGETLAB_SERVER_BIN) +
+                                " tokens add --role=" + role +
+                                " --name=" + name + " --tokens_file=" + tokens +
+                                " 2>/dev/null | tail -n1 > " + file;
+    EXPECT_EQ(std::system(command.c_str()), 0);
+    return file;
+  };
+  const std::string worker_token = add_token("worker", "pool");
+  const std::string client_token = add_token("client", "alice");
+  const std::string ca = (certs / "ca.pem").string();
+  cluster_.server_flags = {"--tls_cert=" + (certs / "server.pem").string(),
+                           "--tls_key=" + (certs / "server.key").string(),
+                           "--client_ca=" + ca, "--tokens_file=" + tokens};
+  const std::vector<std::string> mtls = {
+      "--ca_cert=" + ca, "--client_cert=" + (certs / "client.pem").string(),
+      "--client_key=" + (certs / "client.key").string()};
+  cluster_.worker_flags = mtls;
+  cluster_.worker_flags.push_back("--token_file=" + worker_token);
+  ASSERT_TRUE(cluster_.StartServer());
+  cluster_.set_address("localhost" +
+                       cluster_.address().substr(cluster_.address().find(':')));
+  auto worker = cluster_.StartWorker("worker");
+
+  // Without a token, and without TLS, the CLI is turned away.
+  cluster_.cli_flags = mtls;
+  Output refused = Cli({"sweeps"});
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("missing or unknown token"));
+  cluster_.cli_flags = {"--token_file=" + client_token};
+  EXPECT_EQ(Cli({"sweeps"}).code, 1);
+
+  cluster_.cli_flags = mtls;
+  cluster_.cli_flags.push_back("--token_file=" + client_token);
+  Output submit = Cli({"submit", WriteFile("sweep.textproto", kSweep)});
+  ASSERT_EQ(submit.code, 0) << submit.err;
+  const std::string id = LastLine(submit.out);
+  Output watch = Cli({"watch", id});
+  ASSERT_EQ(watch.code, 0) << watch.out << watch.err;
+  EXPECT_THAT(watch.out, HasSubstr("8/8 done"));
+  Output status = Cli({"status", id, "--format=json"});
+  EXPECT_EQ(Json(status.out).struct_value().fields().at("owner").string_value(),
+            "alice");
+
+  // The worker's token cannot submit.
+  cluster_.cli_flags = mtls;
+  cluster_.cli_flags.push_back("--token_file=" + worker_token);
+  Output denied = Cli({"sweeps"});
+  EXPECT_EQ(denied.code, 1);
+  EXPECT_THAT(denied.err, HasSubstr("role worker"));
 
   worker->Signal(SIGTERM);
   EXPECT_EQ(worker->Wait(std::chrono::seconds(10)), 0);

@@ -103,13 +103,13 @@ Cluster::~Cluster() = default;
 bool Cluster::StartServer(int lease_seconds) {
   const std::string port_file = (dir_ / "port").string();
   fs::remove(port_file);
-  server_ = std::make_unique<Process>(
-      std::vector<std::string>{
-          FORGETLAB_SERVER_BIN, "--listen=127.0.0.1:" + std::to_string(port_),
-          "--db=" + (dir_ / "forgetlab.db").string(),
-          "--lease_seconds=" + std::to_string(lease_seconds),
-          "--port_file=" + port_file},
-      (dir_ / "server.log").string());
+  std::vector<std::string> argv = {
+      FORGETLAB_SERVER_BIN, "--listen=127.0.0.1:" + std::to_string(port_),
+      "--db=" + (dir_ / "forgetlab.db").string(),
+      "--lease_seconds=" + std::to_string(lease_seconds),
+      "--port_file=" + port_file};
+  argv.insert(argv.end(), server_flags.begin(), server_flags.end());
+  server_ = std::make_unique<Process>(argv, (dir_ / "server.log").string());
   for (int i = 0; i < 300 && !fs::exists(port_file); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -120,15 +120,16 @@ bool Cluster::StartServer(int lease_seconds) {
 }
 
 std::unique_ptr<Process> Cluster::StartWorker(const std::string& name) {
-  return std::make_unique<Process>(
-      std::vector<std::string>{FORGETLAB_WORKER_BIN, "--scheduler=" + address_,
-                               "--threads=1"},
-      (dir_ / (name + ".log")).string());
+  std::vector<std::string> argv = {FORGETLAB_WORKER_BIN,
+                                   "--scheduler=" + address_, "--threads=1"};
+  argv.insert(argv.end(), worker_flags.begin(), worker_flags.end());
+  return std::make_unique<Process>(argv, (dir_ / (name + ".log")).string());
 }
 
 Output Cluster::Cli(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {FORGETLAB_CLI_BIN,
                                    "--scheduler=" + address_};
+  argv.insert(argv.end(), cli_flags.begin(), cli_flags.end());
   argv.insert(argv.end(), args.begin(), args.end());
   const std::string out = (dir_ / "cli.out").string();
   const std::string err = (dir_ / "cli.err").string();

@@ -77,6 +77,11 @@ class Cluster {
   const std::string& address() const { return address_; }
   void set_address(const std::string& address) { address_ = address; }
 
+  // Extra flags for every later server, worker and CLI start (TLS, tokens).
+  std::vector<std::string> server_flags;
+  std::vector<std::string> worker_flags;
+  std::vector<std::string> cli_flags;
+
  private:
   std::filesystem::path dir_;
   std::string address_;
