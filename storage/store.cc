@@ -803,6 +803,7 @@ absl::Status Store::CompleteJob(int64_t job_id, int64_t token,
     if (job->state != JobState::kLeased || job->lease_token != token) {
       return StaleToken(*job, token);
     }
+    ++sweep_generation_[job->sweep_id];  // cached samples are out of date
     const int64_t now = Now();
     {
       SQLite::Statement q(
@@ -968,46 +969,68 @@ absl::StatusOr<std::vector<MetricSample>> Store::MetricSamples(
     const std::string& row_axis, const std::string& col_axis,
     const std::vector<std::pair<std::string, double>>& filters) {
   absl::MutexLock lock(&mutex_);
-  return Guarded([&]() -> absl::StatusOr<std::vector<MetricSample>> {
-    std::vector<std::string> marks(sweep_ids.size(), "?");
-    std::string filter_joins;
-    for (size_t f = 0; f < filters.size(); ++f) {
-      absl::StrAppend(&filter_joins, "JOIN job_axes f", f, " ON f", f,
-                      ".job_id=j.job_id AND f", f, ".axis=? AND f", f,
-                      ".value=? ");
-    }
-    SQLite::Statement q(
-        *db_,
-        absl::StrCat(
-            "SELECT j.sweep_id, ra.value, ca.value, m.value, r.parameter_count "
-            "FROM jobs j "
-            "JOIN result_metrics m ON m.job_id=j.job_id AND m.name=? "
-            "JOIN results r ON r.job_id=j.job_id "
-            "LEFT JOIN job_axes ra ON ra.job_id=j.job_id AND ra.axis=? "
-            "LEFT JOIN job_axes ca ON ca.job_id=j.job_id AND ca.axis=? ",
-            filter_joins, "WHERE j.state='SUCCEEDED' AND j.sweep_id IN (",
-            absl::StrJoin(marks, ","), ") ORDER BY j.job_id"));
-    int i = 1;
-    q.bind(i++, metric);
-    q.bind(i++, row_axis);
-    q.bind(i++, col_axis);
-    for (const auto& [path, value] : filters) {
-      q.bind(i++, path);
-      q.bind(i++, value);
-    }
-    for (const std::string& id : sweep_ids) q.bind(i++, id);
-    std::vector<MetricSample> samples;
-    while (q.executeStep()) {
-      MetricSample s;
-      s.sweep_id = q.getColumn(0).getString();
-      if (!q.getColumn(1).isNull()) s.row = q.getColumn(1).getDouble();
-      if (!q.getColumn(2).isNull()) s.col = q.getColumn(2).getDouble();
-      s.value = q.getColumn(3).getDouble();
-      s.parameter_count = q.getColumn(4).getInt64();
-      samples.push_back(s);
-    }
-    return samples;
-  });
+  std::string key = absl::StrCat(metric, "\x1f", row_axis, "\x1f", col_axis);
+  for (const std::string& id : sweep_ids) absl::StrAppend(&key, "\x1f", id);
+  for (const auto& [path, value] : filters) {
+    absl::StrAppend(&key, "\x1e", path, "=", value);
+  }
+  std::vector<uint64_t> generations;
+  for (const std::string& id : sweep_ids) {
+    auto it = sweep_generation_.find(id);
+    generations.push_back(it == sweep_generation_.end() ? 0 : it->second);
+  }
+  auto cached = sample_cache_.find(key);
+  if (cached != sample_cache_.end() &&
+      cached->second.generations == generations) {
+    return cached->second.samples;
+  }
+  absl::StatusOr<std::vector<MetricSample>> samples =
+      Guarded([&]() -> absl::StatusOr<std::vector<MetricSample>> {
+        std::vector<std::string> marks(sweep_ids.size(), "?");
+        std::string filter_joins;
+        for (size_t f = 0; f < filters.size(); ++f) {
+          absl::StrAppend(&filter_joins, "JOIN job_axes f", f, " ON f", f,
+                          ".job_id=j.job_id AND f", f, ".axis=? AND f", f,
+                          ".value=? ");
+        }
+        SQLite::Statement q(
+            *db_,
+            absl::StrCat(
+                "SELECT j.sweep_id, ra.value, ca.value, m.value, "
+                "r.parameter_count "
+                "FROM jobs j "
+                "JOIN result_metrics m ON m.job_id=j.job_id AND m.name=? "
+                "JOIN results r ON r.job_id=j.job_id "
+                "LEFT JOIN job_axes ra ON ra.job_id=j.job_id AND ra.axis=? "
+                "LEFT JOIN job_axes ca ON ca.job_id=j.job_id AND ca.axis=? ",
+                filter_joins, "WHERE j.state='SUCCEEDED' AND j.sweep_id IN (",
+                absl::StrJoin(marks, ","), ") ORDER BY j.job_id"));
+        int i = 1;
+        q.bind(i++, metric);
+        q.bind(i++, row_axis);
+        q.bind(i++, col_axis);
+        for (const auto& [path, value] : filters) {
+          q.bind(i++, path);
+          q.bind(i++, value);
+        }
+        for (const std::string& id : sweep_ids) q.bind(i++, id);
+        std::vector<MetricSample> samples;
+        while (q.executeStep()) {
+          MetricSample s;
+          s.sweep_id = q.getColumn(0).getString();
+          if (!q.getColumn(1).isNull()) s.row = q.getColumn(1).getDouble();
+          if (!q.getColumn(2).isNull()) s.col = q.getColumn(2).getDouble();
+          s.value = q.getColumn(3).getDouble();
+          s.parameter_count = q.getColumn(4).getInt64();
+          samples.push_back(s);
+        }
+        return samples;
+      });
+  if (samples.ok()) {
+    if (sample_cache_.size() >= 16) sample_cache_.clear();  // bound memory
+    sample_cache_[key] = CachedSamples{std::move(generations), *samples};
+  }
+  return samples;
 }
 
 absl::StatusOr<int> Store::CountCached(

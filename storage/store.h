@@ -242,6 +242,8 @@ class Store {
   // Every stored value of `metric` over SUCCEEDED jobs of the sweeps, with
   // their values on the two axes, in job order. `filters` keeps only jobs
   // whose axis (path) has the value; the path must be an axis of the jobs.
+  // Repeated calls are answered from memory until one of the sweeps gets a
+  // new result.
   absl::StatusOr<std::vector<MetricSample>> MetricSamples(
       const std::vector<std::string>& sweep_ids, const std::string& metric,
       const std::string& row_axis, const std::string& col_axis,
@@ -309,6 +311,17 @@ class Store {
   const Options options_;
   absl::Mutex mutex_;
   std::unique_ptr<SQLite::Database> db_ ABSL_GUARDED_BY(mutex_);
+
+  // MetricSamples answers repeated queries from memory. A sweep's set of
+  // SUCCEEDED jobs only grows, and only through CompleteJob (CreateSweep's
+  // cache copies happen before anyone can query the new sweep), so an entry
+  // stays valid while the generations of its sweeps are unchanged.
+  struct CachedSamples {
+    std::vector<uint64_t> generations;  // one per sweep, as when cached
+    std::vector<MetricSample> samples;
+  };
+  std::map<std::string, CachedSamples> sample_cache_ ABSL_GUARDED_BY(mutex_);
+  std::map<std::string, uint64_t> sweep_generation_ ABSL_GUARDED_BY(mutex_);
 };
 
 }  // namespace forgetlab::storage

@@ -192,6 +192,35 @@ TEST_F(StoreTest, CompleteIsFencedAndIdempotent) {
             absl::StatusCode::kAborted);
 }
 
+TEST_F(StoreTest, RepeatedSampleQueriesSeeEveryNewResult) {
+  const std::string a = AddSweep(3);
+  const std::string b = AddSweep(1);
+  auto count = [&](std::vector<std::string> sweeps) {
+    auto samples =
+        store_->MetricSamples(sweeps, "forgetting", "model.width", "seed");
+    EXPECT_TRUE(samples.ok());
+    return samples.ok() ? samples->size() : size_t{999};
+  };
+  EXPECT_EQ(count({a}), 0u);
+  for (int done = 1; done <= 4; ++done) {
+    Lease lease = MustLease();
+    ASSERT_TRUE(
+        store_->CompleteJob(lease.job.job_id, lease.token, Result(0.1 * done))
+            .ok());
+    // Asked twice: the second answer (from memory) equals the first.
+    const size_t in_a = done < 4 ? done : 3;
+    EXPECT_EQ(count({a}), in_a);
+    EXPECT_EQ(count({a}), in_a);
+    EXPECT_EQ(count({a, b}), static_cast<size_t>(done));
+    EXPECT_EQ(count({b}), done < 4 ? 0u : 1u);
+  }
+  // Other keys of the same sweep are cached separately.
+  auto filtered = store_->MetricSamples({a}, "acc", "model.width", "seed",
+                                        {{"model.width", 32}});
+  ASSERT_TRUE(filtered.ok());
+  EXPECT_EQ(filtered->size(), 2u);
+}
+
 TEST_F(StoreTest, ExpiredLeaseIsRetriedThenFails) {
   const std::string id = AddSweep(1, 0, "", /*max_attempts=*/2);
   Lease first = MustLease("w-a");
