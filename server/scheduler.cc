@@ -118,6 +118,10 @@ class SchedulerServer::Impl {
   class WatchReactor;
   void AddWatcher(WatchReactor* watcher);
   void RemoveWatcher(WatchReactor* watcher);
+  bool HasWatchers() {
+    absl::MutexLock lock(&mu_);
+    return !watchers_.empty();
+  }
   // Tells the sweep's watchers that it changed (`job`, if given, changed).
   void Publish(const std::string& sweep_id, const storage::JobRow* job);
 
@@ -531,9 +535,9 @@ class SchedulerServer::Impl::ClientService final
     Principal who;
     grpc::Status status = impl_->Authorize(context, Access::kRead, &who);
     if (!status.ok()) return new FailedWriter(status);
-    absl::StatusOr<storage::SweepRow> row =
-        impl_->store()->GetSweep(request->sweep_id());
-    if (!row.ok()) return new FailedWriter(ToGrpcStatus(row.status()));
+    absl::StatusOr<std::string> exists =
+        impl_->store()->GetSweepSpec(request->sweep_id());
+    if (!exists.ok()) return new FailedWriter(ToGrpcStatus(exists.status()));
     auto* watcher = new WatchReactor(impl_, request->sweep_id());
     impl_->AddWatcher(watcher);
     watcher->Notify(nullptr);  // the first event: current counts
@@ -718,8 +722,9 @@ class SchedulerServer::Impl::ClientService final
       return InvalidArgument(
           absl::StrCat("page_size must be between 0 and ", kMaxPageSize));
     }
-    absl::StatusOr<storage::SweepRow> sweep =
-        impl_->store()->GetSweep(request.sweep_id());
+    // Only whether the sweep exists: its job counts would cost a scan.
+    absl::StatusOr<std::string> sweep =
+        impl_->store()->GetSweepSpec(request.sweep_id());
     if (!sweep.ok()) return ToGrpcStatus(sweep.status());
     const int page = request.page_size() == 0 ? 1000 : request.page_size();
     std::optional<storage::JobState> state;
@@ -751,11 +756,11 @@ class SchedulerServer::Impl::ClientService final
     std::vector<TableSample> values;
     std::vector<std::string> ids;
     for (const std::string& id : request.sweep_ids()) {
-      absl::StatusOr<storage::SweepRow> row = impl_->store()->GetSweep(id);
-      if (!row.ok()) return ToGrpcStatus(row.status());
+      absl::StatusOr<std::string> stored = impl_->store()->GetSweepSpec(id);
+      if (!stored.ok()) return ToGrpcStatus(stored.status());
       ids.push_back(id);
       v1::SweepSpec spec;
-      spec.ParseFromString(row->spec);
+      spec.ParseFromString(*stored);
       // A field the sweep does not vary has its base value in every job.
       const v1::ExperimentSpec base = ResolveDefaults(spec.base());
       std::set<std::string> axes = {"seed"};
@@ -819,8 +824,8 @@ class SchedulerServer::Impl::ClientService final
     if (request.page_size() < 0 || request.page_size() > 5000) {
       return InvalidArgument("page_size must be between 0 and 5000");
     }
-    absl::StatusOr<storage::SweepRow> sweep =
-        impl_->store()->GetSweep(request.sweep_id());
+    absl::StatusOr<std::string> sweep =
+        impl_->store()->GetSweepSpec(request.sweep_id());
     if (!sweep.ok()) return ToGrpcStatus(sweep.status());
     const int page = request.page_size() == 0 ? 500 : request.page_size();
     absl::StatusOr<std::vector<storage::Store::ResultRow>> rows =
@@ -993,6 +998,9 @@ class SchedulerServer::Impl::WorkerServiceImpl final
   }
 
   void PublishJob(int64_t job_id) {
+    // Nobody watching: skip reading the job back (the common case under
+    // load).
+    if (!impl_->HasWatchers()) return;
     absl::StatusOr<storage::JobRow> job = impl_->store()->GetJob(job_id);
     if (job.ok()) impl_->Publish(job->sweep_id, &*job);
   }

@@ -113,6 +113,11 @@ ALTER TABLE jobs ADD COLUMN dataset TEXT NOT NULL DEFAULT '';
 ALTER TABLE jobs ADD COLUMN device_kind TEXT NOT NULL DEFAULT '';
 ALTER TABLE workers ADD COLUMN datasets TEXT NOT NULL DEFAULT '';
 )sql",
+    // 2 -> 3: pages of a sweep's jobs in job order without sorting the sweep
+    // (ListJobs and ListResults on 100,000-job sweeps).
+    R"sql(
+CREATE INDEX IF NOT EXISTS jobs_by_sweep_order ON jobs(sweep_id, job_id);
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -472,6 +477,19 @@ void Store::CopyResultLocked(int64_t from_job, int64_t to_job, int64_t now) {
   u.bind(1, now);
   u.bind(2, to_job);
   u.exec();
+}
+
+absl::StatusOr<std::string> Store::GetSweepSpec(const std::string& sweep_id) {
+  absl::MutexLock lock(&mutex_);
+  return Guarded([&]() -> absl::StatusOr<std::string> {
+    SQLite::Statement q(*db_, "SELECT spec FROM sweeps WHERE sweep_id=?");
+    q.bind(1, sweep_id);
+    if (!q.executeStep()) {
+      return absl::NotFoundError(absl::StrCat(
+          "no sweep '", sweep_id, "'; `forgetlab sweeps` lists them"));
+    }
+    return Blob(q.getColumn(0));
+  });
 }
 
 absl::StatusOr<SweepRow> Store::GetSweep(const std::string& sweep_id) {

@@ -178,6 +178,9 @@ class Store {
 
   // NOT_FOUND for an unknown id.
   absl::StatusOr<SweepRow> GetSweep(const std::string& sweep_id);
+  // The sweep's spec as submitted (serialized SweepSpec), without counting
+  // its jobs; NOT_FOUND for an unknown id.
+  absl::StatusOr<std::string> GetSweepSpec(const std::string& sweep_id);
   // Newest first.
   absl::StatusOr<std::vector<SweepRow>> ListSweeps(int limit);
   // Jobs of a sweep in id order with id > after_job_id; `state` filters when

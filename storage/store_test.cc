@@ -96,7 +96,8 @@ TEST_F(StoreTest, VersionOneDatabaseIsMigratedForward) {
   Reopen();
   {
     SQLite::Database db(path_, SQLite::OPEN_READONLY);
-    EXPECT_EQ(db.execAndGet("PRAGMA user_version").getInt(), 2);
+    EXPECT_EQ(db.execAndGet("PRAGMA user_version").getInt(),
+              Store::SchemaVersion());
   }
   Lease lease = MustLease();  // the old job is still there and leasable
   EXPECT_EQ(lease.job.sweep_id, id);
