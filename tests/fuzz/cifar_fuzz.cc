@@ -9,13 +9,9 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string bytes(reinterpret_cast<const char*>(data), size);
-  if (forgetlab::train::IsGzip(bytes)) {
-    std::string inflated, error;
-    if (!forgetlab::train::Gunzip(bytes, &inflated, &error)) return 0;
-    bytes = std::move(inflated);
-  }
-  int64_t records = 0;
   std::string error;
+  if (!forgetlab::train::InflateIfGzip(&bytes, &error)) return 0;
+  int64_t records = 0;
   if (!forgetlab::train::CheckCifarBatch(bytes, &records, &error)) return 0;
   if (records * forgetlab::train::kCifarRecordBytes !=
       static_cast<int64_t>(bytes.size())) {

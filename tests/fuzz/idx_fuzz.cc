@@ -10,14 +10,10 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string bytes(reinterpret_cast<const char*>(data), size);
-  if (forgetlab::train::IsGzip(bytes)) {
-    std::string inflated, error;
-    if (!forgetlab::train::Gunzip(bytes, &inflated, &error)) return 0;
-    bytes = std::move(inflated);
-  }
+  std::string error;
+  if (!forgetlab::train::InflateIfGzip(&bytes, &error)) return 0;
   for (int dims : {1, 3}) {
     forgetlab::train::IdxArray array;
-    std::string error;
     if (!forgetlab::train::ParseIdx(bytes, dims, &array, &error)) continue;
     if (array.dims.size() != static_cast<size_t>(dims)) __builtin_trap();
     if (array.data_offset + static_cast<size_t>(array.elements) >

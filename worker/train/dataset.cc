@@ -106,13 +106,9 @@ TrainStatus ReadMaybeGzipped(const std::string& path, std::string* out) {
   if (!in) return Error(TrainCode::kNotFound, "cannot open " + path);
   std::stringstream buffer;
   buffer << in.rdbuf();
-  std::string data = buffer.str();
-  if (!IsGzip(data)) {
-    *out = std::move(data);
-    return {};
-  }
+  *out = buffer.str();
   std::string error;
-  if (!Gunzip(data, out, &error)) {
+  if (!InflateIfGzip(out, &error)) {
     return Error(TrainCode::kInvalidArgument,
                  "malformed gzip file " + path + ": " + error);
   }

@@ -281,4 +281,12 @@ bool Gunzip(const std::string& in, std::string* out, std::string* error) {
   return true;
 }
 
+bool InflateIfGzip(std::string* data, std::string* error) {
+  if (!IsGzip(*data)) return true;
+  std::string inflated;
+  if (!Gunzip(*data, &inflated, error)) return false;
+  *data = std::move(inflated);
+  return true;
+}
+
 }  // namespace forgetlab::train

@@ -14,6 +14,10 @@ bool IsGzip(const std::string& data);
 // CRC-32 and length. On failure returns false and says why in `error`.
 bool Gunzip(const std::string& in, std::string* out, std::string* error);
 
+// Replaces `*data` by its decompressed contents when it is gzip; leaves
+// other data alone. False (with the reason in `error`) for malformed gzip.
+bool InflateIfGzip(std::string* data, std::string* error);
+
 }  // namespace forgetlab::train
 
 #endif  // FORGETLAB_WORKER_TRAIN_GUNZIP_H_
