@@ -12,7 +12,6 @@
 #include "absl/strings/str_cat.h"
 
 namespace forgetlab {
-namespace {
 
 absl::StatusOr<std::string> ReadFlagFile(const std::string& flag,
                                          const std::string& path) {
@@ -25,8 +24,6 @@ absl::StatusOr<std::string> ReadFlagFile(const std::string& flag,
   buffer << in.rdbuf();
   return buffer.str();
 }
-
-}  // namespace
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(
     const ChannelOptions& options) {

@@ -30,6 +30,10 @@ struct ChannelOptions {
   bool own_connection = false;
 };
 
+// Reads the whole file a flag names; NOT_FOUND names the flag and the path.
+absl::StatusOr<std::string> ReadFlagFile(const std::string& flag,
+                                         const std::string& path);
+
 // Opens a channel (lazily connected). Errors name the flag and file that
 // could not be read.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(

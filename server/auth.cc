@@ -12,13 +12,13 @@
 #include <cstring>
 #include <fstream>
 #include <set>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "proto/channel.h"
 
 namespace forgetlab {
 namespace {
@@ -189,17 +189,14 @@ absl::StatusOr<std::string> AddToken(const std::string& path, Role role,
 
 absl::StatusOr<std::string> ReadPemFile(const std::string& flag,
                                         const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  absl::StatusOr<std::string> text = ReadFlagFile(flag, path);
+  if (!text.ok()) {
     return absl::NotFoundError(
-        absl::StrCat("--", flag, ": cannot read ", path,
+        absl::StrCat(text.status().message(),
                      " (deploy/make-certs.sh makes a CA, a server "
                      "certificate and a client certificate)"));
   }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string text = buffer.str();
-  if (text.find("-----BEGIN") == std::string::npos) {
+  if (text->find("-----BEGIN") == std::string::npos) {
     return absl::InvalidArgumentError(
         absl::StrCat("--", flag, ": ", path, " is not a PEM file"));
   }

@@ -62,7 +62,7 @@ class TokenSet {
 absl::StatusOr<std::string> AddToken(const std::string& path, Role role,
                                      const std::string& name);
 
-// Reads a whole file; the error names `flag` and the path.
+// Reads a PEM file a flag names; errors name the flag and the path.
 absl::StatusOr<std::string> ReadPemFile(const std::string& flag,
                                         const std::string& path);
 

@@ -73,12 +73,12 @@ v1::SweepSpec BigSweep(int jobs, int first_seed) {
 // Stores the sweep and a plausible result for every job, through the same
 // store calls the scheduler makes (lease, then complete).
 absl::StatusOr<std::string> Populate(storage::Store* store, int jobs) {
-  absl::StatusOr<std::vector<ExpandedJob>> expanded =
-      ExpandSweep(BigSweep(jobs, 0), jobs);
+  const v1::SweepSpec spec = BigSweep(jobs, 0);
+  absl::StatusOr<std::vector<ExpandedJob>> expanded = ExpandSweep(spec, jobs);
   if (!expanded.ok()) return expanded.status();
   storage::NewSweep sweep;
   sweep.name = "querybench";
-  sweep.spec = BigSweep(jobs, 0).SerializeAsString();
+  sweep.spec = spec.SerializeAsString();
   sweep.use_cache = false;
   for (ExpandedJob& job : *expanded) {
     sweep.jobs.push_back({std::move(job.canonical), std::move(job.spec_key),
