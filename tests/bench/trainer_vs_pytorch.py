@@ -13,10 +13,16 @@ threads. Prints one JSON line per model:
 gflops is forgetlab's achieved rate (6 x parameters x samples / training
 time, the usual dense estimate; MLP only) and sgemm_peak_gflops this
 machine's float32 matrix-multiply rate with the same threads, measured in the
-same run.
+same run (on a GPU, the float32 torch.mm rate).
 
   /usr/bin/python3 tests/bench/trainer_vs_pytorch.py build/worker/forgetlab-train \
-      [--threads 2] [--models mlp_w32 mlp_w128 mlp_w512 mlp_w2048 resnet vit]
+      [--threads 2] [--repeats 3] [--models mlp_w32 mlp_w128 mlp_w512 mlp_w2048 resnet vit]
+
+On a GPU machine, against the standalone CUDA build of worker/train (which
+has forgetlab-train-bench but no forgetlab-train) and that machine's PyTorch:
+
+  python3 tests/bench/trainer_vs_pytorch.py build-cuda/forgetlab-train-bench \
+      --device cuda --data DIR_WITH_FASHION_MNIST
 """
 import argparse
 import json
@@ -32,6 +38,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reference"))
 from protocol_reference import load  # noqa: E402  (reads the IDX files)
 
 FASHION = "/usr/share/datasets/fashion-mnist"
+DEVICE = torch.device("cpu")
 PRETRAIN_EXAMPLES = 10000
 PRETRAIN_STEPS, PRETRAIN_BATCH, PRETRAIN_LR = 200, 128, 0.05
 TASK_STEPS, TASK_BATCH, TASK_LR = 100, 64, 0.01
@@ -138,26 +145,29 @@ def pytorch_run(family, knobs, data, seed=0):
     train_x, train_y, test_x, test_y = data
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    body = make_body(family, knobs)
-    pre_head = torch.nn.Linear(body.features, 10)
-    heads = [torch.nn.Linear(body.features, 5) for _ in range(2)]
+    body = make_body(family, knobs).to(DEVICE)
+    pre_head = torch.nn.Linear(body.features, 10).to(DEVICE)
+    heads = [torch.nn.Linear(body.features, 5).to(DEVICE) for _ in range(2)]
     pool = torch.randperm(train_x.shape[0], generator=g)[:PRETRAIN_EXAMPLES]
     tasks = []
     for classes in (range(0, 5), range(5, 10)):
         mask = (train_y >= classes[0]) & (train_y <= classes[-1])
         tmask = (test_y >= classes[0]) & (test_y <= classes[-1])
         tasks.append((mask.nonzero().squeeze(1), train_y[mask] - classes[0],
-                      test_x[tmask], test_y[tmask] - classes[0]))
+                      test_x[tmask].to(DEVICE), test_y[tmask].to(DEVICE) - classes[0]))
+    on_device = train_x.to(DEVICE)
 
     def train(head, rows, labels, steps, batch, lr):
         params = list(body.parameters()) + list(head.parameters())
         opt = torch.optim.SGD(params, lr=lr, momentum=MOMENTUM)
         body.train()
-        xb = torch.empty(batch, train_x.shape[1])
+        xb = torch.empty(batch, train_x.shape[1], device=DEVICE)
+        labels = labels.to(DEVICE)
         for _ in range(steps):
             picks = torch.randint(rows.shape[0], (batch,), generator=g)
-            torch.index_select(train_x, 0, rows.index_select(0, picks), out=xb)
-            yb = labels.index_select(0, picks)
+            torch.index_select(on_device, 0, rows.index_select(0, picks).to(DEVICE),
+                               out=xb)
+            yb = labels.index_select(0, picks.to(DEVICE))
             opt.zero_grad(set_to_none=True)
             loss = torch.nn.functional.cross_entropy(head(body(xb)), yb)
             loss.backward()
@@ -170,8 +180,10 @@ def pytorch_run(family, knobs, data, seed=0):
         with torch.no_grad():
             return (head(body(x)).argmax(1) == y).float().mean().item()
 
+    test_x, test_y = test_x.to(DEVICE), test_y.to(DEVICE)
     start = time.perf_counter()
-    samples = train(pre_head, pool, train_y, PRETRAIN_STEPS, PRETRAIN_BATCH, PRETRAIN_LR)
+    samples = train(pre_head, pool, train_y[pool], PRETRAIN_STEPS, PRETRAIN_BATCH,
+                    PRETRAIN_LR)
     evaluate(pre_head, test_x, test_y)
     for t, (rows, labels, _, _) in enumerate(tasks):
         samples += train(heads[t], rows, labels, TASK_STEPS, TASK_BATCH, TASK_LR)
@@ -184,7 +196,26 @@ def pytorch_run(family, knobs, data, seed=0):
 
 # --- the forgetlab side ------------------------------------------------------
 
-def forgetlab_run(binary, family, knobs, threads):
+def forgetlab_run(binary, family, knobs, threads, data_dir, runs):
+    if os.path.basename(binary).startswith("forgetlab-train-bench"):
+        flags = [f"--family={family.lower()}", f"--data_path={data_dir}",
+                 f"--pretrain_examples={PRETRAIN_EXAMPLES}",
+                 f"--pretrain_steps={PRETRAIN_STEPS}",
+                 f"--pretrain_batch={PRETRAIN_BATCH}", f"--pretrain_lr={PRETRAIN_LR}",
+                 f"--task_steps={TASK_STEPS}", f"--task_batch={TASK_BATCH}",
+                 f"--task_lr={TASK_LR}", f"--momentum={MOMENTUM}", "--eval_every=0",
+                 "--seed=0", f"--device={DEVICE}", f"--threads={threads}",
+                 f"--repeats={runs}"]
+        flags += [f"--{k}={v}" for k, v in knobs.items()]
+        out = subprocess.run([binary] + flags, check=True, capture_output=True,
+                             text=True).stdout
+        result = json.loads(out)
+        return result["samples_per_second"], result["parameter_count"]
+    if DEVICE.type != "cpu":
+        sys.exit("--device cuda needs forgetlab-train-bench (the standalone build)")
+    if data_dir != FASHION:
+        sys.exit("--data needs forgetlab-train-bench; forgetlab-train reads "
+                 f"{FASHION}")
     model = " ".join(f"{k}: {v}" for k, v in knobs.items())
     spec = (f"model {{ family: {family} {model} }}\n"
             f"pretrain {{ examples: {PRETRAIN_EXAMPLES} steps: {PRETRAIN_STEPS} "
@@ -201,38 +232,62 @@ def forgetlab_run(binary, family, knobs, threads):
     return result["samples_per_second"], result["parameter_count"]
 
 
-def sgemm_peak(threads, n=2048, repeats=5):
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def sgemm_peak(n=2048, repeats=5):
+    if DEVICE.type == "cuda":
+        n = 8192
+    a, b = torch.randn(n, n, device=DEVICE), torch.randn(n, n, device=DEVICE)
     torch.mm(a, b)
     best = min(_timed(lambda: torch.mm(a, b)) for _ in range(repeats))
     return 2 * n ** 3 / best / 1e9
 
 
 def _timed(fn):
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
     start = time.perf_counter()
     fn()
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
     return time.perf_counter() - start
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("forgetlab_train", help="path of the forgetlab-train binary")
+    parser.add_argument("forgetlab_train", help="path of forgetlab-train, or of "
+                        "forgetlab-train-bench (the standalone worker/train build)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="runs per side; the best counts")
+    parser.add_argument("--data", default=FASHION,
+                        help="the Fashion-MNIST folder (forgetlab-train-bench only)")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--models", nargs="+", default=list(MODELS),
                         choices=list(MODELS))
     args = parser.parse_args()
-    if not os.path.isdir(FASHION):
-        sys.exit(f"{FASHION} is missing; install dataset-fashion-mnist")
+    global DEVICE
+    DEVICE = torch.device(args.device)
+    if not os.path.isdir(args.data):
+        sys.exit(f"{args.data} is missing; install dataset-fashion-mnist")
     torch.set_num_threads(args.threads)
-    data = load(FASHION)
-    peak = sgemm_peak(args.threads)
+    data = load(args.data)
+    peak = sgemm_peak()
     for name in args.models:
         family, knobs = MODELS[name]
-        ours, params = forgetlab_run(args.forgetlab_train, family, knobs, args.threads)
-        theirs, py_params = pytorch_run(family, knobs, data)
+        # Best of --repeats, the two sides interleaved, against a noisy
+        # machine. On a GPU each side also runs once untimed first: the first
+        # run in a process pays for loading CUDA libraries and kernels.
+        warm = 2 if DEVICE.type == "cuda" else 1
+        if DEVICE.type == "cuda":
+            pytorch_run(family, knobs, data)
+        ours = theirs = 0
+        for _ in range(args.repeats):
+            o, params = forgetlab_run(args.forgetlab_train, family, knobs,
+                                      args.threads, args.data, warm)
+            t, py_params = pytorch_run(family, knobs, data)
+            ours, theirs = max(ours, o), max(theirs, t)
         if py_params != params:
             sys.exit(f"{name}: models differ ({params} vs {py_params} parameters)")
-        line = {"model": name, "forgetlab_samples_per_s": round(ours, 1),
+        line = {"model": name, "device": str(DEVICE), "forgetlab_samples_per_s": round(ours, 1),
                 "pytorch_samples_per_s": round(theirs, 1),
                 "ratio": round(ours / theirs, 3), "parameters": params}
         if family == "MLP":

@@ -260,6 +260,91 @@ TEST(TrainerTest, CudaMatchesShapeWhenAvailable) {
   EXPECT_GT(result.accuracy_matrix[0][0], 0.6);
 }
 
+// Same seed on the GPU and on the CPU: the same initial weights (built on the
+// CPU, then moved) and the same batches (drawn on the CPU), so only rounding
+// differs and the accuracies agree closely.
+TEST(TrainerCudaTest, AgreesWithTheCpu) {
+  if (!CudaAvailable()) {
+    GTEST_SKIP() << "no CUDA device in this build or machine";
+  }
+  const ExperimentConfig config = TinySyntheticConfig();
+  RunOptions gpu;
+  gpu.device = "cuda:0";
+  ExperimentResult on_cpu, on_gpu;
+  ASSERT_TRUE(RunExperiment(config, {}, &on_cpu).ok());
+  TrainStatus s = RunExperiment(config, gpu, &on_gpu);
+  ASSERT_TRUE(s.ok()) << s.message;
+  EXPECT_EQ(on_gpu.device, "cuda:0");
+  EXPECT_EQ(on_gpu.parameter_count, on_cpu.parameter_count);
+  ASSERT_EQ(on_gpu.accuracy_matrix.size(), on_cpu.accuracy_matrix.size());
+  for (size_t i = 0; i < on_cpu.accuracy_matrix.size(); ++i) {
+    for (size_t j = 0; j < on_cpu.accuracy_matrix[i].size(); ++j) {
+      EXPECT_NEAR(on_gpu.accuracy_matrix[i][j], on_cpu.accuracy_matrix[i][j],
+                  0.1)
+          << "after task " << i << " on task " << j;
+    }
+  }
+  EXPECT_NEAR(on_gpu.metrics["pretrain_accuracy"],
+              on_cpu.metrics["pretrain_accuracy"], 0.1);
+  EXPECT_EQ(on_gpu.curves.size(), on_cpu.curves.size());
+}
+
+TEST(TrainerCudaTest, ResNetAndVitTrainOnTheGpu) {
+  if (!CudaAvailable()) {
+    GTEST_SKIP() << "no CUDA device in this build or machine";
+  }
+  RunOptions gpu;
+  gpu.device = "cuda";
+  for (const char* family : {"resnet", "vit"}) {
+    ExperimentConfig config = TinySyntheticConfig();
+    config.family = family;
+    config.data.synthetic_side = 8;
+    config.data.synthetic_channels = 3;
+    config.patch_size = 4;
+    config.dim = 16;
+    config.heads = 2;
+    config.vit_depth = 1;
+    config.width_multiplier = 0.25;
+    config.task_steps = 60;
+    config.task_lr = 0.05;
+    config.overlap = true;
+    ExperimentResult result;
+    TrainStatus s = RunExperiment(config, gpu, &result);
+    ASSERT_TRUE(s.ok()) << family << ": " << s.message;
+    EXPECT_GT(result.accuracy_matrix[1][1], 0.4) << family;  // chance is 0.2
+    EXPECT_TRUE(result.metrics.count("overlap")) << family;
+  }
+}
+
+// A pretrained body saved by a CPU worker is loaded by a GPU worker sharing
+// the checkpoint folder, instead of pretraining again.
+TEST(TrainerCudaTest, CpuCheckpointLoadsOnTheGpu) {
+  if (!CudaAvailable()) {
+    GTEST_SKIP() << "no CUDA device in this build or machine";
+  }
+  const fs::path dir = fs::path(testing::TempDir()) / "cuda_checkpoints";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const ExperimentConfig config = TinySyntheticConfig();
+  RunOptions cpu;
+  cpu.checkpoint_dir = dir.string();
+  ExperimentResult on_cpu, on_gpu;
+  ASSERT_TRUE(RunExperiment(config, cpu, &on_cpu).ok());
+  RunOptions gpu = cpu;
+  gpu.device = "cuda:0";
+  bool pretrained = false;
+  gpu.on_progress = [&](const Progress& p) {
+    pretrained = pretrained || p.phase == "pretrain";
+  };
+  TrainStatus s = RunExperiment(config, gpu, &on_gpu);
+  ASSERT_TRUE(s.ok()) << s.message;
+  EXPECT_FALSE(pretrained) << "the GPU run pretrained instead of loading";
+  // The same weights evaluated on the other device.
+  EXPECT_NEAR(on_gpu.metrics["pretrain_accuracy"],
+              on_cpu.metrics["pretrain_accuracy"], 0.02);
+  EXPECT_NEAR(on_gpu.accuracy_matrix[1][1], on_cpu.accuracy_matrix[1][1], 0.1);
+}
+
 TEST(TrainerTest, CudaRequestWithoutGpuIsAClearError) {
   if (CudaAvailable()) GTEST_SKIP() << "a CUDA device is present";
   RunOptions options;
