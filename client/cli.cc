@@ -21,6 +21,7 @@
 #include "client/render.h"
 #include "client/report.h"
 #include "forgetlab/v1/forgetlab.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "proto/channel.h"
 #include "proto/spec.h"
 #include "proto/spec_io.h"
@@ -58,10 +59,12 @@ class Connection {
         OpenChannel({g.scheduler, g.ca_cert, g.client_cert, g.client_key,
                      g.tls_server_name});
     if (!channel.ok()) ExitWith(channel.status());
-    stub_ = v1::ForgetlabService::NewStub(*channel);
+    channel_ = *channel;
+    stub_ = v1::ForgetlabService::NewStub(channel_);
   }
 
   v1::ForgetlabService::Stub* stub() { return stub_.get(); }
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 
   // A context with a deadline, so an unreachable server fails fast.
   std::unique_ptr<grpc::ClientContext> Context(int seconds = 15) {
@@ -93,6 +96,7 @@ class Connection {
  private:
   std::string address_;
   std::string token_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::ForgetlabService::Stub> stub_;
 };
 
@@ -474,6 +478,23 @@ int Workers(const Globals& g) {
   return 0;
 }
 
+int Health(const Globals& g, const std::string& service) {
+  Connection c(g);
+  auto stub = grpc::health::v1::Health::NewStub(c.channel());
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  auto ctx = c.Context(5);
+  grpc::Status s = stub->Check(ctx.get(), request, &response);
+  if (!s.ok()) return c.Fail(s);
+  std::printf("%s\n", grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
+                          response.status())
+                          .c_str());
+  return response.status() == grpc::health::v1::HealthCheckResponse::SERVING
+             ? 0
+             : 1;
+}
+
 }  // namespace
 
 int RunCli(int argc, char** argv) {
@@ -622,6 +643,18 @@ int RunCli(int argc, char** argv) {
   CLI::App* workers = app.add_subcommand(
       "workers", "List workers and what they run.\nExample: forgetlab workers");
   workers->callback([&] { code = Workers(g); });
+
+  std::string service;
+  CLI::App* health = app.add_subcommand(
+      "health",
+      "Ask a gRPC health service (the scheduler, or a worker's "
+      "--health_listen port) whether it is serving. Exit 0 when SERVING.\n"
+      "Example: forgetlab --scheduler=127.0.0.1:8081 health "
+      "--service=forgetlab.worker");
+  health->add_option("--service", service,
+                     "service to ask about; \"\" (default) is the whole "
+                     "server");
+  health->callback([&] { code = Health(g, service); });
 
   // Global options may follow the subcommand too.
   app.fallthrough();

@@ -7,8 +7,10 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/support/server_interceptor.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -25,6 +27,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "forgetlab/v1/forgetlab.grpc.pb.h"
+#include "google/protobuf/descriptor.h"
+#include "proto/metrics.h"
 #include "proto/spec.h"
 #include "server/auth.h"
 #include "server/convert.h"
@@ -43,6 +47,91 @@ constexpr int kMaxPageSize = 10000;
 grpc::Status InvalidArgument(const std::string& message) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
 }
+
+const char* CodeName(grpc::StatusCode code) {
+  static constexpr const char* kNames[] = {"OK",
+                                           "CANCELLED",
+                                           "UNKNOWN",
+                                           "INVALID_ARGUMENT",
+                                           "DEADLINE_EXCEEDED",
+                                           "NOT_FOUND",
+                                           "ALREADY_EXISTS",
+                                           "PERMISSION_DENIED",
+                                           "RESOURCE_EXHAUSTED",
+                                           "FAILED_PRECONDITION",
+                                           "ABORTED",
+                                           "OUT_OF_RANGE",
+                                           "UNIMPLEMENTED",
+                                           "INTERNAL",
+                                           "UNAVAILABLE",
+                                           "DATA_LOSS",
+                                           "UNAUTHENTICATED"};
+  const int i = static_cast<int>(code);
+  return i >= 0 && i < 17 ? kNames[i] : "UNKNOWN";
+}
+
+// The method label of a call: "/forgetlab.v1.WorkerService/LeaseJob" is
+// "LeaseJob". Names this server does not serve are "other", so callers
+// cannot create series at will.
+std::string MethodLabel(const char* path) {
+  std::string name = path == nullptr ? "" : path;
+  if (name.size() < 2 || name[0] != '/') return "other";
+  name = name.substr(1);
+  std::replace(name.begin(), name.end(), '/', '.');
+  if (name == "grpc.health.v1.Health.Check") return "Health.Check";
+  if (name == "grpc.health.v1.Health.Watch") return "Health.Watch";
+  const google::protobuf::MethodDescriptor* method =
+      google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(
+          name);
+  return method == nullptr ? "other" : method->name();
+}
+
+// Counts every call and times it, from its start to its status.
+class RpcMetricsInterceptor : public grpc::experimental::Interceptor {
+ public:
+  RpcMetricsInterceptor(std::string method, metrics::Registry* registry)
+      : method_(std::move(method)), registry_(registry), start_(absl::Now()) {}
+
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
+      const grpc::Status status = methods->GetSendStatus();
+      registry_
+          ->GetCounter(
+              "forgetlab_rpc_requests_total",
+              "RPCs answered, by method and status code.",
+              {{"method", method_}, {"code", CodeName(status.error_code())}})
+          ->Add();
+      registry_
+          ->GetHistogram("forgetlab_rpc_duration_seconds",
+                         "RPC latency from arrival to status, by method "
+                         "(LeaseJob includes its long poll).",
+                         {{"method", method_}}, metrics::LatencyBuckets())
+          ->Observe(absl::ToDoubleSeconds(absl::Now() - start_));
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const std::string method_;
+  metrics::Registry* const registry_;
+  const absl::Time start_;
+};
+
+class RpcMetricsFactory
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit RpcMetricsFactory(metrics::Registry* registry)
+      : registry_(registry) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    return new RpcMetricsInterceptor(MethodLabel(info->method()), registry_);
+  }
+
+ private:
+  metrics::Registry* const registry_;
+};
 
 }  // namespace
 
@@ -127,12 +216,21 @@ class SchedulerServer::Impl {
 
   void ExpireLeases();
 
+  // Counts a stored result (forgetlab_results_total and the per-second
+  // rate).
+  void RecordResult();
+  int metrics_port() const {
+    return metrics_server_ == nullptr ? 0 : metrics_server_->port();
+  }
+
  private:
   class ClientService;
   class WorkerServiceImpl;
 
   void DispatchLoop();
   void ReapLoop();
+  // Registers the scrape-time series and serves /metrics.
+  absl::Status StartMetrics();
   // Finishes a long poll taken off waiters_.
   void FinishWaiter(const Waiter& waiter, const grpc::Status& status);
 
@@ -143,6 +241,13 @@ class SchedulerServer::Impl {
   std::unique_ptr<WorkerServiceImpl> worker_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  metrics::Registry metrics_;
+  std::unique_ptr<metrics::MetricsServer> metrics_server_;
+  metrics::Counter* results_total_ = nullptr;
+  // Results per whole second over the last minute: (second, count) slots.
+  absl::Mutex rate_mu_;
+  std::array<std::pair<int64_t, int64_t>, 60> results_per_second_
+      ABSL_GUARDED_BY(rate_mu_) = {};
   std::thread dispatcher_;
   std::thread reaper_;
 
@@ -993,7 +1098,10 @@ class SchedulerServer::Impl::WorkerServiceImpl final
     if (!s.ok()) return ToGrpcStatus(s);
     s = impl_->store()->CompleteJob(request.job_id(), request.lease_token(),
                                     ResultRecordFromProto(request.result()));
-    if (s.ok()) PublishJob(request.job_id());
+    if (s.ok()) {
+      impl_->RecordResult();
+      PublishJob(request.job_id());
+    }
     return ToGrpcStatus(s);
   }
 
@@ -1078,6 +1186,10 @@ absl::Status SchedulerServer::Impl::Start() {
   absl::Status s = store_->ExtendLeases(Now() + lease_ms());
   if (!s.ok()) return s;
 
+  if (!options_.metrics_listen.empty()) {
+    s = StartMetrics();
+    if (!s.ok()) return s;
+  }
   client_service_ = std::make_unique<ClientService>(this);
   worker_service_ = std::make_unique<WorkerServiceImpl>(this);
   grpc::EnableDefaultHealthCheckService(true);
@@ -1087,6 +1199,13 @@ absl::Status SchedulerServer::Impl::Start() {
   builder.RegisterService(client_service_.get());
   builder.RegisterService(worker_service_.get());
   builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
+  if (metrics_server_ != nullptr) {
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(std::make_unique<RpcMetricsFactory>(&metrics_));
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     return absl::UnavailableError(absl::StrCat(
@@ -1100,12 +1219,95 @@ absl::Status SchedulerServer::Impl::Start() {
   return absl::OkStatus();
 }
 
+absl::Status SchedulerServer::Impl::StartMetrics() {
+  results_total_ = metrics_.GetCounter(
+      "forgetlab_results_total", "Results stored since the server started.");
+  // Scrape-time series, read from the database and the scheduler's state.
+  static constexpr const char* kStates[] = {"QUEUED", "LEASED", "SUCCEEDED",
+                                            "FAILED", "CANCELLED"};
+  std::map<std::string, metrics::Gauge*> by_state;
+  for (const char* state : kStates) {
+    by_state[state] =
+        metrics_.GetGauge("forgetlab_jobs",
+                          "Jobs in each state, over every sweep (the queue "
+                          "depth is state=\"QUEUED\").",
+                          {{"state", state}});
+  }
+  metrics::Gauge* leases = metrics_.GetGauge(
+      "forgetlab_leases_active", "Jobs leased to a worker right now.");
+  metrics::Counter* expiries = metrics_.GetCounter(
+      "forgetlab_lease_expiries_total",
+      "Leases that ran out (worker silent for a lease period) since the "
+      "server started.");
+  metrics::Gauge* alive =
+      metrics_.GetGauge("forgetlab_workers_alive",
+                        "Workers heard from within the last lease period.");
+  metrics::Gauge* polls = metrics_.GetGauge(
+      "forgetlab_long_polls_open", "LeaseJob long polls waiting for work.");
+  metrics::Gauge* rate = metrics_.GetGauge(
+      "forgetlab_results_per_second",
+      "Results stored per second, averaged over the last minute.");
+  metrics_.AddCollector([=]() mutable {
+    absl::StatusOr<std::map<std::string, int64_t>> counts =
+        store_->CountJobsByState();
+    if (counts.ok()) {
+      for (auto& [state, gauge] : by_state) {
+        const auto it = counts->find(state);
+        gauge->Set(it == counts->end() ? 0 : static_cast<double>(it->second));
+      }
+      leases->Set(by_state["LEASED"]->Value());
+    }
+    expiries->Add(static_cast<double>(store_->lease_expiries()) -
+                  expiries->Value());
+    absl::StatusOr<std::vector<storage::WorkerRow>> workers =
+        store_->ListWorkers();
+    if (workers.ok()) {
+      const int64_t now = Now();
+      alive->Set(static_cast<double>(std::count_if(
+          workers->begin(), workers->end(), [&](const storage::WorkerRow& w) {
+            return now - w.last_seen_ms <= lease_ms();
+          })));
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      polls->Set(total_polls_);
+    }
+    const int64_t second = Now() / 1000;
+    int64_t results = 0;
+    absl::MutexLock lock(&rate_mu_);
+    for (const auto& [when, count] : results_per_second_) {
+      if (when > second - 60 && when <= second) results += count;
+    }
+    rate->Set(static_cast<double>(results) / 60.0);
+  });
+  absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> server =
+      metrics::MetricsServer::Start(options_.metrics_listen, &metrics_);
+  if (!server.ok()) return server.status();
+  metrics_server_ = *std::move(server);
+  LOG(INFO) << "metrics at http://"
+            << options_.metrics_listen.substr(
+                   0, options_.metrics_listen.rfind(':'))
+            << ":" << metrics_server_->port() << "/metrics";
+  return absl::OkStatus();
+}
+
+void SchedulerServer::Impl::RecordResult() {
+  if (results_total_ == nullptr) return;
+  results_total_->Add();
+  const int64_t second = Now() / 1000;
+  absl::MutexLock lock(&rate_mu_);
+  auto& slot = results_per_second_[static_cast<size_t>(second % 60)];
+  if (slot.first != second) slot = {second, 0};
+  ++slot.second;
+}
+
 void SchedulerServer::Impl::Shutdown() {
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return;
     stopping_ = true;
   }
+  metrics_server_.reset();
   if (dispatcher_.joinable()) dispatcher_.join();
   if (reaper_.joinable()) reaper_.join();
   if (server_ != nullptr) {
@@ -1134,6 +1336,7 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
 }
 
 int SchedulerServer::port() const { return impl_->port(); }
+int SchedulerServer::metrics_port() const { return impl_->metrics_port(); }
 void SchedulerServer::Shutdown() { impl_->Shutdown(); }
 void SchedulerServer::Wait() { impl_->Wait(); }
 void SchedulerServer::ExpireLeasesNow() { impl_->ExpireLeases(); }

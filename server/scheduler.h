@@ -48,6 +48,9 @@ class SchedulerServer {
     int max_jobs_per_sweep = 10000;
     // Longest LeaseJob long poll.
     int max_wait_seconds = 60;
+    // host:port for Prometheus metrics over HTTP at /metrics; empty: none.
+    // Port 0 picks a free one (see metrics_port()).
+    std::string metrics_listen;
     // Wall clock in Unix milliseconds, intended for testing; default: the
     // system clock.
     std::function<int64_t()> now_ms;
@@ -61,6 +64,8 @@ class SchedulerServer {
 
   // The port actually bound.
   int port() const;
+  // The metrics port actually bound; 0 without metrics_listen.
+  int metrics_port() const;
 
   // Stops serving: long polls end, watches end, in-flight calls get one
   // second. Idempotent.

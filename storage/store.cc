@@ -652,6 +652,8 @@ std::vector<std::string> Store::ExpireLocked(int64_t now) {
     w.exec();
     sweeps.push_back(e.sweep_id);
   }
+  lease_expiries_.fetch_add(static_cast<int64_t>(expired.size()),
+                            std::memory_order_relaxed);
   return sweeps;
 }
 
@@ -1182,6 +1184,19 @@ absl::StatusOr<std::vector<WorkerRow>> Store::ListWorkers() {
     std::vector<WorkerRow> rows;
     while (q.executeStep()) rows.push_back(ReadWorker(q));
     return rows;
+  });
+}
+
+absl::StatusOr<std::map<std::string, int64_t>> Store::CountJobsByState() {
+  absl::MutexLock lock(&mutex_);
+  return Guarded([&]() -> absl::StatusOr<std::map<std::string, int64_t>> {
+    SQLite::Statement q(*db_,
+                        "SELECT state, COUNT(*) FROM jobs GROUP BY state");
+    std::map<std::string, int64_t> counts;
+    while (q.executeStep()) {
+      counts[q.getColumn(0).getString()] = q.getColumn(1).getInt64();
+    }
+    return counts;
   });
 }
 

@@ -8,6 +8,7 @@
 #define FORGETLAB_STORAGE_STORE_H_
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -281,6 +282,13 @@ class Store {
   // Most recently seen first.
   absl::StatusOr<std::vector<WorkerRow>> ListWorkers();
 
+  // Jobs in each state over every sweep (states with none are absent).
+  absl::StatusOr<std::map<std::string, int64_t>> CountJobsByState();
+  // Leases that ran out since this process opened the store.
+  int64_t lease_expiries() const {
+    return lease_expiries_.load(std::memory_order_relaxed);
+  }
+
  private:
   explicit Store(Options options, std::unique_ptr<SQLite::Database> db);
   absl::Status Migrate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
@@ -325,6 +333,7 @@ class Store {
   };
   std::map<std::string, CachedSamples> sample_cache_ ABSL_GUARDED_BY(mutex_);
   std::map<std::string, uint64_t> sweep_generation_ ABSL_GUARDED_BY(mutex_);
+  std::atomic<int64_t> lease_expiries_{0};
 };
 
 }  // namespace forgetlab::storage

@@ -39,6 +39,13 @@ ABSL_FLAG(std::string, checkpoint_dir, "",
           "keep pretrained bodies in this folder and reuse them (keyed by "
           "model, data, pretraining spec and seed)");
 ABSL_FLAG(int, max_jobs, 0, "exit after this many jobs (0: never)");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "host:port to serve Prometheus metrics on, over plain HTTP at "
+          "/metrics; empty: no metrics");
+ABSL_FLAG(std::string, health_listen, "",
+          "host:port for the gRPC health service (plaintext, for Kubernetes "
+          "probes): \"\" is SERVING while the loop makes progress, "
+          "\"forgetlab.worker\" while the scheduler answers; empty: none");
 ABSL_FLAG(std::vector<std::string>, datasets, {},
           "datasets this worker offers, comma-separated (default: synthetic, "
           "plus fashion_mnist when /usr/share/datasets/fashion-mnist exists)");
@@ -85,6 +92,8 @@ int main(int argc, char** argv) {
   options.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
   options.max_jobs = absl::GetFlag(FLAGS_max_jobs);
   options.datasets = absl::GetFlag(FLAGS_datasets);
+  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  options.health_listen = absl::GetFlag(FLAGS_health_listen);
   forgetlab::Worker worker(options);
 
   std::thread signals([&] {

@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -15,7 +17,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "forgetlab/v1/forgetlab.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "proto/channel.h"
+#include "proto/metrics.h"
 #include "proto/spec.h"
 #include "worker/job_runner.h"
 #include "worker/train/experiment.h"
@@ -48,6 +52,38 @@ std::chrono::system_clock::time_point In(Duration d) {
   return std::chrono::system_clock::now() + d;
 }
 
+// grpc.health.v1.Health for Kubernetes probes: Check only (Watch answers
+// UNIMPLEMENTED). `serving` answers for a service name, or nullopt for a
+// name it does not know.
+class HealthService final : public grpc::health::v1::Health::CallbackService {
+ public:
+  explicit HealthService(
+      std::function<std::optional<bool>(const std::string&)> serving)
+      : serving_(std::move(serving)) {}
+
+  grpc::ServerUnaryReactor* Check(
+      grpc::CallbackServerContext* context,
+      const grpc::health::v1::HealthCheckRequest* request,
+      grpc::health::v1::HealthCheckResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    const std::optional<bool> serving = serving_(request->service());
+    if (!serving.has_value()) {
+      reactor->Finish(grpc::Status(
+          grpc::StatusCode::NOT_FOUND,
+          "unknown service; ask for \"\" or \"forgetlab.worker\""));
+      return reactor;
+    }
+    response->set_status(
+        *serving ? grpc::health::v1::HealthCheckResponse::SERVING
+                 : grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+ private:
+  const std::function<std::optional<bool>(const std::string&)> serving_;
+};
+
 }  // namespace
 
 class Worker::Impl {
@@ -63,6 +99,9 @@ class Worker::Impl {
   }
 
   absl::Status Run();
+
+  int metrics_port() const { return metrics_port_.load(); }
+  int health_port() const { return health_port_.load(); }
 
   void Stop() {
     absl::MutexLock lock(&mu_);
@@ -97,8 +136,26 @@ class Worker::Impl {
     Stop();
   }
 
+  // The loop made progress (for the liveness check).
+  void Touch() { last_activity_ms_ = absl::ToUnixMillis(absl::Now()); }
+  // Whether the scheduler answered the last call (for the readiness check).
+  void SetConnected(bool connected) {
+    Touch();
+    connected_ = connected;
+  }
+
+  // Starts the metrics and health endpoints the options ask for.
+  absl::Status StartEndpoints();
+  // Counts a finished job by outcome and clears the current job.
+  void CountJob(const std::string& outcome,
+                const absl::StatusOr<v1::JobResult>& result);
+  metrics::Counter* JobsCounter(const std::string& outcome);
+  // Sets forgetlab_worker_current_job; empty ids: idle.
+  void SetCurrentJob(const std::string& sweep_id, const std::string& job_id);
+
   // Sleeps for the current backoff (interrupted by Stop) and doubles it.
   void Backoff(const std::string& why) {
+    SetConnected(false);
     LOG_EVERY_N(WARNING, 5)
         << why << "; retrying in " << absl::FormatDuration(backoff_);
     std::uniform_real_distribution<double> jitter(0.8, 1.2);
@@ -126,6 +183,30 @@ class Worker::Impl {
   absl::Duration backoff_ = absl::Milliseconds(200);
   std::mt19937 rng_{std::random_device{}()};
   absl::Notification stop_;
+  std::atomic<int64_t> last_activity_ms_{absl::ToUnixMillis(absl::Now())};
+  std::atomic<bool> connected_{false};
+
+  metrics::Registry metrics_;
+  std::unique_ptr<metrics::MetricsServer> metrics_server_;
+  metrics::Counter* samples_total_ = nullptr;
+  metrics::Counter* job_seconds_total_ = nullptr;
+  metrics::Gauge* samples_per_second_ = nullptr;
+  // "": the loop made progress within kStallMinutes; "forgetlab.worker":
+  // that, and the scheduler answers.
+  HealthService health_{
+      [this](const std::string& service) -> std::optional<bool> {
+        const bool live =
+            absl::Now() - absl::FromUnixMillis(last_activity_ms_.load()) <
+            absl::Minutes(Worker::kStallMinutes);
+        if (service.empty()) return live && !stopping();
+        if (service == "forgetlab.worker") {
+          return live && connected_.load() && !stopping();
+        }
+        return std::nullopt;
+      }};
+  std::unique_ptr<grpc::Server> health_server_;
+  std::atomic<int> health_port_{0};
+  std::atomic<int> metrics_port_{0};
 
   absl::Mutex mu_;
   grpc::ClientContext* poll_context_ ABSL_GUARDED_BY(mu_) = nullptr;
@@ -150,6 +231,7 @@ bool Worker::Impl::Register() {
       return false;
     }
     if (s.ok()) {
+      SetConnected(true);
       worker_id_ = response.worker_id();
       lease_seconds_ = std::max(1, response.lease_seconds());
       LOG(INFO) << "registered with " << options_.scheduler << " as "
@@ -189,6 +271,7 @@ bool Worker::Impl::Lease(v1::LeaseJobResponse* lease) {
     return false;
   }
   if (s.ok()) {
+    SetConnected(true);
     ResetBackoff();
     return lease->has_job();
   }
@@ -233,6 +316,7 @@ void Worker::Impl::HeartbeatLoop(const ActiveLease& lease,
     v1::HeartbeatResponse response;
     grpc::Status s = stub_->Heartbeat(ctx.get(), request, &response);
     if (s.ok()) {
+      SetConnected(true);
       if (response.cancel()) {
         LOG(INFO) << "job " << lease.job_id << " cancelled by the user";
         cancelled->store(true);
@@ -344,9 +428,11 @@ void Worker::Impl::RunLeasedJob(const v1::LeaseJobResponse& lease_response) {
   options.checkpoint_dir = options_.checkpoint_dir;
   options.cancel = &cancel;
   options.on_progress = [this](const train::Progress& p) {
+    Touch();
     absl::MutexLock lock(&mu_);
     progress_ = p;
   };
+  SetCurrentJob(job.sweep_id(), std::to_string(job.job_id()));
   absl::Status data_ok =
       CheckDataRoots(job.spec().data().path(), options_.data_roots);
   absl::StatusOr<v1::JobResult> result =
@@ -356,6 +442,110 @@ void Worker::Impl::RunLeasedJob(const v1::LeaseJobResponse& lease_response) {
   heartbeats.join();
   stop_watch.join();
   Finish(lease, result, lost.load(), cancelled.load());
+  CountJob(lost.load()        ? "lost"
+           : result.ok()      ? "succeeded"
+           : cancelled.load() ? "cancelled"
+           : result.status().code() == absl::StatusCode::kCancelled ? "released"
+                                                                    : "failed",
+           result);
+}
+
+// The job outcomes forgetlab_worker_jobs_total counts.
+constexpr const char* kOutcomes[] = {"succeeded", "failed", "cancelled",
+                                     "released", "lost"};
+
+void Worker::Impl::SetCurrentJob(const std::string& sweep_id,
+                                 const std::string& job_id) {
+  metrics_.SetInfo("forgetlab_worker_current_job",
+                   "1 with the sweep and job this worker trains; 0 with "
+                   "empty labels while idle.",
+                   {{"sweep_id", sweep_id}, {"job_id", job_id}},
+                   job_id.empty() ? 0 : 1);
+}
+
+metrics::Counter* Worker::Impl::JobsCounter(const std::string& outcome) {
+  return metrics_.GetCounter(
+      "forgetlab_worker_jobs_total",
+      "Jobs this worker ended, by outcome (succeeded, failed, cancelled by "
+      "the user, released on shutdown, lost lease).",
+      {{"outcome", outcome}});
+}
+
+void Worker::Impl::CountJob(const std::string& outcome,
+                            const absl::StatusOr<v1::JobResult>& result) {
+  JobsCounter(outcome)->Add();
+  if (result.ok()) {
+    samples_total_->Add(
+        result->samples_per_second() *
+        (result->pretrain_seconds() + result->finetune_seconds()));
+    job_seconds_total_->Add(result->total_seconds());
+    samples_per_second_->Set(result->samples_per_second());
+  }
+  SetCurrentJob("", "");
+  absl::MutexLock lock(&mu_);
+  progress_ = train::Progress{};
+}
+
+absl::Status Worker::Impl::StartEndpoints() {
+  // Every series exists from the start, at 0, so dashboards and rate() see
+  // the first job.
+  for (const char* outcome : kOutcomes) JobsCounter(outcome);
+  SetCurrentJob("", "");
+  samples_total_ =
+      metrics_.GetCounter("forgetlab_worker_samples_total",
+                          "Training samples of the jobs this worker finished.");
+  job_seconds_total_ =
+      metrics_.GetCounter("forgetlab_worker_job_seconds_total",
+                          "Wall time of the jobs this worker finished.");
+  samples_per_second_ = metrics_.GetGauge(
+      "forgetlab_worker_samples_per_second",
+      "Training throughput (samples/s) of the last job this worker finished.");
+  if (!options_.metrics_listen.empty()) {
+    metrics_.SetInfo("forgetlab_worker_info",
+                     "This worker's device, threads and host.",
+                     {{"device", options_.device},
+                      {"threads", std::to_string(options_.threads)},
+                      {"host", options_.host}});
+    metrics::Gauge* progress = metrics_.GetGauge(
+        "forgetlab_worker_current_job_progress",
+        "Steps done over total steps of the current job (0 when idle).");
+    metrics::Gauge* busy = metrics_.GetGauge("forgetlab_worker_busy",
+                                             "1 while training a job, else 0.");
+    metrics::Gauge* connected = metrics_.GetGauge(
+        "forgetlab_worker_connected",
+        "1 while the scheduler answers this worker's calls, else 0.");
+    metrics_.AddCollector([this, progress, busy, connected] {
+      connected->Set(connected_.load() ? 1 : 0);
+      absl::MutexLock lock(&mu_);
+      busy->Set(progress_.phase.empty() ? 0 : 1);
+      progress->Set(progress_.total_steps > 0
+                        ? static_cast<double>(progress_.step) /
+                              static_cast<double>(progress_.total_steps)
+                        : 0);
+    });
+    absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> server =
+        metrics::MetricsServer::Start(options_.metrics_listen, &metrics_);
+    if (!server.ok()) return server.status();
+    metrics_server_ = *std::move(server);
+    metrics_port_ = metrics_server_->port();
+    LOG(INFO) << "metrics on port " << metrics_port_ << " at /metrics";
+  }
+  if (!options_.health_listen.empty()) {
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort(options_.health_listen,
+                             grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&health_);
+    health_server_ = builder.BuildAndStart();
+    if (health_server_ == nullptr || port == 0) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot serve health checks on --health_listen=",
+          options_.health_listen, "; is another process using the port?"));
+    }
+    health_port_ = port;
+    LOG(INFO) << "gRPC health service on port " << port;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Worker::Impl::Run() {
@@ -377,18 +567,24 @@ absl::Status Worker::Impl::Run() {
   if (!channel.ok()) return channel.status();
   channel_ = *channel;
   stub_ = v1::WorkerService::NewStub(channel_);
-  if (!Register()) {
-    absl::MutexLock lock(&mu_);
-    return fatal_;
+  absl::Status endpoints = StartEndpoints();
+  if (!endpoints.ok()) return endpoints;
+  if (Register()) {
+    int jobs = 0;
+    while (!stopping()) {
+      v1::LeaseJobResponse lease;
+      const bool leased = Lease(&lease);
+      Touch();
+      if (!leased) continue;
+      RunLeasedJob(lease);
+      if (options_.max_jobs > 0 && ++jobs >= options_.max_jobs) break;
+    }
+    LOG(INFO) << "worker " << worker_id_ << " stopped";
   }
-  int jobs = 0;
-  while (!stopping()) {
-    v1::LeaseJobResponse lease;
-    if (!Lease(&lease)) continue;
-    RunLeasedJob(lease);
-    if (options_.max_jobs > 0 && ++jobs >= options_.max_jobs) break;
+  if (health_server_ != nullptr) {
+    health_server_->Shutdown(In(std::chrono::seconds(1)));
   }
-  LOG(INFO) << "worker " << worker_id_ << " stopped";
+  metrics_server_.reset();
   absl::MutexLock lock(&mu_);
   return fatal_;
 }
@@ -398,5 +594,7 @@ Worker::Worker(Options options)
 Worker::~Worker() = default;
 absl::Status Worker::Run() { return impl_->Run(); }
 void Worker::Stop() { impl_->Stop(); }
+int Worker::metrics_port() const { return impl_->metrics_port(); }
+int Worker::health_port() const { return impl_->health_port(); }
 
 }  // namespace forgetlab

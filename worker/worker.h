@@ -43,7 +43,16 @@ class Worker {
     // When set, pretrained bodies are kept here and reused by later jobs
     // with the same model, data, pretraining spec and seed.
     std::string checkpoint_dir;
+    // host:port for Prometheus metrics over HTTP at /metrics; empty: none.
+    std::string metrics_listen;
+    // host:port for the gRPC health service (plaintext, for Kubernetes
+    // probes); empty: none. Service "" is SERVING while the worker loop is
+    // making progress (it goes NOT_SERVING after kStallMinutes without
+    // any); "forgetlab.worker" is SERVING while the scheduler answers.
+    std::string health_listen;
   };
+
+  static constexpr int kStallMinutes = 10;
 
   explicit Worker(Options options);
   ~Worker();
@@ -55,6 +64,11 @@ class Worker {
 
   // Thread-safe; may be called from a signal-watching thread.
   void Stop();
+
+  // Ports bound for metrics and health once Run() has started them; 0 when
+  // not configured.
+  int metrics_port() const;
+  int health_port() const;
 
  private:
   class Impl;
