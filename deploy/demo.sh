@@ -30,7 +30,8 @@ if [ ! -s "$work/port" ]; then
   cat "$work/server.log" >&2
   exit 1
 fi
-export FORGETLAB_SCHEDULER="127.0.0.1:$(cat "$work/port")"
+FORGETLAB_SCHEDULER="127.0.0.1:$(cat "$work/port")"
+export FORGETLAB_SCHEDULER
 echo "demo: scheduler on $FORGETLAB_SCHEDULER"
 
 "$bin/worker/forgetlab-worker" --threads="$(nproc)" >"$work/worker.log" 2>&1 &

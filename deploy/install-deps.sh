@@ -14,6 +14,7 @@ packages=(
   chromium       # renders the HTML report in tests/report_render_test.cc
   libssl-dev openssl               # token hashes; deploy/make-certs.sh
   clang libclang-rt-14-dev         # the ASan/UBSan build and the fuzzers
+  yamllint shellcheck python3-yaml # deploy/ checks (ctest -R 'lint|deploy')
 )
 
 sudo=""

@@ -16,4 +16,5 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
 # The examples only run LibTorch kernels longer (TrainerTest covers our code
 # on those paths); under ASan they take minutes, so they run in build/ only.
-ctest --test-dir build-asan --output-on-failure --timeout 900 -j "$(nproc)" -LE example
+# So do the deploy checks, which are about the Release binaries.
+ctest --test-dir build-asan --output-on-failure --timeout 900 -j "$(nproc)" -LE "example|deploy"

@@ -42,6 +42,9 @@ ABSL_FLAG(int, max_message_bytes, 4 << 20, "largest request accepted, bytes");
 ABSL_FLAG(std::string, metrics_listen, "",
           "host:port to serve Prometheus metrics on, over plain HTTP at "
           "/metrics (e.g. 127.0.0.1:9090); empty: no metrics");
+ABSL_FLAG(std::string, health_listen, "",
+          "host:port for a plaintext gRPC health service alone (for "
+          "Kubernetes probes, which cannot do TLS); empty: none");
 ABSL_FLAG(std::string, role, "", "tokens add: worker, client or admin");
 ABSL_FLAG(std::string, name, "",
           "tokens add: who the token is for (owner name of its sweeps)");
@@ -131,6 +134,7 @@ int main(int argc, char** argv) {
   options.data_roots = absl::GetFlag(FLAGS_data_roots);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  options.health_listen = absl::GetFlag(FLAGS_health_listen);
   auto server = forgetlab::SchedulerServer::Start(options);
   if (!server.ok()) {
     std::fprintf(stderr, "forgetlab-server: %s\n",

@@ -28,6 +28,7 @@
 #include "absl/time/time.h"
 #include "forgetlab/v1/forgetlab.grpc.pb.h"
 #include "google/protobuf/descriptor.h"
+#include "proto/health.h"
 #include "proto/metrics.h"
 #include "proto/spec.h"
 #include "server/auth.h"
@@ -243,6 +244,17 @@ class SchedulerServer::Impl {
   int port_ = 0;
   metrics::Registry metrics_;
   std::unique_ptr<metrics::MetricsServer> metrics_server_;
+  // The plaintext health port: "" and both services SERVING until shutdown.
+  HealthService health_{
+      [this](const std::string& service) -> std::optional<bool> {
+        if (!service.empty() && service != "forgetlab.v1.ForgetlabService" &&
+            service != "forgetlab.v1.WorkerService") {
+          return std::nullopt;
+        }
+        absl::MutexLock lock(&mu_);
+        return !stopping_;
+      }};
+  std::unique_ptr<grpc::Server> health_server_;
   metrics::Counter* results_total_ = nullptr;
   // Results per whole second over the last minute: (second, count) slots.
   absl::Mutex rate_mu_;
@@ -1214,6 +1226,13 @@ absl::Status SchedulerServer::Impl::Start() {
               "--tls_key not a matching certificate and key?"
             : "; is another process using the port?"));
   }
+  if (!options_.health_listen.empty()) {
+    int health_port = 0;
+    absl::StatusOr<std::unique_ptr<grpc::Server>> health = StartHealthServer(
+        options_.health_listen, "--health_listen", &health_, &health_port);
+    if (!health.ok()) return health.status();
+    health_server_ = *std::move(health);
+  }
   dispatcher_ = std::thread([this] { DispatchLoop(); });
   reaper_ = std::thread([this] { ReapLoop(); });
   return absl::OkStatus();
@@ -1308,6 +1327,10 @@ void SchedulerServer::Impl::Shutdown() {
     stopping_ = true;
   }
   metrics_server_.reset();
+  if (health_server_ != nullptr) {
+    health_server_->Shutdown(std::chrono::system_clock::now() +
+                             std::chrono::milliseconds(200));
+  }
   if (dispatcher_.joinable()) dispatcher_.join();
   if (reaper_.joinable()) reaper_.join();
   if (server_ != nullptr) {

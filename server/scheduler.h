@@ -51,6 +51,10 @@ class SchedulerServer {
     // host:port for Prometheus metrics over HTTP at /metrics; empty: none.
     // Port 0 picks a free one (see metrics_port()).
     std::string metrics_listen;
+    // host:port for a plaintext gRPC health service alone, for Kubernetes'
+    // gRPC probes (which speak neither TLS nor tokens); empty: none. The
+    // main port serves health too.
+    std::string health_listen;
     // Wall clock in Unix milliseconds, intended for testing; default: the
     // system clock.
     std::function<int64_t()> now_ms;

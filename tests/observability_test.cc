@@ -100,8 +100,10 @@ TEST(ObservabilityTest, MetricsAndHealthAfterASmallSweep) {
   const int server_metrics = FreePort();
   const int worker_metrics = FreePort();
   const int worker_health = FreePort();
-  cluster.server_flags = {"--metrics_listen=127.0.0.1:" +
-                          std::to_string(server_metrics)};
+  const int server_health = FreePort();
+  cluster.server_flags = {
+      "--metrics_listen=127.0.0.1:" + std::to_string(server_metrics),
+      "--health_listen=127.0.0.1:" + std::to_string(server_health)};
   cluster.worker_flags = {
       "--metrics_listen=127.0.0.1:" + std::to_string(worker_metrics),
       "--health_listen=127.0.0.1:" + std::to_string(worker_health)};
@@ -155,11 +157,15 @@ TEST(ObservabilityTest, MetricsAndHealthAfterASmallSweep) {
         << name << " is in docs/DEPLOY.md but not served";
   }
 
-  // Health: the scheduler's, and the worker's two services.
+  // Health: the scheduler's (main port and plaintext health port), and the
+  // worker's two services.
   Output health = cluster.Cli({"health"});
   EXPECT_EQ(health.code, 0) << health.err;
   EXPECT_THAT(health.out, HasSubstr("SERVING"));
   const std::string scheduler = cluster.address();
+  cluster.set_address("127.0.0.1:" + std::to_string(server_health));
+  health = cluster.Cli({"health", "--service=forgetlab.v1.WorkerService"});
+  EXPECT_EQ(health.code, 0) << health.out << health.err;
   cluster.set_address("127.0.0.1:" + std::to_string(worker_health));
   health = cluster.Cli({"health", "--service=forgetlab.worker"});
   EXPECT_EQ(health.code, 0) << health.out << health.err;

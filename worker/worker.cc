@@ -17,8 +17,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "forgetlab/v1/forgetlab.grpc.pb.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 #include "proto/channel.h"
+#include "proto/health.h"
 #include "proto/metrics.h"
 #include "proto/spec.h"
 #include "worker/job_runner.h"
@@ -51,38 +51,6 @@ template <typename Duration>
 std::chrono::system_clock::time_point In(Duration d) {
   return std::chrono::system_clock::now() + d;
 }
-
-// grpc.health.v1.Health for Kubernetes probes: Check only (Watch answers
-// UNIMPLEMENTED). `serving` answers for a service name, or nullopt for a
-// name it does not know.
-class HealthService final : public grpc::health::v1::Health::CallbackService {
- public:
-  explicit HealthService(
-      std::function<std::optional<bool>(const std::string&)> serving)
-      : serving_(std::move(serving)) {}
-
-  grpc::ServerUnaryReactor* Check(
-      grpc::CallbackServerContext* context,
-      const grpc::health::v1::HealthCheckRequest* request,
-      grpc::health::v1::HealthCheckResponse* response) override {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    const std::optional<bool> serving = serving_(request->service());
-    if (!serving.has_value()) {
-      reactor->Finish(grpc::Status(
-          grpc::StatusCode::NOT_FOUND,
-          "unknown service; ask for \"\" or \"forgetlab.worker\""));
-      return reactor;
-    }
-    response->set_status(
-        *serving ? grpc::health::v1::HealthCheckResponse::SERVING
-                 : grpc::health::v1::HealthCheckResponse::NOT_SERVING);
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
-  }
-
- private:
-  const std::function<std::optional<bool>(const std::string&)> serving_;
-};
 
 }  // namespace
 
@@ -531,17 +499,11 @@ absl::Status Worker::Impl::StartEndpoints() {
     LOG(INFO) << "metrics on port " << metrics_port_ << " at /metrics";
   }
   if (!options_.health_listen.empty()) {
-    grpc::ServerBuilder builder;
     int port = 0;
-    builder.AddListeningPort(options_.health_listen,
-                             grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(&health_);
-    health_server_ = builder.BuildAndStart();
-    if (health_server_ == nullptr || port == 0) {
-      return absl::UnavailableError(absl::StrCat(
-          "cannot serve health checks on --health_listen=",
-          options_.health_listen, "; is another process using the port?"));
-    }
+    absl::StatusOr<std::unique_ptr<grpc::Server>> server = StartHealthServer(
+        options_.health_listen, "--health_listen", &health_, &port);
+    if (!server.ok()) return server.status();
+    health_server_ = *std::move(server);
     health_port_ = port;
     LOG(INFO) << "gRPC health service on port " << port;
   }
