@@ -25,12 +25,17 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "forgetlab/v1/forgetlab.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "proto/channel.h"
 
 ABSL_FLAG(std::string, scheduler, "127.0.0.1:50051", "scheduler host:port");
 ABSL_FLAG(int, workers, 8, "simulated workers (one thread and channel each)");
 ABSL_FLAG(int, seconds, 10, "how long to run");
 ABSL_FLAG(std::string, format, "text", "text or json");
+ABSL_FLAG(bool, floor, false,
+          "instead of the scheduler's work, make three empty gRPC health "
+          "checks per cycle: the transport's ceiling for a 3-call cycle at "
+          "this concurrency on this machine");
 ABSL_FLAG(bool, idle, false,
           "hold long polls open on an empty queue instead of cycling jobs");
 ABSL_FLAG(std::string, token_file, "",
@@ -155,6 +160,34 @@ void WorkerLoop(Shared* shared, int index, bool idle) {
                           lease_ms.end());
 }
 
+// Like WorkerLoop, with three health checks (no scheduler work) per cycle.
+void FloorLoop(Shared* shared) {
+  auto stub = grpc::health::v1::Health::NewStub(Channel(*shared));
+  std::vector<double> first_ms;
+  while (!shared->stop.load()) {
+    for (int call = 0; call < 3; ++call) {
+      grpc::health::v1::HealthCheckRequest request;
+      grpc::health::v1::HealthCheckResponse response;
+      const Clock::time_point start = Clock::now();
+      grpc::Status s =
+          stub->Check(Context(*shared, 10).get(), request, &response);
+      if (!s.ok()) {
+        NoteError(shared, s, "Health.Check");
+        break;
+      }
+      if (call == 0) {
+        first_ms.push_back(
+            std::chrono::duration<double, std::milli>(Clock::now() - start)
+                .count());
+      }
+      if (call == 2) shared->cycles.fetch_add(1);
+    }
+  }
+  absl::MutexLock lock(&shared->mu);
+  shared->lease_ms.insert(shared->lease_ms.end(), first_ms.begin(),
+                          first_ms.end());
+}
+
 // Keeps at least `low_water` jobs queued by submitting 2,000-job sweeps.
 void FeedLoop(Shared* shared, int low_water) {
   auto stub = v1::ForgetlabService::NewStub(Channel(*shared));
@@ -219,6 +252,7 @@ int Main() {
   const int workers = absl::GetFlag(FLAGS_workers);
   const int seconds = absl::GetFlag(FLAGS_seconds);
   const bool idle = absl::GetFlag(FLAGS_idle);
+  const bool floor = absl::GetFlag(FLAGS_floor);
   if (workers < 1 || seconds < 1) {
     std::fprintf(stderr,
                  "forgetlab-loadgen: --workers and --seconds must be "
@@ -227,7 +261,7 @@ int Main() {
   }
 
   std::thread feeder;
-  if (!idle) {
+  if (!idle && !floor) {
     feeder = std::thread([&] { FeedLoop(&shared, 4 * workers + 500); });
     // Let the first sweep land so workers start busy.
     absl::SleepFor(absl::Milliseconds(500));
@@ -235,7 +269,13 @@ int Main() {
   std::vector<std::thread> threads;
   threads.reserve(workers);
   for (int i = 0; i < workers; ++i) {
-    threads.emplace_back([&shared, i, idle] { WorkerLoop(&shared, i, idle); });
+    threads.emplace_back([&shared, i, idle, floor] {
+      if (floor) {
+        FloorLoop(&shared);
+      } else {
+        WorkerLoop(&shared, i, idle);
+      }
+    });
   }
   // Measure a steady window: skip the first second of connection set-up.
   absl::SleepFor(absl::Seconds(1));
@@ -259,10 +299,17 @@ int Main() {
         "{\"workers\": %d, \"cycles_per_s\": %.1f, \"lease_p50_ms\": %.3f, "
         "\"lease_p99_ms\": %.3f, \"errors\": %lld%s}\n",
         workers, rate, p50, p99, static_cast<long long>(errors),
-        idle ? ", \"idle\": true" : "");
+        idle    ? ", \"idle\": true"
+        : floor ? ", \"floor\": true"
+                : "");
   } else if (idle) {
     std::printf("%d idle long polls held for %d s: %lld errors\n", workers,
                 seconds, static_cast<long long>(errors));
+  } else if (floor) {
+    std::printf(
+        "%d workers: %.0f cycles/s of 3 empty health checks (the transport's "
+        "ceiling), first-call p50 %.2f ms, p99 %.2f ms, %lld errors\n",
+        workers, rate, p50, p99, static_cast<long long>(errors));
   } else {
     std::printf(
         "%d workers: %.0f cycles/s (lease, heartbeat, complete), lease p50 "
@@ -282,7 +329,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "scheduler load generator.\n"
       "  forgetlab-loadgen --scheduler=127.0.0.1:50051 --workers=32 "
-      "--seconds=10 [--format=json] [--idle]");
+      "--seconds=10 [--format=json] [--idle | --floor]");
   absl::ParseCommandLine(argc, argv);
   return forgetlab::Main();
 }
