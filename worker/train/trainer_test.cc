@@ -86,6 +86,22 @@ ExperimentConfig TinySyntheticConfig() {
   return config;
 }
 
+// A small ResNet or ViT on 8x8 RGB synthetic images.
+ExperimentConfig TinyFamilyConfig(const std::string& family) {
+  ExperimentConfig config = TinySyntheticConfig();
+  config.family = family;
+  config.data.synthetic_side = 8;
+  config.data.synthetic_channels = 3;
+  config.patch_size = 4;
+  config.dim = 16;
+  config.heads = 2;
+  config.vit_depth = 1;
+  config.width_multiplier = 0.25;
+  config.task_steps = 60;
+  config.task_lr = 0.05;
+  return config;
+}
+
 TEST(IdxTest, GzippedAndRawFoldersLoadTheSame) {
   const std::string gz = MakeIdxFolder("idx_gz", 100, 50, ".gz");
   const std::string raw = MakeIdxFolder("idx_raw", 100, 50, "");
@@ -296,17 +312,7 @@ TEST(TrainerCudaTest, ResNetAndVitTrainOnTheGpu) {
   RunOptions gpu;
   gpu.device = "cuda";
   for (const char* family : {"resnet", "vit"}) {
-    ExperimentConfig config = TinySyntheticConfig();
-    config.family = family;
-    config.data.synthetic_side = 8;
-    config.data.synthetic_channels = 3;
-    config.patch_size = 4;
-    config.dim = 16;
-    config.heads = 2;
-    config.vit_depth = 1;
-    config.width_multiplier = 0.25;
-    config.task_steps = 60;
-    config.task_lr = 0.05;
+    ExperimentConfig config = TinyFamilyConfig(family);
     config.overlap = true;
     ExperimentResult result;
     TrainStatus s = RunExperiment(config, gpu, &result);
@@ -357,17 +363,7 @@ TEST(TrainerTest, CudaRequestWithoutGpuIsAClearError) {
 
 TEST(TrainerFamiliesTest, ResNetAndVitLearnTheTasks) {
   for (const char* family : {"resnet", "vit"}) {
-    ExperimentConfig config = TinySyntheticConfig();
-    config.family = family;
-    config.data.synthetic_side = 8;
-    config.data.synthetic_channels = 3;
-    config.patch_size = 4;
-    config.dim = 16;
-    config.heads = 2;
-    config.vit_depth = 1;
-    config.width_multiplier = 0.25;
-    config.task_steps = 60;
-    config.task_lr = 0.05;
+    ExperimentConfig config = TinyFamilyConfig(family);
     ExperimentResult result;
     TrainStatus s = RunExperiment(config, {}, &result);
     ASSERT_TRUE(s.ok()) << family << ": " << s.message;
