@@ -230,6 +230,44 @@ class KubernetesTest(unittest.TestCase):
                     self.assertIsNone(flag_value(args, "device"))
 
 
+class SecretsTest(unittest.TestCase):
+    def test_secret_generator_makes_what_the_base_mounts(self):
+        with open(os.path.join(K8S, "secrets", "kustomization.yaml")) as f:
+            k = yaml.safe_load(f)
+        made = {g["name"]: set(g["files"]) for g in k["secretGenerator"]}
+        self.assertTrue(k["generatorOptions"]["disableNameSuffixHash"])
+        self.assertEqual(k["namespace"], "forgetlab")
+        # Every Secret key a pod mounts, and the files make-secrets.sh writes.
+        used = {}
+        for doc in render(os.path.join(K8S, "overlays", "gpu")):
+            pod = doc.get("spec", {}).get("template", {}).get("spec", {})
+            for v in pod.get("volumes", []):
+                if "secret" in v:
+                    keys = {i["key"] for i in v["secret"].get("items", [])}
+                    used.setdefault(v["secret"]["secretName"], set()).update(keys)
+        for name, keys in used.items():
+            self.assertIn(name, made, f"no Secret {name} is generated")
+            self.assertLessEqual(keys, made[name], name)
+        with open(os.path.join(DEPLOY, "make-secrets.sh")) as f:
+            script = f.read()
+        for files in made.values():
+            for file in files:
+                stem = file.split(".")[0]
+                self.assertIn(stem, script, f"make-secrets.sh does not make {file}")
+        if not shutil.which("kubectl"):
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = os.path.join(tmp, "secrets")
+            shutil.copytree(os.path.join(K8S, "secrets"), folder)
+            for files in made.values():
+                for file in files:
+                    with open(os.path.join(folder, file), "w") as f:
+                        f.write("test\n")
+            docs = kubectl_render(folder)
+            names = {d["metadata"]["name"] for d in docs if d["kind"] == "Secret"}
+            self.assertEqual(names, set(made))
+
+
 class ComposeTest(unittest.TestCase):
     def test_tls_tokens_volume_and_flags(self):
         with open(os.path.join(DEPLOY, "compose.yaml")) as f:
