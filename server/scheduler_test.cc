@@ -13,11 +13,13 @@
 
 #include "forgetlab/v1/forgetlab.grpc.pb.h"
 #include "google/protobuf/text_format.h"
+#include "proto/metrics.h"
 
 namespace forgetlab {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class SchedulerTest : public ::testing::Test {
  protected:
@@ -38,6 +40,7 @@ class SchedulerTest : public ::testing::Test {
     options.db_path = db_;
     options.lease_seconds = 30;
     options.now_ms = [this] { return now_.load(); };
+    options.metrics_listen = metrics_listen_;
     auto server = SchedulerServer::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
@@ -153,6 +156,7 @@ class SchedulerTest : public ::testing::Test {
 
   std::string db_;
   std::atomic<int64_t> now_{1'700'000'000'000};
+  std::string metrics_listen_;  // set before StartServer() for /metrics
   std::unique_ptr<SchedulerServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::ForgetlabService::Stub> client_;
@@ -412,6 +416,43 @@ TEST_F(SchedulerTest, RestartKeepsQueueAndLeases) {
   ASSERT_TRUE(Heartbeat(lease, &hb).ok());
   ASSERT_TRUE(Complete(lease, Result(0.9, 0.8)).ok());
   EXPECT_EQ(Status(id).succeeded(), 1);
+}
+
+TEST_F(SchedulerTest, MetricsCountExpiredLeasesCallsAndOtherMethods) {
+  server_.reset();
+  metrics_listen_ = "127.0.0.1:0";
+  StartServer();
+  ASSERT_GT(server_->metrics_port(), 0);
+  SubmitOk(Sweep(R"pb(base { data { dataset: "synthetic" } })pb"));
+  v1::LeaseJobResponse first = Lease(Register());
+  ASSERT_TRUE(first.has_job());
+  now_ += 31'000;  // past the 30 s lease, and past the worker's last call
+  server_->ExpireLeasesNow();
+  // A method this server does not have is counted as "other".
+  grpc::GenericStub stub(channel_);
+  grpc::ClientContext ctx;
+  grpc::Slice empty_message{std::string()};
+  grpc::ByteBuffer request(&empty_message, 1);
+  grpc::ByteBuffer response;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&ctx, "/made.Up/Name", grpc::StubOptions(), &request,
+                 &response,
+                 [&](grpc::Status s) { done.set_value(std::move(s)); });
+  EXPECT_EQ(done.get_future().get().error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+
+  auto got = metrics::HttpGet(server_->metrics_port(), "/metrics");
+  ASSERT_TRUE(got.ok()) << got.status();
+  const std::string& text = got->second;
+  EXPECT_THAT(text, HasSubstr("forgetlab_lease_expiries_total 1\n"));
+  EXPECT_THAT(text, HasSubstr("forgetlab_jobs{state=\"QUEUED\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("forgetlab_leases_active 0\n"));
+  EXPECT_THAT(text, HasSubstr("forgetlab_workers_alive 0\n"));
+  EXPECT_THAT(text, HasSubstr("forgetlab_rpc_requests_total{method="
+                              "\"LeaseJob\",code=\"OK\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("forgetlab_rpc_requests_total{method="
+                              "\"other\",code=\"UNIMPLEMENTED\"} 1\n"));
+  EXPECT_THAT(text, Not(HasSubstr("made.Up")));
 }
 
 TEST_F(SchedulerTest, HealthServiceServes) {
