@@ -50,6 +50,29 @@ class SchedulerTest : public ::testing::Test {
     worker_ = v1::WorkerService::NewStub(channel_);
   }
 
+  // Calls `method` by name with an empty message; *response gets the
+  // answer's bytes.
+  grpc::Status CallWithEmptyRequest(const std::string& method,
+                                    std::string* response) {
+    grpc::GenericStub stub(channel_);
+    grpc::ClientContext ctx;
+    grpc::Slice empty_message{std::string()};
+    grpc::ByteBuffer request(&empty_message, 1);
+    grpc::ByteBuffer answer;
+    std::promise<grpc::Status> done;
+    stub.UnaryCall(&ctx, method, grpc::StubOptions(), &request, &answer,
+                   [&](grpc::Status s) { done.set_value(std::move(s)); });
+    grpc::Status status = done.get_future().get();
+    std::vector<grpc::Slice> slices;
+    if (status.ok() && answer.Dump(&slices).ok()) {
+      for (const auto& slice : slices) {
+        response->append(reinterpret_cast<const char*>(slice.begin()),
+                         slice.size());
+      }
+    }
+    return status;
+  }
+
   v1::SweepSpec Sweep(const std::string& text) {
     v1::SweepSpec sweep;
     EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &sweep));
@@ -429,16 +452,8 @@ TEST_F(SchedulerTest, MetricsCountExpiredLeasesCallsAndOtherMethods) {
   now_ += 31'000;  // past the 30 s lease, and past the worker's last call
   server_->ExpireLeasesNow();
   // A method this server does not have is counted as "other".
-  grpc::GenericStub stub(channel_);
-  grpc::ClientContext ctx;
-  grpc::Slice empty_message{std::string()};
-  grpc::ByteBuffer request(&empty_message, 1);
-  grpc::ByteBuffer response;
-  std::promise<grpc::Status> done;
-  stub.UnaryCall(&ctx, "/made.Up/Name", grpc::StubOptions(), &request,
-                 &response,
-                 [&](grpc::Status s) { done.set_value(std::move(s)); });
-  EXPECT_EQ(done.get_future().get().error_code(),
+  std::string ignored;
+  EXPECT_EQ(CallWithEmptyRequest("/made.Up/Name", &ignored).error_code(),
             grpc::StatusCode::UNIMPLEMENTED);
 
   auto got = metrics::HttpGet(server_->metrics_port(), "/metrics");
@@ -458,22 +473,9 @@ TEST_F(SchedulerTest, MetricsCountExpiredLeasesCallsAndOtherMethods) {
 TEST_F(SchedulerTest, HealthServiceServes) {
   // grpc.health.v1.Health/Check with an empty request (all services); the
   // answer is HealthCheckResponse{status: SERVING = 1}, bytes 08 01.
-  grpc::GenericStub stub(channel_);
-  grpc::ClientContext ctx;
-  grpc::Slice empty_message{std::string()};
-  grpc::ByteBuffer request(&empty_message, 1);
-  grpc::ByteBuffer response;
-  std::promise<grpc::Status> done;
-  stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(),
-                 &request, &response,
-                 [&](grpc::Status s) { done.set_value(std::move(s)); });
-  ASSERT_TRUE(done.get_future().get().ok());
-  std::vector<grpc::Slice> slices;
-  ASSERT_TRUE(response.Dump(&slices).ok());
   std::string bytes;
-  for (const auto& slice : slices) {
-    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-  }
+  ASSERT_TRUE(
+      CallWithEmptyRequest("/grpc.health.v1.Health/Check", &bytes).ok());
   EXPECT_EQ(bytes, std::string("\x08\x01", 2));
 }
 
