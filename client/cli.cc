@@ -486,6 +486,15 @@ int Health(const Globals& g, const std::string& service) {
   grpc::health::v1::HealthCheckResponse response;
   auto ctx = c.Context(5);
   grpc::Status s = stub->Check(ctx.get(), request, &response);
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    // The address may be a worker's --health_listen port, not a scheduler.
+    std::fprintf(stderr,
+                 "forgetlab: no health service answers at %s (%s); check the "
+                 "address, and --ca_cert for a TLS port\n",
+                 g.scheduler.c_str(), s.error_message().c_str());
+    return 1;
+  }
   if (!s.ok()) return c.Fail(s);
   std::printf("%s\n", grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
                           response.status())
