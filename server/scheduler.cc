@@ -185,6 +185,22 @@ class SchedulerServer::Impl {
     return reactor;
   }
 
+  // Runs a unary call whose answer comes later: authorizes it, then calls
+  // `start(who, finish)`; `finish(status)` ends the call, from any thread.
+  template <typename Start>
+  grpc::ServerUnaryReactor* UnaryAsync(grpc::CallbackServerContext* context,
+                                       Access access, Start start) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    Principal who;
+    grpc::Status status = Authorize(context, access, &who);
+    if (!status.ok()) {
+      reactor->Finish(status);
+    } else {
+      start(who, [reactor](const grpc::Status& s) { reactor->Finish(s); });
+    }
+    return reactor;
+  }
+
   // A LeaseJob call waiting for work.
   struct Waiter {
     grpc::CallbackServerContext* context;
@@ -993,79 +1009,91 @@ class SchedulerServer::Impl::WorkerServiceImpl final
       reactor->Finish(allowed);
       return reactor;
     }
-    absl::StatusOr<storage::WorkerRow> worker =
-        impl_->store()->TouchWorker(request->worker_id(), 0);
-    if (!worker.ok()) {
-      reactor->Finish(ToGrpcStatus(worker.status()));
-      return reactor;
-    }
-    absl::StatusOr<std::optional<storage::Lease>> lease =
-        impl_->store()->LeaseJob(request->worker_id(), impl_->lease_ms());
-    if (!lease.ok()) {
-      reactor->Finish(ToGrpcStatus(lease.status()));
-    } else if (lease->has_value()) {
-      impl_->DeliverLease(**lease, response);
-      reactor->Finish(grpc::Status::OK);
-    } else if (request->wait_seconds() <= 0) {
-      reactor->Finish(grpc::Status::OK);
-    } else {
-      const int wait =
-          std::min(request->wait_seconds(), impl_->options().max_wait_seconds);
-      const std::string capability =
-          absl::StrCat(worker->device.substr(0, worker->device.find(':')), "|",
-                       absl::StrJoin(worker->datasets, ","));
-      impl_->AddWaiter(Waiter{context, request->worker_id(), capability,
-                              response, reactor,
-                              absl::Now() + absl::Seconds(wait)});
-    }
+    // Answered on the store's thread once the lease is committed; this
+    // thread goes back to gRPC at once.
+    impl_->store()->TouchAndLease(
+        request->worker_id(), impl_->lease_ms(),
+        [impl = impl_, context, request, response,
+         reactor](absl::StatusOr<storage::Store::LeaseAttempt> out) {
+          if (!out.ok()) {
+            reactor->Finish(ToGrpcStatus(out.status()));
+          } else if (out->lease.has_value()) {
+            impl->DeliverLease(*out->lease, response);
+            reactor->Finish(grpc::Status::OK);
+          } else if (request->wait_seconds() <= 0) {
+            reactor->Finish(grpc::Status::OK);
+          } else {
+            const int wait = std::min(request->wait_seconds(),
+                                      impl->options().max_wait_seconds);
+            const std::string& device = out->worker.device;
+            const std::string capability =
+                absl::StrCat(device.substr(0, device.find(':')), "|",
+                             absl::StrJoin(out->worker.datasets, ","));
+            impl->AddWaiter(Waiter{context, request->worker_id(), capability,
+                                   response, reactor,
+                                   absl::Now() + absl::Seconds(wait)});
+          }
+        });
     return reactor;
   }
 
   grpc::ServerUnaryReactor* Heartbeat(
       grpc::CallbackServerContext* context, const v1::HeartbeatRequest* request,
       v1::HeartbeatResponse* response) override {
-    return impl_->Unary(context, Access::kWorker, [&](const Principal&) {
-      const v1::Progress& p = request->progress();
-      absl::StatusOr<storage::HeartbeatOutcome> out = impl_->store()->Heartbeat(
-          request->job_id(), request->lease_token(),
-          p.phase().substr(0, kMaxNameLength), p.step(), p.total_steps(),
-          impl_->lease_ms());
-      if (out.ok()) {
-        response->set_deadline_ms(out->deadline_ms);
-        response->set_cancel(out->cancel);
-        PublishJob(request->job_id());
-      }
-      return ToGrpcStatus(out.status());
-    });
+    return impl_->UnaryAsync(
+        context, Access::kWorker,
+        [&](const Principal&, std::function<void(grpc::Status)> finish) {
+          const v1::Progress& p = request->progress();
+          impl_->store()->Heartbeat(
+              request->job_id(), request->lease_token(),
+              p.phase().substr(0, kMaxNameLength), p.step(), p.total_steps(),
+              impl_->lease_ms(),
+              [this, request, response, finish = std::move(finish)](
+                  absl::StatusOr<storage::HeartbeatOutcome> out) {
+                if (out.ok()) {
+                  response->set_deadline_ms(out->deadline_ms);
+                  response->set_cancel(out->cancel);
+                  PublishJob(request->job_id());
+                }
+                finish(ToGrpcStatus(out.status()));
+              });
+        });
   }
 
   grpc::ServerUnaryReactor* CompleteJob(grpc::CallbackServerContext* context,
                                         const v1::CompleteJobRequest* request,
                                         v1::CompleteJobResponse*) override {
-    return impl_->Unary(context, Access::kWorker,
-                        [&](const Principal&) { return DoComplete(*request); });
+    return impl_->UnaryAsync(
+        context, Access::kWorker,
+        [&](const Principal&, std::function<void(grpc::Status)> finish) {
+          DoComplete(*request, std::move(finish));
+        });
   }
 
   grpc::ServerUnaryReactor* FailJob(grpc::CallbackServerContext* context,
                                     const v1::FailJobRequest* request,
                                     v1::FailJobResponse*) override {
-    return impl_->Unary(context, Access::kWorker, [&](const Principal&) {
-      absl::Status s = impl_->store()->FailJob(
-          request->job_id(), request->lease_token(),
-          request->error().substr(0, kMaxErrorLength), request->release());
-      if (s.ok()) {
-        if (request->release()) {
-          LOG(INFO) << "job " << request->job_id() << " released by "
-                    << request->worker_id().substr(0, kMaxNameLength);
-          impl_->SignalWork();
-        } else {
-          LOG(INFO) << "job " << request->job_id() << " failed: "
-                    << request->error().substr(0, kMaxErrorLength);
-        }
-        PublishJob(request->job_id());
-      }
-      return ToGrpcStatus(s);
-    });
+    return impl_->UnaryAsync(
+        context, Access::kWorker,
+        [&](const Principal&, std::function<void(grpc::Status)> finish) {
+          impl_->store()->FailJob(
+              request->job_id(), request->lease_token(),
+              request->error().substr(0, kMaxErrorLength), request->release(),
+              [this, request, finish = std::move(finish)](absl::Status s) {
+                if (s.ok()) {
+                  if (request->release()) {
+                    LOG(INFO) << "job " << request->job_id() << " released by "
+                              << request->worker_id().substr(0, kMaxNameLength);
+                    impl_->SignalWork();
+                  } else {
+                    LOG(INFO) << "job " << request->job_id() << " failed: "
+                              << request->error().substr(0, kMaxErrorLength);
+                  }
+                  PublishJob(request->job_id());
+                }
+                finish(ToGrpcStatus(s));
+              });
+        });
   }
 
  private:
@@ -1100,21 +1128,26 @@ class SchedulerServer::Impl::WorkerServiceImpl final
     return ToGrpcStatus(id.status());
   }
 
-  grpc::Status DoComplete(const v1::CompleteJobRequest& request) {
-    absl::StatusOr<storage::JobRow> job =
-        impl_->store()->GetJob(request.job_id());
-    if (!job.ok()) return ToGrpcStatus(job.status());
-    v1::ExperimentSpec spec;
-    spec.ParseFromString(job->spec);
-    absl::Status s = ValidateResult(request.result(), spec.tasks_size());
-    if (!s.ok()) return ToGrpcStatus(s);
-    s = impl_->store()->CompleteJob(request.job_id(), request.lease_token(),
-                                    ResultRecordFromProto(request.result()));
-    if (s.ok()) {
-      impl_->RecordResult();
-      PublishJob(request.job_id());
-    }
-    return ToGrpcStatus(s);
+  // Stores the result once it checks out against the leased job's spec,
+  // then calls `finish` (on the store's thread).
+  void DoComplete(const v1::CompleteJobRequest& request,
+                  std::function<void(grpc::Status)> finish) {
+    const v1::CompleteJobRequest* r = &request;  // valid until `finish`
+    impl_->store()->CompleteJob(
+        request.job_id(), request.lease_token(),
+        ResultRecordFromProto(request.result()),
+        [r](const storage::JobRow& job) {
+          v1::ExperimentSpec spec;
+          spec.ParseFromString(job.spec);
+          return ValidateResult(r->result(), spec.tasks_size());
+        },
+        [this, r, finish = std::move(finish)](absl::Status s) {
+          if (s.ok()) {
+            impl_->RecordResult();
+            PublishJob(r->job_id());
+          }
+          finish(ToGrpcStatus(s));
+        });
   }
 
   void PublishJob(int64_t job_id) {

@@ -1,20 +1,34 @@
 // Durable state of the scheduler in SQLite: sweeps, jobs, leases (attempts),
 // results with queryable metrics, curves and workers. No gRPC here.
 //
-// Every method is atomic (one transaction) and thread-safe. The store keeps
-// one connection, the only writer, so there is no "database is locked"
-// between our own threads; claims use BEGIN IMMEDIATE.
+// Every method is atomic and thread-safe. The store keeps one connection, the
+// only writer, so there is no "database is locked" between our own threads.
+//
+// Writes are group-committed. A thread of the store runs every write queued
+// since its last transaction in one BEGIN IMMEDIATE ... COMMIT, each write in
+// its own savepoint: a write that fails is rolled back alone, and the others
+// are committed. A write's caller hears of it only after its transaction
+// commits (or fails), so an OK write is in the database's WAL, exactly as if
+// it had committed alone. Under load this writes the pages that concurrent
+// calls share (indexes, the worker table, the tail of the attempts table)
+// once per batch instead of once per call. Each write method has a blocking
+// form and, where the scheduler's hot path needs it, a form that returns at
+// once and calls `done` on the store's answering thread after the commit.
+// `done` should not block for long, as later answers wait for it; it may
+// call the store.
 #ifndef FORGETLAB_STORAGE_STORE_H_
 #define FORGETLAB_STORAGE_STORE_H_
 
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -22,9 +36,12 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 
+struct sqlite3;
+
 namespace SQLite {
 class Database;
-}
+class Statement;
+}  // namespace SQLite
 
 namespace forgetlab::storage {
 
@@ -159,6 +176,14 @@ class Store {
     std::string path;  // database file; created with its folder's permissions
     // Wall clock in Unix milliseconds; injectable for tests.
     std::function<int64_t()> now_ms;
+    // WAL sizes, in pages: a background checkpoint starts once this many
+    // are not yet copied back (SQLite's own interval)...
+    int checkpoint_frames = 1000;
+    // ...and the writer completes one itself at this size (64 MiB of 4 KiB
+    // pages), so that the WAL starts over from its beginning.
+    int restart_frames = 16000;
+    // Run by the writer thread before each batch; lets tests queue writes.
+    std::function<void()> before_batch;
   };
 
   // Opens (creating if needed) and migrates the database to the current
@@ -199,18 +224,36 @@ class Store {
   absl::StatusOr<std::optional<Lease>> LeaseJob(const std::string& worker_id,
                                                 int64_t lease_ms);
 
+  // A worker's lease call: TouchWorker(worker_id, 0) and then LeaseJob in one
+  // write. NOT_FOUND for an unknown worker id.
+  struct LeaseAttempt {
+    WorkerRow worker;  // as registered
+    std::optional<Lease> lease;
+  };
+  void TouchAndLease(const std::string& worker_id, int64_t lease_ms,
+                     std::function<void(absl::StatusOr<LeaseAttempt>)> done);
+
   // Extends a lease and records progress. ABORTED when `token` is not the
   // job's current lease (expired and re-leased, or finished).
   absl::StatusOr<HeartbeatOutcome> Heartbeat(int64_t job_id, int64_t token,
                                              const std::string& phase,
                                              int64_t step, int64_t total_steps,
                                              int64_t lease_ms);
+  void Heartbeat(int64_t job_id, int64_t token, std::string phase, int64_t step,
+                 int64_t total_steps, int64_t lease_ms,
+                 std::function<void(absl::StatusOr<HeartbeatOutcome>)> done);
 
   // Stores the result and marks the job SUCCEEDED. Repeating the call with
   // the same token after success is OK and changes nothing; any other stale
-  // token is ABORTED.
+  // token is ABORTED. `check`, when given, sees the leased job (without its
+  // axis values) after the token check; an error from it stores nothing and
+  // is returned.
+  using ResultCheck = std::function<absl::Status(const JobRow& job)>;
   absl::Status CompleteJob(int64_t job_id, int64_t token,
-                           const ResultRecord& result);
+                           const ResultRecord& result,
+                           const ResultCheck& check = nullptr);
+  void CompleteJob(int64_t job_id, int64_t token, ResultRecord result,
+                   ResultCheck check, std::function<void(absl::Status)> done);
 
   // Ends an attempt. `release`: the worker is shutting down; the job is
   // queued again without counting the attempt. Otherwise the job FAILED with
@@ -218,6 +261,8 @@ class Store {
   // token.
   absl::Status FailJob(int64_t job_id, int64_t token, const std::string& error,
                        bool release);
+  void FailJob(int64_t job_id, int64_t token, std::string error, bool release,
+               std::function<void(absl::Status)> done);
 
   // Re-queues (or fails, past max_attempts) leased jobs whose deadline has
   // passed. Returns the sweeps that changed.
@@ -288,9 +333,81 @@ class Store {
   int64_t lease_expiries() const {
     return lease_expiries_.load(std::memory_order_relaxed);
   }
+  // Write transactions committed and writes in them since the store opened:
+  // their ratio is the mean batch size.
+  int64_t write_batches() const {
+    return write_batches_.load(std::memory_order_relaxed);
+  }
+  int64_t writes() const { return writes_.load(std::memory_order_relaxed); }
 
  private:
+  // One queued write. `run` does it inside the batch's transaction and
+  // returns its own outcome; `finish` gets, after the commit, OK or why the
+  // write did not land (its own error, or the transaction's).
+  struct PendingWrite {
+    std::function<absl::Status()> run;
+    std::function<void(const absl::Status&)> finish;
+  };
+
   explicit Store(Options options, std::unique_ptr<SQLite::Database> db);
+  // A committed batch and each write's outcome, for AnswerLoop.
+  struct Answers {
+    std::vector<PendingWrite> writes;
+    std::vector<absl::Status> statuses;
+  };
+  // Queues a write for the next batch.
+  void Enqueue(PendingWrite write) ABSL_LOCKS_EXCLUDED(mutex_, queue_mu_);
+  // Queues `body` (run with mutex_ held, inside a transaction) and calls
+  // `done` with its result once the transaction has committed. R is
+  // absl::Status or absl::StatusOr<T>.
+  template <typename R>
+  void Submit(std::function<R()> body, std::function<void(R)> done);
+  // Submit, then wait for the commit.
+  template <typename R>
+  R Write(std::function<R()> body);
+  // Runs the queued writes, batch after batch, and hands each batch to
+  // AnswerLoop.
+  void CommitLoop();
+  // Calls each write's `finish` (the callers' `done`) in commit order.
+  void AnswerLoop();
+  // SQLite's WAL hook on the main connection, after each commit: wakes the
+  // checkpointer, or finishes a checkpoint so that the WAL restarts.
+  static int OnWalCommit(void* store, sqlite3* db, const char* name,
+                         int frames);
+  // Checkpoints on checkpoint_db_ when woken, concurrently with writes.
+  void CheckpointLoop();
+  // Runs the writes in one transaction; statuses[i] is write i's outcome.
+  void RunBatch(std::vector<PendingWrite>* batch,
+                std::vector<absl::Status>* statuses)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+
+  // `worker`, when known, is the worker's row (saves reading it again).
+  absl::StatusOr<std::optional<Lease>> LeaseJobLocked(
+      const std::string& worker_id, int64_t lease_ms,
+      const WorkerRow* worker = nullptr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  absl::StatusOr<WorkerRow> TouchWorkerLocked(const std::string& worker_id,
+                                              int64_t current_job_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  absl::StatusOr<HeartbeatOutcome> HeartbeatLocked(
+      int64_t job_id, int64_t token, const std::string& phase, int64_t step,
+      int64_t total_steps, int64_t lease_ms)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  absl::Status CompleteJobLocked(int64_t job_id, int64_t token,
+                                 const ResultRecord& result,
+                                 const ResultCheck& check)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  absl::Status FailJobLocked(int64_t job_id, int64_t token,
+                             const std::string& error, bool release)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // The job's row without its axis values, for the write paths.
+  absl::StatusOr<JobRow> ReadJobLocked(int64_t job_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // The connection's prepared statement for `sql`, made on first use; reset
+  // when the returned holder goes out of scope. Not for a statement that is
+  // still in use further up the stack.
+  class CachedStatement;
+  CachedStatement Prepared(const std::string& sql)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   absl::Status Migrate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   std::vector<std::string> ExpireLocked(int64_t now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
@@ -334,6 +451,37 @@ class Store {
   std::map<std::string, CachedSamples> sample_cache_ ABSL_GUARDED_BY(mutex_);
   std::map<std::string, uint64_t> sweep_generation_ ABSL_GUARDED_BY(mutex_);
   std::atomic<int64_t> lease_expiries_{0};
+  // No lease ends before this (Unix ms): a lower bound, since heartbeats
+  // and ExtendLeases only move deadlines later. ExpireLocked sets it; 0
+  // (unknown) makes the next lease scan.
+  int64_t earliest_deadline_ ABSL_GUARDED_BY(mutex_) = 0;
+  std::map<std::string, std::unique_ptr<SQLite::Statement>> statements_
+      ABSL_GUARDED_BY(mutex_);
+
+  absl::Mutex queue_mu_;
+  std::vector<PendingWrite> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+  std::atomic<int64_t> write_batches_{0};
+  std::atomic<int64_t> writes_{0};
+  std::thread committer_;  // runs CommitLoop
+
+  absl::Mutex answer_mu_;
+  std::deque<Answers> answers_ ABSL_GUARDED_BY(answer_mu_);
+  bool answers_done_ ABSL_GUARDED_BY(answer_mu_) = false;
+  std::thread answerer_;  // runs AnswerLoop
+
+  std::unique_ptr<SQLite::Database> checkpoint_db_;  // CheckpointLoop's own
+  absl::Mutex checkpoint_mu_;
+  bool checkpoint_wanted_ ABSL_GUARDED_BY(checkpoint_mu_) = false;
+  bool checkpoint_stop_ ABSL_GUARDED_BY(checkpoint_mu_) = false;
+  bool checkpointer_busy_ ABSL_GUARDED_BY(checkpoint_mu_) = false;
+  // The WAL is past options_.restart_frames; the writer finishes the
+  // checkpoint (OnWalCommit), and the checkpointer waits.
+  bool restart_pending_ ABSL_GUARDED_BY(checkpoint_mu_) = false;
+  int wal_frames_ ABSL_GUARDED_BY(checkpoint_mu_) = 0;  // after the last commit
+  // WAL frames the last background checkpoint found copied.
+  int checkpointed_frames_ ABSL_GUARDED_BY(checkpoint_mu_) = 0;
+  std::thread checkpointer_;  // runs CheckpointLoop
 };
 
 }  // namespace forgetlab::storage

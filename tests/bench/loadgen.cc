@@ -1,11 +1,14 @@
 // forgetlab-loadgen: scheduler throughput. N simulated workers, each a thread
 // with its own channel, run lease -> heartbeat -> complete (tiny valid
 // result) against a real forgetlab-server for S seconds, while a feeder keeps
-// the queue full by submitting sweeps. With --idle, the workers only hold
-// LeaseJob long polls open against an empty queue and count errors.
+// the queue full by submitting sweeps: first enough for the whole run (so
+// that the measured window is the steady cycle), then more if it runs low.
+// With --idle, the workers only hold LeaseJob long polls open against an
+// empty queue and count errors.
 //
 //   forgetlab-loadgen --scheduler=127.0.0.1:50051 --workers=32 --seconds=10
-//       [--format=json] [--idle] [--token_file=F --ca_cert=PEM]
+//       [--format=json] [--idle | --floor] [--prefill_jobs=N]
+//       [--token_file=F --ca_cert=PEM]
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -38,6 +41,11 @@ ABSL_FLAG(bool, floor, false,
           "this concurrency on this machine");
 ABSL_FLAG(bool, idle, false,
           "hold long polls open on an empty queue instead of cycling jobs");
+ABSL_FLAG(int, prefill_jobs, -1,
+          "jobs to queue before the workers start; -1: 4,000 per second of "
+          "the run plus 4,000, more than one scheduler completes on a "
+          "small machine, so that no submission falls in the measured "
+          "window; 0: submit only as the queue runs low");
 ABSL_FLAG(std::string, token_file, "",
           "admin token (workers lease, the feeder submits)");
 ABSL_FLAG(std::string, ca_cert, "", "PEM CA, for a TLS scheduler");
@@ -52,6 +60,13 @@ struct Shared {
   std::string ca_cert;
   std::string token;
   std::atomic<bool> stop{false};
+  // Latencies count only for calls that start in the measured window, as
+  // cycles do.
+  std::atomic<bool> measuring{false};
+  std::atomic<bool> prefilled{false};
+  // Sweeps submitted while measuring (each holds the store's writer for a
+  // while: about 10 us per job).
+  std::atomic<int> measured_submissions{0};
   std::atomic<int64_t> cycles{0};
   std::atomic<int64_t> errors{0};
   absl::Mutex mu;
@@ -88,6 +103,15 @@ std::unique_ptr<grpc::ClientContext> Context(const Shared& shared,
   return ctx;
 }
 
+// For a worker's first call: waits for its connection (32 opened at once
+// can take a moment) instead of failing at once.
+std::unique_ptr<grpc::ClientContext> ReadyContext(const Shared& shared,
+                                                  int seconds) {
+  std::unique_ptr<grpc::ClientContext> ctx = Context(shared, seconds);
+  ctx->set_wait_for_ready(true);
+  return ctx;
+}
+
 // A result that passes the server's checks for a k-task job.
 v1::JobResult TinyResult(int tasks) {
   v1::JobResult result;
@@ -109,7 +133,7 @@ void WorkerLoop(Shared* shared, int index, bool idle) {
   reg.add_datasets("synthetic");
   v1::RegisterWorkerResponse registered;
   grpc::Status s =
-      stub->RegisterWorker(Context(*shared, 10).get(), reg, &registered);
+      stub->RegisterWorker(ReadyContext(*shared, 10).get(), reg, &registered);
   if (!s.ok()) {
     NoteError(shared, s, "RegisterWorker");
     return;
@@ -120,6 +144,7 @@ void WorkerLoop(Shared* shared, int index, bool idle) {
     request.set_worker_id(registered.worker_id());
     request.set_wait_seconds(idle ? 5 : 1);
     v1::LeaseJobResponse lease;
+    const bool measured = shared->measuring.load();
     const Clock::time_point start = Clock::now();
     s = stub->LeaseJob(Context(*shared, 20).get(), request, &lease);
     const double ms =
@@ -129,7 +154,7 @@ void WorkerLoop(Shared* shared, int index, bool idle) {
       continue;
     }
     if (!lease.has_job()) continue;  // the feeder is behind; poll again
-    lease_ms.push_back(ms);
+    if (measured) lease_ms.push_back(ms);
     v1::HeartbeatRequest beat;
     beat.set_worker_id(registered.worker_id());
     beat.set_job_id(lease.job().job_id());
@@ -168,6 +193,7 @@ void FloorLoop(Shared* shared) {
     for (int call = 0; call < 3; ++call) {
       grpc::health::v1::HealthCheckRequest request;
       grpc::health::v1::HealthCheckResponse response;
+      const bool measured = shared->measuring.load();
       const Clock::time_point start = Clock::now();
       grpc::Status s =
           stub->Check(Context(*shared, 10).get(), request, &response);
@@ -175,7 +201,7 @@ void FloorLoop(Shared* shared) {
         NoteError(shared, s, "Health.Check");
         break;
       }
-      if (call == 0) {
+      if (call == 0 && measured) {
         first_ms.push_back(
             std::chrono::duration<double, std::milli>(Clock::now() - start)
                 .count());
@@ -188,21 +214,19 @@ void FloorLoop(Shared* shared) {
                           first_ms.end());
 }
 
-// Keeps at least `low_water` jobs queued by submitting 2,000-job sweeps.
-void FeedLoop(Shared* shared, int low_water) {
+// Queues `prefill` jobs, then keeps at least `low_water` queued, in
+// 2,000-job sweeps. It counts instead of asking: the jobs it submitted, less
+// the cycles finished and one job per worker in flight, is at most what is
+// still queued. (Polling GetSweep, which counts a sweep's jobs, would add
+// read load of its own.)
+void FeedLoop(Shared* shared, int64_t prefill, int low_water, int workers) {
   auto stub = v1::ForgetlabService::NewStub(Channel(*shared));
-  std::vector<std::string> sweeps;
+  int64_t submitted = 0;
   while (!shared->stop.load()) {
-    int64_t queued = 0;
-    for (const std::string& id : sweeps) {
-      v1::GetSweepRequest get;
-      get.set_sweep_id(id);
-      v1::SweepStatus status;
-      if (stub->GetSweep(Context(*shared, 10).get(), get, &status).ok()) {
-        queued += status.queued();
-      }
-    }
-    if (queued < low_water) {
+    const bool filling = submitted < prefill;
+    if (!filling) shared->prefilled.store(true);
+    const int64_t queued = submitted - shared->cycles.load() - workers;
+    if (filling || queued < low_water) {
       v1::SubmitSweepRequest request;
       v1::SweepSpec* sweep = request.mutable_sweep();
       sweep->set_name("loadgen");
@@ -210,23 +234,24 @@ void FeedLoop(Shared* shared, int low_water) {
       sweep->mutable_base()->mutable_data()->set_dataset("synthetic");
       v1::Axis* axis = sweep->add_axes();
       axis->set_path("seed");
-      const int64_t first = static_cast<int64_t>(sweeps.size()) * 2000;
-      for (int64_t i = 0; i < 2000; ++i) axis->add_values(first + i);
+      constexpr int kSweepJobs = 2000;
+      for (int64_t i = 0; i < kSweepJobs; ++i) axis->add_values(submitted + i);
       v1::SubmitSweepResponse response;
+      if (shared->measuring.load()) shared->measured_submissions.fetch_add(1);
       grpc::Status s =
           stub->SubmitSweep(Context(*shared, 30).get(), request, &response);
       if (!s.ok()) {
         NoteError(shared, s, "SubmitSweep");
+        shared->prefilled.store(true);  // don't keep the workers waiting
         absl::SleepFor(absl::Milliseconds(200));
         continue;
       }
-      sweeps.push_back(response.sweep_id());
-      // Only the newest sweeps can still hold queued jobs.
-      if (sweeps.size() > 4) sweeps.erase(sweeps.begin());
+      submitted += kSweepJobs;
       continue;
     }
-    absl::SleepFor(absl::Milliseconds(50));
+    absl::SleepFor(absl::Milliseconds(20));
   }
+  shared->prefilled.store(true);
 }
 
 double Percentile(std::vector<double> v, double p) {
@@ -262,9 +287,13 @@ int Main() {
 
   std::thread feeder;
   if (!idle && !floor) {
-    feeder = std::thread([&] { FeedLoop(&shared, 4 * workers + 500); });
-    // Let the first sweep land so workers start busy.
-    absl::SleepFor(absl::Milliseconds(500));
+    int64_t prefill = absl::GetFlag(FLAGS_prefill_jobs);
+    if (prefill < 0) prefill = 4000 * (int64_t{seconds} + 1);
+    feeder = std::thread([&shared, prefill, workers] {
+      FeedLoop(&shared, prefill, 4 * workers + 500, workers);
+    });
+    // Let the queue fill so that workers start busy.
+    while (!shared.prefilled.load()) absl::SleepFor(absl::Milliseconds(20));
   }
   std::vector<std::thread> threads;
   threads.reserve(workers);
@@ -279,10 +308,12 @@ int Main() {
   }
   // Measure a steady window: skip the first second of connection set-up.
   absl::SleepFor(absl::Seconds(1));
+  shared.measuring.store(true);
   const int64_t cycles_before = shared.cycles.load();
   const Clock::time_point start = Clock::now();
   absl::SleepFor(absl::Seconds(seconds));
   const int64_t cycles = shared.cycles.load() - cycles_before;
+  shared.measuring.store(false);
   const double elapsed =
       std::chrono::duration<double>(Clock::now() - start).count();
   shared.stop.store(true);
@@ -318,6 +349,12 @@ int Main() {
   }
   if (!shared.first_error.empty()) {
     std::fprintf(stderr, "first error: %s\n", shared.first_error.c_str());
+  }
+  if (const int n = shared.measured_submissions.load(); n > 0) {
+    std::fprintf(stderr,
+                 "note: the feeder submitted %d sweep(s) of 2,000 jobs while "
+                 "measuring; raise --prefill_jobs to keep them out\n",
+                 n);
   }
   return errors == 0 ? 0 : 1;
 }
