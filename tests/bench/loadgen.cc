@@ -330,9 +330,10 @@ int Main() {
         "{\"workers\": %d, \"cycles_per_s\": %.1f, \"lease_p50_ms\": %.3f, "
         "\"lease_p99_ms\": %.3f, \"errors\": %lld%s}\n",
         workers, rate, p50, p99, static_cast<long long>(errors),
-        idle    ? ", \"idle\": true"
-        : floor ? ", \"floor\": true"
-                : "");
+        idle                                     ? ", \"idle\": true"
+        : floor                                  ? ", \"floor\": true"
+        : absl::GetFlag(FLAGS_prefill_jobs) == 0 ? ", \"prefill\": false"
+                                                 : "");
   } else if (idle) {
     std::printf("%d idle long polls held for %d s: %lld errors\n", workers,
                 seconds, static_cast<long long>(errors));

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Scheduler throughput: starts forgetlab-server on loopback with a fresh
 # durable database (SQLite, WAL), then runs forgetlab-loadgen with 1, 8, 32
-# and 128 simulated workers, runs the transport's ceiling at 32 (three empty
-# health checks per cycle, --floor), and holds 1,000 idle long polls. One JSON
-# line per run.
+# and 128 simulated workers, 32 again with sweeps submitted while measuring,
+# the transport's ceiling at 32 (three empty health checks per cycle,
+# --floor), and holds 1,000 idle long polls. One JSON line per run.
 #   tests/bench/scheduler_bench.sh [BUILD_DIR] [SECONDS]
 set -euo pipefail
 build=${1:-build}
@@ -19,6 +19,10 @@ for n in 1 8 32 128; do
   "$build/tests/forgetlab-loadgen" --scheduler="$address" --workers="$n" \
     --seconds="$seconds" --format=json
 done
+# The same 32 workers while the feeder submits 2,000-job sweeps during the
+# measured window (by default it queues the whole run's jobs first).
+"$build/tests/forgetlab-loadgen" --scheduler="$address" --workers=32 \
+  --seconds="$seconds" --prefill_jobs=0 --format=json
 "$build/tests/forgetlab-loadgen" --scheduler="$address" --workers=32 \
   --seconds="$seconds" --floor --format=json
 # Idle polls against a second server whose queue is empty.
