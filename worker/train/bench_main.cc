@@ -77,6 +77,10 @@ const std::vector<Flag>& Flags() {
       {"device", [](auto& v, Settings* s) { s->options.device = v; }},
       {"threads", [](auto& v, Settings* s) { s->options.threads = Int(v); }},
       {"repeats", [](auto& v, Settings* s) { s->repeats = Int(v); }},
+      // 0: MLPs through autograd, for a side-by-side with the hand-written
+      // step (the default, 1).
+      {"mlp_fast_path",
+       [](auto& v, Settings* s) { s->options.mlp_fast_path = Int(v) != 0; }},
   };
   return *flags;
 }

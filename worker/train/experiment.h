@@ -89,6 +89,11 @@ struct RunOptions {
   // of the model, data, pretraining spec and seed, and loaded instead of
   // pretraining again.
   std::string checkpoint_dir;
+  // MLP bodies train through a hand-written step that makes the same ATen
+  // calls as autograd (bit-identical results, less overhead per step). False
+  // sends them through autograd like the other families: for tests and
+  // benchmarks.
+  bool mlp_fast_path = true;
 };
 
 struct CurvePoint {

@@ -27,6 +27,7 @@ class MlpBody : public Body {
     for (auto& layer : layers_) x = torch::relu(layer->forward(x));
     return x;
   }
+  std::vector<nn::Linear> relu_layers() const override { return layers_; }
 
  private:
   std::vector<nn::Linear> layers_;

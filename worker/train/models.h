@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <vector>
 
 #include "worker/train/experiment.h"
 
@@ -17,6 +18,10 @@ class Body : public torch::nn::Module {
  public:
   virtual torch::Tensor forward(torch::Tensor images) = 0;
   int64_t feature_size() const { return feature_size_; }
+  // For a body that is only Linear + ReLU layers (the MLP): its layers in
+  // order, so the trainer can run their gradients without autograd. Empty
+  // for every other body.
+  virtual std::vector<torch::nn::Linear> relu_layers() const { return {}; }
 
  protected:
   int64_t feature_size_ = 0;

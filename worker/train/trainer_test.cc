@@ -424,5 +424,43 @@ TEST(TrainerCheckpointTest, ReloadedPretrainingGivesTheSameResult) {
   EXPECT_EQ(files, 2);
 }
 
+// The hand-written MLP step makes autograd's own ATen calls: every weight,
+// and so every accuracy, comes out the same to the bit.
+TEST(TrainerTest, HandWrittenMlpStepMatchesAutogradBitForBit) {
+  auto read = [](const fs::path& dir) {
+    std::string bytes;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      std::ifstream in(entry.path(), std::ios::binary);
+      bytes.assign(std::istreambuf_iterator<char>(in),
+                   std::istreambuf_iterator<char>());
+    }
+    return bytes;
+  };
+  ExperimentConfig config = TinySyntheticConfig();
+  config.depth = 3;
+  ExperimentResult results[2];
+  std::string checkpoints[2];
+  for (int fast = 0; fast < 2; ++fast) {
+    const fs::path dir = fs::path(testing::TempDir()) /
+                         (fast ? "mlp-step-fast" : "mlp-step-autograd");
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    RunOptions options;
+    options.mlp_fast_path = fast == 1;
+    options.checkpoint_dir = dir.string();  // keeps the pretrained weights
+    ASSERT_TRUE(RunExperiment(config, options, &results[fast]).ok());
+    checkpoints[fast] = read(dir);
+  }
+  ASSERT_FALSE(checkpoints[0].empty());
+  EXPECT_TRUE(checkpoints[0] == checkpoints[1])
+      << "pretrained weights differ between the two paths";
+  EXPECT_EQ(results[0].accuracy_matrix, results[1].accuracy_matrix);
+  EXPECT_EQ(results[0].metrics, results[1].metrics);
+  ASSERT_EQ(results[0].curves.size(), results[1].curves.size());
+  for (size_t i = 0; i < results[0].curves.size(); ++i) {
+    EXPECT_EQ(results[0].curves[i].accuracy, results[1].curves[i].accuracy);
+  }
+}
+
 }  // namespace
 }  // namespace forgetlab::train
