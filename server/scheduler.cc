@@ -173,18 +173,6 @@ class SchedulerServer::Impl {
   // PERMISSION_DENIED unless `who` is an admin or owns the sweep.
   grpc::Status CheckOwner(const Principal& who, const std::string& sweep_id);
 
-  // Runs a unary call: authorizes it, then finishes it with `body(who)`.
-  template <typename Body>
-  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context,
-                                  Access access, Body body) {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    Principal who;
-    grpc::Status status = Authorize(context, access, &who);
-    if (status.ok()) status = body(who);
-    reactor->Finish(status);
-    return reactor;
-  }
-
   // Runs a unary call whose answer comes later: authorizes it, then calls
   // `start(who, finish)`; `finish(status)` ends the call, from any thread.
   template <typename Start>
@@ -199,6 +187,16 @@ class SchedulerServer::Impl {
       start(who, [reactor](const grpc::Status& s) { reactor->Finish(s); });
     }
     return reactor;
+  }
+
+  // Runs a unary call: authorizes it, then finishes it with `body(who)`.
+  template <typename Body>
+  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context,
+                                  Access access, Body body) {
+    return UnaryAsync(context, access,
+                      [&body](const Principal& who, const auto& finish) {
+                        finish(body(who));
+                      });
   }
 
   // A LeaseJob call waiting for work.
