@@ -317,6 +317,7 @@ Store::~Store() {
     checkpoint_stop_ = true;
   }
   if (checkpointer_.joinable()) checkpointer_.join();
+  if (db_ != nullptr) sqlite3_wal_hook(db_->getHandle(), nullptr, nullptr);
   // The main connection, closed last, checkpoints what is left and removes
   // the WAL.
   checkpoint_db_.reset();

@@ -355,7 +355,9 @@ class Store {
     std::vector<PendingWrite> writes;
     std::vector<absl::Status> statuses;
   };
-  // Queues a write for the next batch.
+  // Queues a write for the next batch. On the answering thread (from a
+  // `done`) it runs the write at once, alone: a blocking write there would
+  // wait for an answer that only that thread can give.
   void Enqueue(PendingWrite write) ABSL_LOCKS_EXCLUDED(mutex_, queue_mu_);
   // Queues `body` (run with mutex_ held, inside a transaction) and calls
   // `done` with its result once the transaction has committed. R is
