@@ -1056,17 +1056,9 @@ void Store::TouchAndLease(
   using Out = absl::StatusOr<LeaseAttempt>;
   Submit<Out>(
       [this, worker_id, lease_ms]() -> Out {
-        LeaseAttempt out;
-        {
-          CachedStatement q = Prepared(absl::StrCat(
-              "SELECT ", kWorkerColumns, " FROM workers WHERE worker_id=?"));
-          q->bind(1, worker_id);
-          if (!q->executeStep()) {
-            return absl::NotFoundError(absl::StrCat(
-                "unknown worker '", worker_id, "'; register again"));
-          }
-          out.worker = ReadWorker(*q);
-        }
+        absl::StatusOr<WorkerRow> worker = ReadWorkerLocked(worker_id);
+        if (!worker.ok()) return worker.status();
+        LeaseAttempt out{*std::move(worker), std::nullopt};
         absl::StatusOr<std::optional<Lease>> lease =
             LeaseJobLocked(worker_id, lease_ms, &out.worker);
         if (!lease.ok()) return lease.status();
@@ -1578,17 +1570,26 @@ absl::StatusOr<WorkerRow> Store::TouchWorker(const std::string& worker_id,
       [&]() -> Out { return TouchWorkerLocked(worker_id, current_job_id); });
 }
 
-absl::StatusOr<WorkerRow> Store::TouchWorkerLocked(const std::string& worker_id,
-                                                   int64_t current_job_id) {
-  if (SetWorkerJobLocked(worker_id, current_job_id, Now()) == 0) {
-    return absl::NotFoundError(
-        absl::StrCat("unknown worker '", worker_id, "'; register again"));
-  }
+absl::StatusOr<WorkerRow> Store::ReadWorkerLocked(
+    const std::string& worker_id) {
   CachedStatement q = Prepared(absl::StrCat("SELECT ", kWorkerColumns,
                                             " FROM workers WHERE worker_id=?"));
   q->bind(1, worker_id);
-  q->executeStep();
+  if (!q->executeStep()) {
+    return absl::NotFoundError(
+        absl::StrCat("unknown worker '", worker_id, "'; register again"));
+  }
   return ReadWorker(*q);
+}
+
+absl::StatusOr<WorkerRow> Store::TouchWorkerLocked(const std::string& worker_id,
+                                                   int64_t current_job_id) {
+  absl::StatusOr<WorkerRow> worker = ReadWorkerLocked(worker_id);
+  if (!worker.ok()) return worker;
+  worker->current_job_id = current_job_id;
+  worker->last_seen_ms = Now();
+  SetWorkerJobLocked(worker_id, current_job_id, worker->last_seen_ms);
+  return worker;
 }
 
 absl::StatusOr<std::vector<WorkerRow>> Store::ListWorkers() {

@@ -387,6 +387,9 @@ class Store {
   absl::StatusOr<std::optional<Lease>> LeaseJobLocked(
       const std::string& worker_id, int64_t lease_ms,
       const WorkerRow* worker = nullptr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // The registered worker's row; NOT_FOUND for an unknown id.
+  absl::StatusOr<WorkerRow> ReadWorkerLocked(const std::string& worker_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   absl::StatusOr<WorkerRow> TouchWorkerLocked(const std::string& worker_id,
                                               int64_t current_job_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
