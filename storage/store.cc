@@ -125,10 +125,14 @@ CREATE INDEX IF NOT EXISTS jobs_by_sweep_order ON jobs(sweep_id, job_id);
 )sql",
     // 3 -> 4: the result cache finds a spec by its key alone. With the state
     // in the index, every lease and result moved the job's entry, a write to
-    // a random page of it (spec keys are hashes).
+    // a random page of it (spec keys are hashes). And a sweep's counts by
+    // state (GetSweep) come from its index alone, `cached` included: half
+    // the time on a 100,000-job sweep.
     R"sql(
 DROP INDEX IF EXISTS jobs_by_key;
 CREATE INDEX IF NOT EXISTS jobs_by_spec_key ON jobs(spec_key);
+DROP INDEX IF EXISTS jobs_by_sweep;
+CREATE INDEX jobs_by_sweep ON jobs(sweep_id, state, cached);
 )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);

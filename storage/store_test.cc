@@ -655,13 +655,15 @@ TEST_F(StoreTest, WalStartsOverUnderContinuousWrites) {
             kJobs);
 }
 
-TEST_F(StoreTest, VersionThreeDatabaseFindsCachedSpecsByKeyAlone) {
+TEST_F(StoreTest, VersionThreeDatabaseGetsTheVersionFourIndexes) {
   AddSweep(1);
   store_.reset();
   {
     SQLite::Database db(path_, SQLite::OPEN_READWRITE);
     db.exec("DROP INDEX jobs_by_spec_key");
     db.exec("CREATE INDEX jobs_by_key ON jobs(spec_key, state)");
+    db.exec("DROP INDEX jobs_by_sweep");
+    db.exec("CREATE INDEX jobs_by_sweep ON jobs(sweep_id, state)");
     db.exec("PRAGMA user_version=3");
   }
   Reopen();
@@ -682,6 +684,14 @@ TEST_F(StoreTest, VersionThreeDatabaseFindsCachedSpecsByKeyAlone) {
   std::string steps;
   while (plan.executeStep()) steps += plan.getColumn(3).getString() + "\n";
   EXPECT_THAT(steps, HasSubstr("jobs_by_spec_key"));
+  // GetSweep's counts come from an index alone.
+  SQLite::Statement counts(db,
+                           "EXPLAIN QUERY PLAN SELECT state, COUNT(*), "
+                           "SUM(cached) FROM jobs WHERE sweep_id='s' GROUP BY "
+                           "state");
+  steps.clear();
+  while (counts.executeStep()) steps += counts.getColumn(3).getString() + "\n";
+  EXPECT_THAT(steps, HasSubstr("COVERING INDEX jobs_by_sweep"));
 }
 
 }  // namespace
