@@ -941,8 +941,9 @@ absl::StatusOr<std::vector<JobRow>> Store::ListJobs(
 }
 
 absl::StatusOr<JobRow> Store::ReadJobLocked(int64_t job_id) {
-  CachedStatement q = Prepared(
+  static const std::string* const kSql = new std::string(
       absl::StrCat("SELECT ", kJobColumns, " FROM jobs WHERE job_id=?"));
+  CachedStatement q = Prepared(*kSql);
   q->bind(1, job_id);
   if (!q->executeStep()) {
     return absl::NotFoundError(absl::StrCat("no job ", job_id));
@@ -1090,23 +1091,16 @@ absl::StatusOr<std::optional<Lease>> Store::LeaseJobLocked(
   {
     // What the worker offers. An unregistered id, or one that declared no
     // datasets, is not filtered on them.
+    absl::StatusOr<WorkerRow> read;
+    if (worker == nullptr) {
+      read = ReadWorkerLocked(worker_id);
+      if (read.ok()) worker = &*read;
+    }
+    const bool registered = worker != nullptr;
     std::string device_kind, datasets;
-    bool registered = false;
-    if (worker != nullptr) {
-      registered = true;
+    if (registered) {
       device_kind = worker->device.substr(0, worker->device.find(':'));
       datasets = JoinDatasets(worker->datasets);
-    } else {
-      CachedStatement w = Prepared(
-          "SELECT device, datasets FROM workers WHERE "
-          "worker_id=?");
-      w->bind(1, worker_id);
-      if (w->executeStep()) {
-        registered = true;
-        const std::string device = w->getColumn(0).getString();
-        device_kind = device.substr(0, device.find(':'));
-        datasets = w->getColumn(1).getString();
-      }
     }
     CachedStatement q = Prepared(
         "SELECT job_id, attempt FROM jobs WHERE state='QUEUED' AND "
@@ -1576,8 +1570,9 @@ absl::StatusOr<WorkerRow> Store::TouchWorker(const std::string& worker_id,
 
 absl::StatusOr<WorkerRow> Store::ReadWorkerLocked(
     const std::string& worker_id) {
-  CachedStatement q = Prepared(absl::StrCat("SELECT ", kWorkerColumns,
-                                            " FROM workers WHERE worker_id=?"));
+  static const std::string* const kSql = new std::string(absl::StrCat(
+      "SELECT ", kWorkerColumns, " FROM workers WHERE worker_id=?"));
+  CachedStatement q = Prepared(*kSql);
   q->bind(1, worker_id);
   if (!q->executeStep()) {
     return absl::NotFoundError(

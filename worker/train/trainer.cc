@@ -344,8 +344,9 @@ TrainStatus Trainer::TrainPhase(const std::string& phase,
       torch::empty({batch, data_.shape.size()}, data_.train_images.options());
   torch::Tensor labels = torch::empty({batch}, split.labels.options());
   std::optional<MlpStep> mlp_step;
-  if (options_.mlp_fast_path && !body_->relu_layers().empty()) {
-    mlp_step.emplace(body_->relu_layers(), head, batch, images.options());
+  std::vector<torch::nn::Linear> relu_layers = body_->relu_layers();
+  if (options_.mlp_fast_path && !relu_layers.empty()) {
+    mlp_step.emplace(std::move(relu_layers), head, batch, images.options());
   }
   const bool on_cpu = device_.is_cpu();
   // Batch indices are drawn for up to kIndexChunk steps at once: one
