@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "proto/json.h"
+#include "proto/net/json_writer.h"
 
 namespace forgetlab {
 namespace {

@@ -11,7 +11,8 @@
 #include "absl/strings/str_format.h"
 #include "client/svg.h"
 #include "google/protobuf/text_format.h"
-#include "proto/spec.h"
+#include "proto/spec/defaults.h"
+#include "proto/spec/field_path.h"
 
 namespace forgetlab {
 namespace {

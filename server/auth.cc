@@ -18,7 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "proto/channel.h"
+#include "proto/net/channel.h"
 
 namespace forgetlab {
 namespace {

@@ -1,4 +1,6 @@
-// The one place absl::Status and grpc::Status meet.
+// The one place absl::Status becomes grpc::Status: handlers compute in
+// absl::Status and convert once, when the call finishes. Every code is
+// pinned, so the cast below cannot silently change a code.
 #ifndef FORGETLAB_SERVER_GRPC_STATUS_H_
 #define FORGETLAB_SERVER_GRPC_STATUS_H_
 
@@ -10,29 +12,32 @@
 
 namespace forgetlab {
 
-static_assert(static_cast<int>(absl::StatusCode::kInvalidArgument) ==
-              static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
-static_assert(static_cast<int>(absl::StatusCode::kNotFound) ==
-              static_cast<int>(grpc::StatusCode::NOT_FOUND));
-static_assert(static_cast<int>(absl::StatusCode::kAborted) ==
-              static_cast<int>(grpc::StatusCode::ABORTED));
-static_assert(static_cast<int>(absl::StatusCode::kUnavailable) ==
-              static_cast<int>(grpc::StatusCode::UNAVAILABLE));
-static_assert(static_cast<int>(absl::StatusCode::kUnauthenticated) ==
-              static_cast<int>(grpc::StatusCode::UNAUTHENTICATED));
-static_assert(static_cast<int>(absl::StatusCode::kResourceExhausted) ==
-              static_cast<int>(grpc::StatusCode::RESOURCE_EXHAUSTED));
+#define FORGETLAB_PIN_CODE(absl_code, grpc_code)            \
+  static_assert(static_cast<int>(absl::StatusCode::absl_code) == \
+                static_cast<int>(grpc::StatusCode::grpc_code))
+FORGETLAB_PIN_CODE(kOk, OK);
+FORGETLAB_PIN_CODE(kCancelled, CANCELLED);
+FORGETLAB_PIN_CODE(kUnknown, UNKNOWN);
+FORGETLAB_PIN_CODE(kInvalidArgument, INVALID_ARGUMENT);
+FORGETLAB_PIN_CODE(kDeadlineExceeded, DEADLINE_EXCEEDED);
+FORGETLAB_PIN_CODE(kNotFound, NOT_FOUND);
+FORGETLAB_PIN_CODE(kAlreadyExists, ALREADY_EXISTS);
+FORGETLAB_PIN_CODE(kPermissionDenied, PERMISSION_DENIED);
+FORGETLAB_PIN_CODE(kResourceExhausted, RESOURCE_EXHAUSTED);
+FORGETLAB_PIN_CODE(kFailedPrecondition, FAILED_PRECONDITION);
+FORGETLAB_PIN_CODE(kAborted, ABORTED);
+FORGETLAB_PIN_CODE(kOutOfRange, OUT_OF_RANGE);
+FORGETLAB_PIN_CODE(kUnimplemented, UNIMPLEMENTED);
+FORGETLAB_PIN_CODE(kInternal, INTERNAL);
+FORGETLAB_PIN_CODE(kUnavailable, UNAVAILABLE);
+FORGETLAB_PIN_CODE(kDataLoss, DATA_LOSS);
+FORGETLAB_PIN_CODE(kUnauthenticated, UNAUTHENTICATED);
+#undef FORGETLAB_PIN_CODE
 
 inline grpc::Status ToGrpcStatus(const absl::Status& s) {
   if (s.ok()) return grpc::Status::OK;
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
                       std::string(s.message()));
-}
-
-inline absl::Status ToAbslStatus(const grpc::Status& s) {
-  if (s.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                      s.error_message());
 }
 
 }  // namespace forgetlab

@@ -1,6 +1,8 @@
-// The forgetlab scheduler: serves forgetlab.v1.ForgetlabService (clients) and
-// forgetlab.v1.WorkerService (workers) on gRPC's callback API, with all
-// state in a SQLite store.
+// The forgetlab scheduler: serves forgetlab.v1.ForgetlabService (clients,
+// client_service.h) and forgetlab.v1.WorkerService (workers,
+// worker_service.h) on gRPC's callback API, with all state in a SQLite store
+// (storage/store.h). This class wires them together with the long-poll
+// dispatcher, the watch hub, metrics and health, and starts and stops them.
 #ifndef FORGETLAB_SERVER_SCHEDULER_H_
 #define FORGETLAB_SERVER_SCHEDULER_H_
 
@@ -82,15 +84,16 @@ class SchedulerServer {
   // a second); for tests that move the clock.
   void ExpireLeasesNow();
 
+  // LeaseJob long polls waiting for work now; for tests that need a poll to
+  // be waiting.
+  int open_long_polls() const;
+
   class Impl;
 
  private:
   explicit SchedulerServer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-// True for 127.0.0.0/8, ::1 and "localhost" listen addresses ("host:port").
-bool IsLoopbackAddress(const std::string& listen);
 
 }  // namespace forgetlab
 

@@ -12,8 +12,8 @@
 #include <thread>
 
 #include "forgetlab/v1/forgetlab.grpc.pb.h"
-#include "google/protobuf/text_format.h"
-#include "proto/metrics.h"
+#include "proto/net/prometheus.h"
+#include "tests/fixtures.h"
 
 namespace forgetlab {
 namespace {
@@ -21,23 +21,16 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
+using fixtures::SmallSweep;
+
 class SchedulerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    db_ =
-        (std::filesystem::path(testing::TempDir()) /
-         (std::string(
-              ::testing::UnitTest::GetInstance()->current_test_info()->name()) +
-          ".db"))
-            .string();
-    std::filesystem::remove(db_);
-    StartServer();
-  }
+  void SetUp() override { StartServer(); }
 
   void StartServer() {
     SchedulerServer::Options options;
     options.listen = "127.0.0.1:0";
-    options.db_path = db_;
+    options.db_path = database_.path();
     options.lease_seconds = 30;
     options.now_ms = [this] { return now_.load(); };
     options.metrics_listen = metrics_listen_;
@@ -74,22 +67,7 @@ class SchedulerTest : public ::testing::Test {
   }
 
   v1::SweepSpec Sweep(const std::string& text) {
-    v1::SweepSpec sweep;
-    EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &sweep));
-    return sweep;
-  }
-
-  // Two widths x two seeds on the synthetic set.
-  v1::SweepSpec SmallSweep() {
-    return Sweep(R"pb(
-      name: "small"
-      base { data { dataset: "synthetic" } }
-      axes {
-        path: "model.width"
-        values: [ 16, 32 ]
-      }
-      seeds: [ 0, 1 ]
-    )pb");
+    return fixtures::ParseSweep(text);
   }
 
   grpc::Status Submit(const v1::SweepSpec& sweep,
@@ -177,7 +155,7 @@ class SchedulerTest : public ::testing::Test {
     return status;
   }
 
-  std::string db_;
+  fixtures::TempDatabase database_;
   std::atomic<int64_t> now_{1'700'000'000'000};
   std::string metrics_listen_;  // set before StartServer() for /metrics
   std::unique_ptr<SchedulerServer> server_;
@@ -328,7 +306,9 @@ TEST_F(SchedulerTest, LongPollWakesWhenWorkArrives) {
   auto start = std::chrono::steady_clock::now();
   auto waiting =
       std::async(std::launch::async, [&] { return Lease(worker, 20); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // The poll found nothing and waits in the dispatcher.
+  ASSERT_TRUE(
+      fixtures::WaitFor([&] { return server_->open_long_polls() == 1; }));
   SubmitOk(SmallSweep());
   v1::LeaseJobResponse lease = waiting.get();
   EXPECT_TRUE(lease.has_job());

@@ -18,10 +18,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "forgetlab/v1/forgetlab.grpc.pb.h"
-#include "google/protobuf/text_format.h"
-#include "proto/channel.h"
+#include "proto/net/channel.h"
 #include "server/auth.h"
+#include "server/listen_policy.h"
 #include "server/scheduler.h"
+#include "tests/fixtures.h"
 
 namespace forgetlab {
 namespace {
@@ -30,16 +31,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 namespace fs = std::filesystem;
 
-fs::path TestDir() {
-  fs::path dir =
-      fs::path(testing::TempDir()) /
-      absl::StrCat(
-          "security_",
-          testing::UnitTest::GetInstance()->current_test_info()->name());
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+fs::path TestDir() { return fixtures::TestDir("security"); }
 
 std::string ReadFile(const fs::path& path) {
   std::ifstream in(path);
@@ -56,19 +48,10 @@ void MakeCerts(const fs::path& dir) {
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
 }
 
-v1::SweepSpec Sweep(const std::string& text) {
-  v1::SweepSpec sweep;
-  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &sweep));
-  return sweep;
-}
-
-v1::SweepSpec SmallSweep() {
-  return Sweep(R"pb(
-    name: "small"
-    base { data { dataset: "synthetic" } }
-    seeds: [ 0, 1 ]
-  )pb");
-}
+using fixtures::ParseSweep;
+v1::SweepSpec Sweep(const std::string& text) { return ParseSweep(text); }
+// Two jobs (seeds 0 and 1) on the synthetic set.
+v1::SweepSpec SmallSweep() { return fixtures::SyntheticSweep(2); }
 
 // A server with a tokens file holding one token per test identity.
 class AuthTest : public ::testing::Test {

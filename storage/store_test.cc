@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/synchronization/notification.h"
+#include "tests/fixtures.h"
 
 namespace forgetlab::storage {
 namespace {
@@ -18,15 +19,30 @@ using ::testing::HasSubstr;
 
 class StoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    path_ =
-        (std::filesystem::path(testing::TempDir()) /
-         (std::string(
-              ::testing::UnitTest::GetInstance()->current_test_info()->name()) +
-          ".db"))
-            .string();
-    std::filesystem::remove(path_);
-    Reopen();
+  void SetUp() override { Reopen(); }
+
+  // The asynchronous writes, waited for.
+  absl::StatusOr<HeartbeatOutcome> HeartbeatNow(int64_t job_id, int64_t token,
+                                                const std::string& phase,
+                                                int64_t step,
+                                                int64_t total_steps,
+                                                int64_t lease_ms) {
+    return fixtures::Await<absl::StatusOr<HeartbeatOutcome>>([&](auto done) {
+      store_->Heartbeat(job_id, token, phase, step, total_steps, lease_ms,
+                        done);
+    });
+  }
+  absl::Status CompleteNow(int64_t job_id, int64_t token,
+                           const ResultRecord& result) {
+    return fixtures::Await<absl::Status>([&](auto done) {
+      store_->CompleteJob(job_id, token, result, nullptr, done);
+    });
+  }
+  absl::Status FailNow(int64_t job_id, int64_t token, const std::string& error,
+                       bool release) {
+    return fixtures::Await<absl::Status>([&](auto done) {
+      store_->FailJob(job_id, token, error, release, done);
+    });
   }
 
   void Reopen(Store::Options options = {}) {
@@ -124,7 +140,8 @@ class StoreTest : public ::testing::Test {
     return r;
   }
 
-  std::string path_;
+  fixtures::TempDatabase database_;
+  const std::string& path_ = database_.path();
   std::atomic<int64_t> now_{1'000'000};
   std::atomic<bool> hold_{false};
   std::unique_ptr<absl::Notification> held_, release_;
@@ -217,20 +234,20 @@ TEST_F(StoreTest, LeasesByPriorityThenFifo) {
 TEST_F(StoreTest, CompleteIsFencedAndIdempotent) {
   AddSweep(1);
   Lease lease = MustLease();
-  auto hb = store_->Heartbeat(lease.job.job_id, lease.token, "task:A", 10, 900,
+  auto hb = HeartbeatNow(lease.job.job_id, lease.token, "task:A", 10, 900,
                               60000);
   ASSERT_TRUE(hb.ok());
   EXPECT_FALSE(hb->cancel);
   EXPECT_EQ(store_->GetJob(lease.job.job_id)->phase, "task:A");
 
-  EXPECT_EQ(store_->CompleteJob(lease.job.job_id, lease.token + 1, Result(0.1))
+  EXPECT_EQ(CompleteNow(lease.job.job_id, lease.token + 1, Result(0.1))
                 .code(),
             absl::StatusCode::kAborted);
   ASSERT_TRUE(
-      store_->CompleteJob(lease.job.job_id, lease.token, Result(0.1)).ok());
+      CompleteNow(lease.job.job_id, lease.token, Result(0.1)).ok());
   // Retried after a lost reply: same token, no second result.
   ASSERT_TRUE(
-      store_->CompleteJob(lease.job.job_id, lease.token, Result(0.2)).ok());
+      CompleteNow(lease.job.job_id, lease.token, Result(0.2)).ok());
   auto samples = store_->MetricSamples({lease.job.sweep_id}, "forgetting",
                                        "model.width", "seed");
   ASSERT_TRUE(samples.ok());
@@ -241,11 +258,11 @@ TEST_F(StoreTest, CompleteIsFencedAndIdempotent) {
   EXPECT_EQ((*samples)[0].parameter_count, 1234);
   EXPECT_EQ(*store_->GetResultBlob(lease.job.job_id), "result-blob");
   // Heartbeats and failures after completion are stale.
-  EXPECT_EQ(store_->Heartbeat(lease.job.job_id, lease.token, "", 0, 0, 1)
+  EXPECT_EQ(HeartbeatNow(lease.job.job_id, lease.token, "", 0, 0, 1)
                 .status()
                 .code(),
             absl::StatusCode::kAborted);
-  EXPECT_EQ(store_->FailJob(lease.job.job_id, lease.token, "x", false).code(),
+  EXPECT_EQ(FailNow(lease.job.job_id, lease.token, "x", false).code(),
             absl::StatusCode::kAborted);
 }
 
@@ -262,7 +279,7 @@ TEST_F(StoreTest, RepeatedSampleQueriesSeeEveryNewResult) {
   for (int done = 1; done <= 4; ++done) {
     Lease lease = MustLease();
     ASSERT_TRUE(
-        store_->CompleteJob(lease.job.job_id, lease.token, Result(0.1 * done))
+        CompleteNow(lease.job.job_id, lease.token, Result(0.1 * done))
             .ok());
     // Asked twice: the second answer (from memory) equals the first.
     const size_t in_a = done < 4 ? done : 3;
@@ -292,12 +309,12 @@ TEST_F(StoreTest, ExpiredLeaseIsRetriedThenFails) {
   Lease second = MustLease("w-b");
   EXPECT_EQ(second.job.attempt, 2);
   // The first worker comes back: its token no longer counts.
-  EXPECT_EQ(store_->Heartbeat(first.job.job_id, first.token, "", 0, 0, 1)
+  EXPECT_EQ(HeartbeatNow(first.job.job_id, first.token, "", 0, 0, 1)
                 .status()
                 .code(),
             absl::StatusCode::kAborted);
   EXPECT_EQ(
-      store_->CompleteJob(first.job.job_id, first.token, Result(0.3)).code(),
+      CompleteNow(first.job.job_id, first.token, Result(0.3)).code(),
       absl::StatusCode::kAborted);
   // Second attempt also dies: max_attempts reached.
   now_ += 60001;
@@ -320,7 +337,7 @@ TEST_F(StoreTest, ReleaseRequeuesWithoutUsingAnAttempt) {
   AddSweep(1);
   Lease lease = MustLease();
   ASSERT_TRUE(
-      store_->FailJob(lease.job.job_id, lease.token, "worker stopping", true)
+      FailNow(lease.job.job_id, lease.token, "worker stopping", true)
           .ok());
   auto job = store_->GetJob(lease.job.job_id);
   EXPECT_EQ(job->state, JobState::kQueued);
@@ -331,8 +348,7 @@ TEST_F(StoreTest, ReleaseRequeuesWithoutUsingAnAttempt) {
 TEST_F(StoreTest, FailureIsStoredWithReason) {
   AddSweep(1);
   Lease lease = MustLease();
-  ASSERT_TRUE(store_
-                  ->FailJob(lease.job.job_id, lease.token,
+  ASSERT_TRUE(FailNow(lease.job.job_id, lease.token,
                             "non-finite loss at task:A step 3", false)
                   .ok());
   auto job = store_->GetJob(lease.job.job_id);
@@ -350,11 +366,11 @@ TEST_F(StoreTest, CancelStopsQueuedAtOnceAndLeasedAtHeartbeat) {
   EXPECT_EQ(out->cancelled, 2);
   EXPECT_EQ(out->stopping, 1);
   auto hb =
-      store_->Heartbeat(lease.job.job_id, lease.token, "task:A", 5, 10, 60000);
+      HeartbeatNow(lease.job.job_id, lease.token, "task:A", 5, 10, 60000);
   ASSERT_TRUE(hb.ok());
   EXPECT_TRUE(hb->cancel);
   ASSERT_TRUE(
-      store_->FailJob(lease.job.job_id, lease.token, "cancelled", false).ok());
+      FailNow(lease.job.job_id, lease.token, "cancelled", false).ok());
   auto sweep = store_->GetSweep(id);
   EXPECT_EQ(sweep->counts[static_cast<int>(JobState::kCancelled)], 3);
   EXPECT_TRUE(sweep->done());
@@ -371,7 +387,7 @@ TEST_F(StoreTest, StateSurvivesReopen) {
   EXPECT_EQ(job->state, JobState::kLeased);
   EXPECT_EQ(job->lease_token, lease.token);
   ASSERT_TRUE(
-      store_->Heartbeat(lease.job.job_id, lease.token, "", 1, 2, 60000).ok());
+      HeartbeatNow(lease.job.job_id, lease.token, "", 1, 2, 60000).ok());
   auto jobs = store_->ListJobs(id, JobState::kQueued, 0, 100);
   ASSERT_TRUE(jobs.ok());
   EXPECT_EQ(jobs->size(), 1u);
@@ -437,10 +453,10 @@ TEST_F(StoreTest, CancelOneJobAndRetryFailedOnes) {
   EXPECT_EQ(store_->CancelSweep(id, {999}).status().code(),
             absl::StatusCode::kNotFound);
   ASSERT_TRUE(
-      store_->FailJob(first.job.job_id, first.token, "boom", false).ok());
+      FailNow(first.job.job_id, first.token, "boom", false).ok());
   Lease third = MustLease();
   ASSERT_TRUE(
-      store_->CompleteJob(third.job.job_id, third.token, Result(0.1)).ok());
+      CompleteNow(third.job.job_id, third.token, Result(0.1)).ok());
 
   auto requeued = store_->RetrySweep(id);
   ASSERT_TRUE(requeued.ok());
@@ -460,7 +476,7 @@ TEST_F(StoreTest, IdenticalSpecIsServedFromTheCacheUnlessRerun) {
   AddSweep(1);
   Lease lease = MustLease();
   ASSERT_TRUE(
-      store_->CompleteJob(lease.job.job_id, lease.token, Result(0.25)).ok());
+      CompleteNow(lease.job.job_id, lease.token, Result(0.25)).ok());
 
   NewSweep again;
   again.name = "again";
@@ -547,7 +563,7 @@ TEST_F(StoreTest, ADoneMayWriteAgain) {
                     [&](absl::StatusOr<HeartbeatOutcome> out) {
                       ASSERT_TRUE(out.ok());
                       // A blocking write from the answering thread.
-                      again = store_->CompleteJob(a.job.job_id, a.token,
+                      again = CompleteNow(a.job.job_id, a.token,
                                                   Result(0.1));
                       done.Notify();
                     });
@@ -594,7 +610,7 @@ TEST_F(StoreTest, AWriteThatFailsHalfwayLeavesNoTraceInItsBatch) {
   EXPECT_EQ(q.getColumn(0).getInt(), 0);
   EXPECT_EQ(store_->GetJob(b.job.job_id)->state, JobState::kSucceeded);
   // And the job can still be completed.
-  EXPECT_TRUE(store_->CompleteJob(a.job.job_id, a.token, Result(0.1)).ok());
+  EXPECT_TRUE(CompleteNow(a.job.job_id, a.token, Result(0.1)).ok());
 }
 
 TEST_F(StoreTest, ConcurrentWorkersEachJobOnce) {
@@ -612,9 +628,9 @@ TEST_F(StoreTest, ConcurrentWorkersEachJobOnce) {
         if (!lease->has_value()) return;
         const Lease& l = **lease;
         ASSERT_TRUE(
-            store_->Heartbeat(l.job.job_id, l.token, "", 1, 1, 60000).ok());
+            HeartbeatNow(l.job.job_id, l.token, "", 1, 1, 60000).ok());
         ASSERT_TRUE(
-            store_->CompleteJob(l.job.job_id, l.token, Result(0.01 * w)).ok());
+            CompleteNow(l.job.job_id, l.token, Result(0.01 * w)).ok());
         ++completed;
       }
     });
@@ -639,8 +655,8 @@ TEST_F(StoreTest, WalStartsOverUnderContinuousWrites) {
   AddSweep(kJobs);
   for (int i = 0; i < kJobs; ++i) {
     const Lease l = MustLease();
-    ASSERT_TRUE(store_->Heartbeat(l.job.job_id, l.token, "", 1, 1, 60000).ok());
-    ASSERT_TRUE(store_->CompleteJob(l.job.job_id, l.token, Result(0.1)).ok());
+    ASSERT_TRUE(HeartbeatNow(l.job.job_id, l.token, "", 1, 1, 60000).ok());
+    ASSERT_TRUE(CompleteNow(l.job.job_id, l.token, Result(0.1)).ok());
   }
   // About 900 commits of a few pages each went through the WAL: 5,400
   // frames, 22 MB, had it only grown. It was written from its beginning

@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "tests/fixtures.h"
 #include "tests/harness.h"
 
 namespace forgetlab::e2e {
@@ -42,13 +43,7 @@ class FaultTest : public ::testing::Test {
   // Polls until `done` holds (true) or `seconds` pass (false).
   template <typename F>
   bool WaitFor(F done, int seconds) {
-    const auto end =
-        std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    while (std::chrono::steady_clock::now() < end) {
-      if (done()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
+    return fixtures::WaitFor(done, std::chrono::seconds(seconds));
   }
 
   // Sum of n over the table's cells: the number of stored results.
@@ -114,7 +109,19 @@ TEST_F(FaultTest, KilledServerLosesAndDoublesNothing) {
   cluster_.server()->Signal(SIGKILL);
   EXPECT_EQ(cluster_.server()->Wait(std::chrono::seconds(5)), 128 + SIGKILL);
   cluster_.DropServer();
-  std::this_thread::sleep_for(std::chrono::seconds(1));  // workers keep going
+  // The workers notice the outage (a heartbeat, lease or result fails) and
+  // keep going.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (size_t i = 0; i < workers.size(); ++i) {
+          const std::string log = ReadFile(
+              (cluster_.dir() / ("worker" + std::to_string(i) + ".log"))
+                  .string());
+          if (log.find(" failed: ") != std::string::npos) return true;
+        }
+        return false;
+      },
+      30));
   ASSERT_TRUE(cluster_.StartServer(/*lease_seconds=*/10));
 
   const Output watch = cluster_.Cli({"watch", id});

@@ -16,7 +16,8 @@
 #include <string>
 #include <thread>
 
-#include "proto/metrics.h"
+#include "proto/net/prometheus.h"
+#include "tests/fixtures.h"
 #include "tests/harness.h"
 
 namespace forgetlab::e2e {
@@ -177,12 +178,10 @@ TEST(ObservabilityTest, MetricsAndHealthAfterASmallSweep) {
   EXPECT_EQ(cluster.server()->Wait(std::chrono::seconds(10)), 0);
   cluster.DropServer();
   Output ready;
-  for (int i = 0; i < 100; ++i) {
+  EXPECT_TRUE(fixtures::WaitFor([&] {
     ready = cluster.Cli({"health", "--service=forgetlab.worker"});
-    if (ready.code == 1) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  EXPECT_EQ(ready.code, 1);
+    return ready.code == 1;
+  }));
   EXPECT_THAT(ready.out, HasSubstr("NOT_SERVING"));
   EXPECT_EQ(cluster.Cli({"health"}).code, 0);  // "" : still live
   EXPECT_EQ(Scrape(worker_metrics)["forgetlab_worker_connected"], 0);

@@ -6,7 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "proto/spec.h"
+#include "proto/spec/defaults.h"
+#include "proto/spec/validate.h"
 
 namespace forgetlab {
 
@@ -21,38 +22,42 @@ FORGETLAB_SAME_CODE(kFailedPrecondition, kFailedPrecondition);
 FORGETLAB_SAME_CODE(kInternal, kInternal);
 #undef FORGETLAB_SAME_CODE
 
-train::ExperimentConfig ToTrainConfig(const v1::ExperimentSpec& spec) {
-  const v1::ExperimentSpec r = ResolveDefaults(spec);
+train::ExperimentConfig ToTrainConfig(const v1::ExperimentSpec& r) {
   train::ExperimentConfig c;
-  switch (r.model().family()) {
+  // Only the chosen family's knobs come from the spec (ResolveDefaults fills
+  // only those); the others keep the trainer's defaults, which it ignores.
+  const v1::ModelSpec& model = r.model();
+  switch (model.family()) {
     case v1::ModelSpec::RESNET:
       c.family = "resnet";
+      c.width_multiplier = model.width_multiplier();
+      c.blocks_per_stage = model.blocks_per_stage();
       break;
     case v1::ModelSpec::VIT:
       c.family = "vit";
+      c.patch_size = model.patch_size();
+      c.dim = model.dim();
+      c.vit_depth = model.vit_depth();
+      c.heads = model.heads();
+      c.mlp_ratio = model.mlp_ratio();
+      c.pooling = model.pooling();
       break;
     default:
       c.family = "mlp";
+      c.depth = model.depth();
+      c.width = model.width();
   }
-  c.depth = r.model().depth();
-  c.width = r.model().width();
-  c.width_multiplier = r.model().width_multiplier();
-  c.blocks_per_stage = r.model().blocks_per_stage();
-  c.patch_size = r.model().patch_size();
-  c.dim = r.model().dim();
-  c.vit_depth = r.model().vit_depth();
-  c.heads = r.model().heads();
-  c.mlp_ratio = r.model().mlp_ratio();
-  c.pooling = r.model().pooling();
   c.data.dataset = r.data().dataset();
   c.data.path = r.data().path();
   c.data.pretrain_pool = r.data().pretrain_pool();
-  c.data.synthetic_train = r.data().synthetic_train();
-  c.data.synthetic_test = r.data().synthetic_test();
-  c.data.synthetic_side = r.data().synthetic_side();
-  c.data.synthetic_seed = r.data().synthetic_seed();
-  c.data.synthetic_channels = r.data().synthetic_channels();
-  c.data.synthetic_classes = r.data().synthetic_classes();
+  if (r.data().dataset() == "synthetic") {
+    c.data.synthetic_train = r.data().synthetic_train();
+    c.data.synthetic_test = r.data().synthetic_test();
+    c.data.synthetic_side = r.data().synthetic_side();
+    c.data.synthetic_seed = r.data().synthetic_seed();
+    c.data.synthetic_channels = r.data().synthetic_channels();
+    c.data.synthetic_classes = r.data().synthetic_classes();
+  }
   c.pretrain_examples = r.pretrain().examples();
   c.pretrain_steps = r.pretrain().steps();
   c.pretrain_batch = r.pretrain().batch_size();
@@ -107,11 +112,12 @@ absl::Status FromTrainStatus(const train::TrainStatus& status) {
 
 absl::StatusOr<v1::JobResult> RunJob(const v1::ExperimentSpec& spec,
                                      const train::RunOptions& options) {
-  absl::Status s = ValidateExperiment(ResolveDefaults(spec), "");
+  const v1::ExperimentSpec resolved = ResolveDefaults(spec);
+  absl::Status s = ValidateExperiment(resolved, "");
   if (!s.ok()) return s;
   train::ExperimentResult result;
   s = FromTrainStatus(
-      train::RunExperiment(ToTrainConfig(spec), options, &result));
+      train::RunExperiment(ToTrainConfig(resolved), options, &result));
   if (!s.ok()) return s;
   return ToJobResult(result);
 }

@@ -14,8 +14,10 @@
 
 namespace forgetlab {
 
-// The trainer's config for a spec; fills defaults first.
-train::ExperimentConfig ToTrainConfig(const v1::ExperimentSpec& spec);
+// The trainer's config for a resolved spec (ResolveDefaults first): every
+// field the trainer reads comes from the spec; the knobs of the other model
+// families keep ExperimentConfig's defaults.
+train::ExperimentConfig ToTrainConfig(const v1::ExperimentSpec& resolved);
 
 // The API message for a trainer result.
 v1::JobResult ToJobResult(const train::ExperimentResult& result);
@@ -23,7 +25,8 @@ v1::JobResult ToJobResult(const train::ExperimentResult& result);
 // The trainer's status as an absl::Status with the same code.
 absl::Status FromTrainStatus(const train::TrainStatus& status);
 
-// Resolves defaults, validates (INVALID_ARGUMENT naming the field), trains.
+// Resolves defaults (once), validates (INVALID_ARGUMENT naming the field),
+// trains.
 absl::StatusOr<v1::JobResult> RunJob(const v1::ExperimentSpec& spec,
                                      const train::RunOptions& options);
 

@@ -17,11 +17,11 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "forgetlab/v1/forgetlab.grpc.pb.h"
-#include "proto/channel.h"
-#include "proto/health.h"
-#include "proto/metrics.h"
-#include "proto/spec.h"
+#include "proto/net/channel.h"
+#include "proto/net/health.h"
+#include "proto/net/prometheus.h"
 #include "worker/job_runner.h"
+#include "worker/train/default_protocol.h"
 #include "worker/train/experiment.h"
 
 namespace forgetlab {
@@ -60,7 +60,7 @@ class Worker::Impl {
     if (options_.host.empty()) options_.host = HostName();
     if (options_.datasets.empty()) {
       options_.datasets.push_back("synthetic");
-      if (train::IdxFolderPresent(kDefaultFashionMnistPath)) {
+      if (train::IdxFolderPresent(protocol::kFashionMnistPath)) {
         options_.datasets.push_back("fashion_mnist");
       }
     }
@@ -69,6 +69,9 @@ class Worker::Impl {
   absl::Status Run();
 
   int metrics_port() const { return metrics_port_.load(); }
+  int64_t scheduler_failures() const {
+    return scheduler_failures_.load(std::memory_order_relaxed);
+  }
   int health_port() const { return health_port_.load(); }
 
   void Stop() {
@@ -124,6 +127,7 @@ class Worker::Impl {
   // Sleeps for the current backoff (interrupted by Stop) and doubles it.
   void Backoff(const std::string& why) {
     SetConnected(false);
+    scheduler_failures_.fetch_add(1, std::memory_order_relaxed);
     LOG_EVERY_N(WARNING, 5)
         << why << "; retrying in " << absl::FormatDuration(backoff_);
     std::uniform_real_distribution<double> jitter(0.8, 1.2);
@@ -153,6 +157,7 @@ class Worker::Impl {
   absl::Notification stop_;
   std::atomic<int64_t> last_activity_ms_{absl::ToUnixMillis(absl::Now())};
   std::atomic<bool> connected_{false};
+  std::atomic<int64_t> scheduler_failures_{0};
 
   metrics::Registry metrics_;
   std::unique_ptr<metrics::MetricsServer> metrics_server_;
@@ -558,5 +563,8 @@ absl::Status Worker::Run() { return impl_->Run(); }
 void Worker::Stop() { impl_->Stop(); }
 int Worker::metrics_port() const { return impl_->metrics_port(); }
 int Worker::health_port() const { return impl_->health_port(); }
+int64_t Worker::scheduler_failures() const {
+  return impl_->scheduler_failures();
+}
 
 }  // namespace forgetlab

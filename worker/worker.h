@@ -3,6 +3,7 @@
 #ifndef FORGETLAB_WORKER_WORKER_H_
 #define FORGETLAB_WORKER_WORKER_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -69,6 +70,10 @@ class Worker {
   // not configured.
   int metrics_port() const;
   int health_port() const;
+
+  // Calls to the scheduler that failed and were retried after a backoff
+  // (it was unreachable or overloaded). Thread-safe.
+  int64_t scheduler_failures() const;
 
  private:
   class Impl;

@@ -12,6 +12,7 @@
 #include "google/protobuf/text_format.h"
 #include "server/auth.h"
 #include "server/scheduler.h"
+#include "tests/fixtures.h"
 #include "worker/job_runner.h"
 
 namespace forgetlab {
@@ -30,21 +31,11 @@ constexpr char kQuickBase[] = R"pb(
 
 class WorkerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    db_ =
-        (std::filesystem::path(testing::TempDir()) /
-         (std::string(
-              ::testing::UnitTest::GetInstance()->current_test_info()->name()) +
-          ".db"))
-            .string();
-    std::filesystem::remove(db_);
-  }
-
   void StartServer(int port = 0, const std::string& tokens_file = "") {
     SchedulerServer::Options options;
     options.tokens_file = tokens_file;
     options.listen = absl::StrCat("127.0.0.1:", port);
-    options.db_path = db_;
+    options.db_path = database_.path();
     options.lease_seconds = 10;
     auto server = SchedulerServer::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
@@ -85,7 +76,7 @@ class WorkerTest : public ::testing::Test {
     return options;
   }
 
-  std::string db_;
+  fixtures::TempDatabase database_;
   std::string address_;
   std::unique_ptr<SchedulerServer> server_;
   std::unique_ptr<v1::ForgetlabService::Stub> client_;
@@ -202,10 +193,8 @@ TEST_F(WorkerTest, StopGivesTheLeaseBack) {
       "");
   Worker worker(WorkerOptions(0));
   std::thread run([&] { EXPECT_TRUE(worker.Run().ok()); });
-  for (int i = 0; i < 100 && Jobs(id)[0].state() != v1::LEASED; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_EQ(Jobs(id)[0].state(), v1::LEASED);
+  ASSERT_TRUE(
+      fixtures::WaitFor([&] { return Jobs(id)[0].state() == v1::LEASED; }));
   const auto stop_time = std::chrono::steady_clock::now();
   worker.Stop();
   run.join();
@@ -223,36 +212,12 @@ TEST_F(WorkerTest, WaitsForTheSchedulerToComeUp) {
   server_.reset();
   Worker worker(WorkerOptions(1));
   std::thread run([&] { EXPECT_TRUE(worker.Run().ok()); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  // The worker found nobody at the port and is backing off.
+  ASSERT_TRUE(fixtures::WaitFor([&] { return worker.scheduler_failures() > 0; }));
   StartServer(port);
   const std::string id = Submit(kQuickBase, "");
   run.join();
   EXPECT_EQ(Jobs(id)[0].state(), v1::SUCCEEDED);
-}
-
-TEST(JobRunnerTest, InvalidSpecIsRejectedBeforeTraining) {
-  v1::ExperimentSpec spec;
-  spec.mutable_model()->set_width(0);
-  absl::StatusOr<v1::JobResult> result = RunJob(spec, {});
-  ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(result.status().message()), HasSubstr("model.width"));
-}
-
-TEST(JobRunnerTest, DefaultsMapToTheDesignProtocol) {
-  const train::ExperimentConfig c = ToTrainConfig(v1::ExperimentSpec());
-  EXPECT_EQ(c.depth, 2);
-  EXPECT_EQ(c.data.path, "/usr/share/datasets/fashion-mnist");
-  EXPECT_EQ(c.data.pretrain_pool, 50000);
-  EXPECT_EQ(c.pretrain_steps, 600);
-  EXPECT_EQ(c.pretrain_batch, 128);
-  EXPECT_DOUBLE_EQ(c.pretrain_lr, 0.05);
-  EXPECT_EQ(c.task_steps, 300);
-  EXPECT_EQ(c.task_batch, 64);
-  EXPECT_DOUBLE_EQ(c.task_lr, 0.01);
-  EXPECT_DOUBLE_EQ(c.momentum, 0.9);
-  ASSERT_EQ(c.tasks.size(), 2u);
-  EXPECT_EQ(c.tasks[1].classes, (std::vector<int>{5, 6, 7, 8, 9}));
 }
 
 }  // namespace

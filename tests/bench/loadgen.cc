@@ -29,7 +29,7 @@
 #include "absl/time/time.h"
 #include "forgetlab/v1/forgetlab.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
-#include "proto/channel.h"
+#include "proto/net/channel.h"
 
 ABSL_FLAG(std::string, scheduler, "127.0.0.1:50051", "scheduler host:port");
 ABSL_FLAG(int, workers, 8, "simulated workers (one thread and channel each)");

@@ -22,11 +22,12 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "forgetlab/v1/forgetlab.grpc.pb.h"
-#include "proto/channel.h"
-#include "proto/spec.h"
+#include "proto/net/channel.h"
+#include "proto/spec/grid.h"
 #include "server/convert.h"
 #include "server/scheduler.h"
 #include "storage/store.h"
+#include "tests/fixtures.h"
 
 ABSL_FLAG(int, jobs, 100000, "jobs in the stored sweep (a multiple of 100)");
 ABSL_FLAG(std::string, db, "",
@@ -109,8 +110,10 @@ absl::StatusOr<std::string> Populate(storage::Store* store, int jobs) {
     (*result.mutable_metrics())["acc"] = (b + 0.9) / 2;
     result.set_parameter_count(1000);
     result.set_device("cpu");
-    absl::Status s = store->CompleteJob((*lease)->job.job_id, (*lease)->token,
-                                        ResultRecordFromProto(result));
+    absl::Status s = fixtures::Await<absl::Status>([&](auto done) {
+      store->CompleteJob((*lease)->job.job_id, (*lease)->token,
+                         ResultRecordFromProto(result), nullptr, done);
+    });
     if (!s.ok()) return s;
   }
   return *id;

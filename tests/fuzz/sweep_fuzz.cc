@@ -9,8 +9,10 @@
 #include "absl/strings/string_view.h"
 #include "forgetlab/v1/forgetlab.pb.h"
 #include "google/protobuf/stubs/logging.h"
-#include "proto/spec.h"
-#include "proto/spec_io.h"
+#include "proto/spec/grid.h"
+#include "proto/spec/spec_key.h"
+#include "proto/spec/validate.h"
+#include "proto/spec/spec_io.h"
 
 // Invalid input is the point; protobuf's log lines about it are noise.
 extern "C" int LLVMFuzzerInitialize(int*, char***) {

@@ -9,7 +9,10 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "worker/train/default_protocol.h"
 
 namespace forgetlab::train {
 
@@ -20,17 +23,17 @@ struct DataConfig {
   std::string dataset = "fashion_mnist";
   // The folder holding the files (fashion_mnist, idx, cifar10). For idx it
   // may end in a file-name prefix, e.g. ".../emnist/emnist-balanced".
-  std::string path = "/usr/share/datasets/fashion-mnist";
+  std::string path = protocol::kFashionMnistPath;
   // Leading train images forming the pretraining pool; the rest is the
   // downstream train split.
-  int64_t pretrain_pool = 50000;
+  int64_t pretrain_pool = protocol::kFashionMnistPretrainPool;
   // Synthetic set shape (ignored for IDX data).
-  int64_t synthetic_train = 1200;
-  int64_t synthetic_test = 400;
-  int64_t synthetic_side = 8;
-  int64_t synthetic_seed = 7;
-  int64_t synthetic_channels = 1;
-  int64_t synthetic_classes = 10;
+  int64_t synthetic_train = protocol::kSyntheticTrain;
+  int64_t synthetic_test = protocol::kSyntheticTest;
+  int64_t synthetic_side = protocol::kSyntheticSide;
+  int64_t synthetic_seed = protocol::kSyntheticSeed;
+  int64_t synthetic_channels = protocol::kSyntheticChannels;
+  int64_t synthetic_classes = protocol::kSyntheticClasses;
 };
 
 struct TaskConfig {
@@ -38,38 +41,52 @@ struct TaskConfig {
   std::vector<int> classes;  // original labels, relabelled 0..n-1 in order
 };
 
-// One experiment, fully resolved. Defaults are DESIGN.md's default protocol.
+// The default protocol's tasks: A = classes 0-4, then B = classes 5-9.
+inline std::vector<TaskConfig> DefaultTasks() {
+  std::vector<TaskConfig> tasks;
+  int first_class = 0;
+  for (const char* name : protocol::kTaskNames) {
+    TaskConfig task{name, {}};
+    for (int c = 0; c < protocol::kClassesPerTask; ++c) {
+      task.classes.push_back(first_class++);
+    }
+    tasks.push_back(std::move(task));
+  }
+  return tasks;
+}
+
+// One experiment, fully resolved. The defaults are DESIGN.md's default
+// protocol (default_protocol.h), the same that ResolveDefaults fills in.
 struct ExperimentConfig {
   std::string family = "mlp";  // "mlp", "resnet" or "vit"
   // mlp
-  int depth = 2;
-  int width = 128;
+  int depth = protocol::kMlpDepth;
+  int width = protocol::kMlpWidth;
   // resnet
-  double width_multiplier = 0.5;
-  int blocks_per_stage = 1;
+  double width_multiplier = protocol::kResnetWidthMultiplier;
+  int blocks_per_stage = protocol::kResnetBlocksPerStage;
   // vit
-  int patch_size = 7;
-  int dim = 64;
-  int vit_depth = 2;
-  int heads = 4;
-  int mlp_ratio = 2;
-  std::string pooling = "cls";  // or "mean"
+  int patch_size = protocol::kVitPatchSize;
+  int dim = protocol::kVitDim;
+  int vit_depth = protocol::kVitDepth;
+  int heads = protocol::kVitHeads;
+  int mlp_ratio = protocol::kVitMlpRatio;
+  std::string pooling = protocol::kVitPooling;  // or "mean"
   DataConfig data;
-  int64_t pretrain_examples = 0;
-  int pretrain_steps = 600;
-  int pretrain_batch = 128;
-  double pretrain_lr = 0.05;
+  int64_t pretrain_examples = protocol::kPretrainExamples;
+  int pretrain_steps = protocol::kPretrainSteps;
+  int pretrain_batch = protocol::kPretrainBatch;
+  double pretrain_lr = protocol::kPretrainLr;
   std::vector<int> pretrain_classes;  // empty: every class
-  std::vector<TaskConfig> tasks = {{"A", {0, 1, 2, 3, 4}},
-                                   {"B", {5, 6, 7, 8, 9}}};
-  int task_steps = 300;
-  int task_batch = 64;
-  double task_lr = 0.01;
-  double momentum = 0.9;
-  int eval_every = 100;      // 0: no curves
-  bool shared_head = false;  // one head for every task
-  bool overlap = false;      // compute the `overlap` metric after task 1
-  int64_t seed = 0;
+  std::vector<TaskConfig> tasks = DefaultTasks();
+  int task_steps = protocol::kTaskSteps;
+  int task_batch = protocol::kTaskBatch;
+  double task_lr = protocol::kTaskLr;
+  double momentum = protocol::kMomentum;
+  int eval_every = protocol::kEvalEvery;  // 0: no curves
+  bool shared_head = false;               // one head for every task
+  bool overlap = false;  // compute the `overlap` metric after task 1
+  int64_t seed = protocol::kSeed;
 };
 
 struct Progress {

@@ -22,8 +22,10 @@
 
 #include "worker/train/dataset.h"
 #include "worker/train/experiment.h"
-#include "worker/train/metrics.h"
+#include "worker/train/forgetting_metrics.h"
+#include "worker/train/mlp_step.h"
 #include "worker/train/models.h"
+#include "worker/train/momentum_sgd.h"
 
 namespace forgetlab::train {
 namespace {
@@ -79,171 +81,33 @@ std::string StableHash(const std::string& text) {
   return hex;
 }
 
-// Everything pretraining depends on, so equal keys mean equal bodies.
+// Everything pretraining depends on, so equal keys mean equal bodies: the
+// chosen family's knobs (not the others', which the model ignores), the
+// data, the pretraining spec and the seed.
 std::string CheckpointKey(const ExperimentConfig& c) {
   std::ostringstream key;
-  key << "v1|" << c.family << "|" << c.depth << "|" << c.width << "|"
-      << c.width_multiplier << "|" << c.blocks_per_stage << "|" << c.patch_size
-      << "|" << c.dim << "|" << c.vit_depth << "|" << c.heads << "|"
-      << c.mlp_ratio << "|" << c.pooling << "|" << c.data.dataset << "|"
-      << c.data.path << "|" << c.data.pretrain_pool << "|"
-      << c.data.synthetic_train << "|" << c.data.synthetic_test << "|"
-      << c.data.synthetic_side << "|" << c.data.synthetic_seed << "|"
-      << c.data.synthetic_channels << "|" << c.data.synthetic_classes << "|"
-      << c.pretrain_examples << "|" << c.pretrain_steps << "|"
+  key << "v2|" << c.family << "|";
+  if (c.family == "resnet") {
+    key << c.width_multiplier << "|" << c.blocks_per_stage << "|";
+  } else if (c.family == "vit") {
+    key << c.patch_size << "|" << c.dim << "|" << c.vit_depth << "|"
+        << c.heads << "|" << c.mlp_ratio << "|" << c.pooling << "|";
+  } else {
+    key << c.depth << "|" << c.width << "|";
+  }
+  key << c.data.dataset << "|" << c.data.path << "|" << c.data.pretrain_pool
+      << "|";
+  if (c.data.dataset == "synthetic") {
+    key << c.data.synthetic_train << "|" << c.data.synthetic_test << "|"
+        << c.data.synthetic_side << "|" << c.data.synthetic_seed << "|"
+        << c.data.synthetic_channels << "|" << c.data.synthetic_classes << "|";
+  }
+  key << c.pretrain_examples << "|" << c.pretrain_steps << "|"
       << c.pretrain_batch << "|" << c.pretrain_lr << "|" << c.momentum << "|"
       << c.seed << "|";
   for (int cls : c.pretrain_classes) key << cls << ",";
   return StableHash(key.str());
 }
-
-// SGD with momentum as torch.optim.SGD computes it (no dampening, weight
-// decay or Nesterov; the first step's buffer is the gradient itself), so the
-// results are bit-identical to LibTorch's torch::optim::SGD. Each update is
-// one _foreach call over every parameter: on a GPU that is a few fused
-// kernels instead of three per parameter, and on a CPU it skips LibTorch's
-// per-parameter state map, which is keyed by a string built every step.
-class MomentumSgd {
- public:
-  MomentumSgd(std::vector<torch::Tensor> params, double lr, double momentum)
-      : params_(std::move(params)),
-        buffers_(params_.size()),
-        lr_(lr),
-        momentum_(momentum) {}
-
-  void Step() {
-    torch::NoGradGuard no_grad;
-    std::vector<torch::Tensor> grads;
-    grads.reserve(params_.size());
-    for (const torch::Tensor& p : params_) {
-      if (!p.grad().defined()) break;
-      grads.push_back(p.grad());
-    }
-    if (grads.size() == params_.size() && (momentum_ == 0 || started_)) {
-      if (momentum_ == 0) {
-        at::_foreach_add_(params_, grads, -lr_);
-        return;
-      }
-      at::_foreach_mul_(buffers_, momentum_);
-      at::_foreach_add_(buffers_, grads);
-      at::_foreach_add_(params_, buffers_, -lr_);
-      return;
-    }
-    // The first step, or some parameter has no gradient: one at a time.
-    bool all_buffers = true;
-    for (size_t i = 0; i < params_.size(); ++i) {
-      const torch::Tensor& grad = params_[i].grad();
-      if (grad.defined()) {
-        if (momentum_ == 0) {
-          params_[i].add_(grad, -lr_);
-          continue;
-        }
-        if (buffers_[i].defined()) {
-          buffers_[i].mul_(momentum_).add_(grad);
-        } else {
-          buffers_[i] = grad.clone();
-        }
-        params_[i].add_(buffers_[i], -lr_);
-      }
-      all_buffers = all_buffers && buffers_[i].defined();
-    }
-    started_ = all_buffers;
-  }
-
- private:
-  std::vector<torch::Tensor> params_;
-  std::vector<torch::Tensor> buffers_;  // momentum, once the first step is done
-  const double lr_;
-  const double momentum_;
-  bool started_ = false;
-};
-
-// The forward and backward pass of an MLP body (Linear + ReLU layers) and a
-// linear head under cross-entropy, without autograd. It makes the ATen calls
-// autograd makes for this graph (addmm forward; log-softmax and NLL loss;
-// their backward functions; grad.mm(W) for inputs, grad.t().mm(x) for
-// weights, a sum over the batch for biases; threshold_backward for ReLU),
-// so the gradients are bit-identical, but into buffers allocated once per
-// phase, and with no graph to record and walk. At width 32 that is a third
-// of the step.
-class MlpStep {
- public:
-  MlpStep(std::vector<torch::nn::Linear> layers, torch::nn::Linear head,
-          int64_t batch, const torch::TensorOptions& options)
-      : layers_(std::move(layers)), head_(std::move(head)) {
-    for (const torch::nn::Linear& layer : layers_) {
-      const int64_t width = layer->weight.size(0);
-      activations_.push_back(torch::empty({batch, width}, options));
-      activation_grads_.push_back(torch::empty({batch, width}, options));
-    }
-    const int64_t classes = head_->weight.size(0);
-    logits_ = torch::empty({batch, classes}, options);
-    log_probs_ = torch::empty({batch, classes}, options);
-    log_prob_grads_ = torch::empty({batch, classes}, options);
-    logit_grads_ = torch::empty({batch, classes}, options);
-    one_ = torch::ones({}, options);
-    total_weight_ = torch::empty({}, options);
-    for (const torch::nn::Linear& layer : layers_) {
-      params_.push_back(layer->weight);
-      params_.push_back(layer->bias);
-    }
-    params_.push_back(head_->weight);
-    params_.push_back(head_->bias);
-    for (const torch::Tensor& p : params_) {
-      grads_.push_back(torch::empty_like(p));
-    }
-  }
-
-  // Sets every parameter's .grad to this batch's gradient; returns the loss.
-  torch::Tensor Run(const torch::Tensor& images, const torch::Tensor& labels) {
-    torch::NoGradGuard no_grad;
-    const size_t n = layers_.size();
-    torch::Tensor input = images;
-    for (size_t i = 0; i < n; ++i) {
-      at::addmm_out(activations_[i], layers_[i]->bias, input,
-                    layers_[i]->weight.t());
-      activations_[i].relu_();
-      input = activations_[i];
-    }
-    at::addmm_out(logits_, head_->bias, input, head_->weight.t());
-    at::_log_softmax_out(log_probs_, logits_, 1, /*half_to_float=*/false);
-    torch::Tensor loss = torch::empty({}, logits_.options());
-    at::nll_loss_forward_out(loss, total_weight_, log_probs_, labels, {},
-                             at::Reduction::Mean, /*ignore_index=*/-100);
-    at::nll_loss_backward_out(log_prob_grads_, one_, log_probs_, labels, {},
-                              at::Reduction::Mean, -100, total_weight_);
-    at::_log_softmax_backward_data_out(logit_grads_, log_prob_grads_,
-                                       log_probs_, 1, logits_.scalar_type());
-    // Backward, from the head down: grads_ holds (weight, bias) per layer.
-    torch::Tensor grad = logit_grads_;
-    torch::Tensor weight = head_->weight;
-    size_t g = grads_.size();
-    for (size_t i = n + 1; i-- > 0;) {
-      const torch::Tensor& below = i == 0 ? images : activations_[i - 1];
-      at::mm_out(grads_[g - 2], grad.t(), below);
-      at::sum_out(grads_[g - 1], grad, {0}, /*keepdim=*/false);
-      g -= 2;
-      if (i == 0) break;  // no gradient for the images
-      torch::Tensor& below_grad = activation_grads_[i - 1];
-      at::mm_out(below_grad, grad, weight);
-      at::threshold_backward_out(below_grad, below_grad, below, 0);
-      grad = below_grad;
-      weight = layers_[i - 1]->weight;
-    }
-    for (size_t i = 0; i < params_.size(); ++i) {
-      params_[i].mutable_grad() = grads_[i];
-    }
-    return loss;
-  }
-
- private:
-  std::vector<torch::nn::Linear> layers_;
-  torch::nn::Linear head_;
-  std::vector<torch::Tensor> activations_, activation_grads_;
-  torch::Tensor logits_, log_probs_, log_prob_grads_, logit_grads_;
-  torch::Tensor one_, total_weight_;
-  std::vector<torch::Tensor> params_, grads_;
-};
 
 class Trainer {
  public:

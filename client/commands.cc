@@ -1,0 +1,422 @@
+// The CLI's subcommands: one call (or a few) each, and their output.
+#include "client/commands.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "client/render.h"
+#include "client/report.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "proto/spec/cost.h"
+#include "proto/spec/spec_io.h"
+
+namespace forgetlab {
+namespace {
+
+bool IsTerminal(FILE* f) { return isatty(fileno(f)) != 0; }
+
+std::string NewRequestId() {
+  std::random_device rd;
+  return absl::StrCat("cli-", std::to_string(rd()), std::to_string(rd()));
+}
+
+// Prints what a sweep would run: axes, jobs, cache hits, a rough cost.
+void PrintDryRun(const v1::SweepSpec& spec, const v1::SubmitSweepResponse& r) {
+  std::printf(
+      "sweep \"%s\": %d jobs, %d already have results (would be "
+      "served from the cache)\n",
+      spec.name().c_str(), r.jobs(), r.cached());
+  std::map<std::string, std::set<double>> axes;
+  for (const v1::Job& job : r.planned_jobs()) {
+    for (const auto& [path, value] : job.axis_values())
+      axes[path].insert(value);
+  }
+  std::printf("axes:\n");
+  for (const auto& [path, values] : axes) {
+    std::vector<std::string> shown;
+    for (double v : values) shown.push_back(absl::StrFormat("%g", v));
+    std::printf("  %-22s %s\n", path.c_str(),
+                absl::StrJoin(shown, ", ").c_str());
+  }
+  int64_t min_params = INT64_MAX, max_params = 0;
+  double flops = 0;
+  for (const v1::Job& job : r.planned_jobs()) {
+    const int64_t params = EstimateParameterCount(job.spec());
+    min_params = std::min(min_params, params);
+    max_params = std::max(max_params, params);
+    // Forward plus backward: about 6 FLOPs per parameter per sample.
+    flops += 6.0 * static_cast<double>(params) *
+             static_cast<double>(TrainingSamples(job.spec()));
+  }
+  if (r.planned_jobs_size() > 0) {
+    const double to_run =
+        r.jobs() > 0 ? flops * (r.jobs() - r.cached()) / r.jobs() : 0;
+    std::printf("parameters per job: %lld .. %lld\n",
+                static_cast<long long>(min_params),
+                static_cast<long long>(max_params));
+    std::printf(
+        "estimated training compute: %.1f GFLOP for the whole sweep, "
+        "%.1f GFLOP for the jobs still to run (6 x parameters x "
+        "samples); roughly %.0f s for one 2-core CPU worker at ~50 "
+        "GFLOP/s\n",
+        flops / 1e9, to_run / 1e9, to_run / 50e9);
+  }
+  std::printf("nothing was submitted (--dry-run)\n");
+}
+
+}  // namespace
+
+int RunSubmit(Connection& c, const std::string& file, bool dry_run) {
+  v1::SubmitSweepRequest request;
+  absl::Status parsed = ParseSpecFile(file, request.mutable_sweep());
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "forgetlab: %s\n",
+                 std::string(parsed.message()).c_str());
+    return 2;
+  }
+  // A request id makes our own retries idempotent.
+  if (request.sweep().request_id().empty()) {
+    request.mutable_sweep()->set_request_id(NewRequestId());
+  }
+  v1::SubmitSweepResponse response;
+  grpc::Status s;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto ctx = c.Context(60);
+    request.set_dry_run(dry_run);
+    s = c.stub()->SubmitSweep(ctx.get(), request, &response);
+    if (s.error_code() != grpc::StatusCode::UNAVAILABLE) break;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  if (!s.ok()) {
+    if (s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+      std::fprintf(stderr, "forgetlab: %s: %s\n", file.c_str(),
+                   s.error_message().c_str());
+      return 2;
+    }
+    return c.Fail(s);
+  }
+  if (dry_run) {
+    PrintDryRun(request.sweep(), response);
+    return 0;
+  }
+  std::printf("%s sweep %s: %d jobs (%d from the cache)\n",
+              response.existing() ? "existing" : "submitted",
+              response.sweep_id().c_str(), response.jobs(), response.cached());
+  std::printf("%s\n", response.sweep_id().c_str());
+  return 0;
+}
+
+int RunStatus(Connection& c, const std::string& id, const std::string& format) {
+  v1::GetSweepRequest request;
+  request.set_sweep_id(id);
+  v1::SweepStatus status;
+  auto ctx = c.Context();
+  grpc::Status s = c.stub()->GetSweep(ctx.get(), request, &status);
+  if (!s.ok()) return c.Fail(s);
+  std::fputs(
+      (format == "json" ? StatusJson(status) : StatusText(status)).c_str(),
+      stdout);
+  return 0;
+}
+
+int RunJobs(Connection& c, const std::string& id, const std::string& format,
+         const std::string& state) {
+  v1::ListJobsRequest request;
+  request.set_sweep_id(id);
+  if (!state.empty()) {
+    v1::JobState parsed;
+    std::string upper = state;
+    for (char& ch : upper) ch = static_cast<char>(std::toupper(ch));
+    if (!v1::JobState_Parse(upper, &parsed) ||
+        parsed == v1::JOB_STATE_UNSPECIFIED) {
+      std::fprintf(stderr,
+                   "forgetlab: --state=%s is not one of queued, leased, "
+                   "succeeded, failed, cancelled\n",
+                   state.c_str());
+      return 2;
+    }
+    request.set_state(parsed);
+  }
+  std::vector<v1::Job> jobs;
+  for (;;) {
+    v1::ListJobsResponse response;
+    auto ctx = c.Context();
+    grpc::Status s = c.stub()->ListJobs(ctx.get(), request, &response);
+    if (!s.ok()) return c.Fail(s);
+    jobs.insert(jobs.end(), response.jobs().begin(), response.jobs().end());
+    if (response.next_after_job_id() == 0) break;
+    request.set_after_job_id(response.next_after_job_id());
+  }
+  std::fputs((format == "json" ? JobsJson(jobs) : JobsText(jobs)).c_str(),
+             stdout);
+  return 0;
+}
+
+int RunWatch(Connection& c, const std::string& id) {
+  const bool tty = IsTerminal(stdout);
+  const auto start = std::chrono::steady_clock::now();
+  int start_finished = -1;
+  std::string last_line;
+  int last_printed = -1;
+  v1::SweepStatus last;
+  int reconnects = 0;
+  for (;;) {
+    grpc::ClientContext ctx;
+    c.AddToken(&ctx);
+    v1::WatchSweepRequest request;
+    request.set_sweep_id(id);
+    auto reader = c.stub()->WatchSweep(&ctx, request);
+    v1::SweepEvent event;
+    while (reader->Read(&event)) {
+      reconnects = 0;
+      last = event.status();
+      const int finished = last.succeeded() + last.failed() + last.cancelled();
+      if (start_finished < 0) start_finished = finished;
+      const double elapsed = std::chrono::duration<double>(
+                                 std::chrono::steady_clock::now() - start)
+                                 .count();
+      const int done_here = finished - start_finished;
+      const double eta =
+          done_here > 0 ? elapsed / done_here * (last.total() - finished) : -1;
+      const std::string line = ProgressLine(last, eta, tty ? 30 : 0);
+      if (tty) {
+        std::printf("\r%s\033[K", line.c_str());
+        std::fflush(stdout);
+      } else if (finished != last_printed || last.state() == "DONE") {
+        // Off a terminal (logs, CI): one line per finished job.
+        if (finished != last_printed || line != last_line) {
+          std::printf("%s\n", line.c_str());
+          std::fflush(stdout);
+        }
+        last_printed = finished;
+      }
+      last_line = line;
+    }
+    grpc::Status s = reader->Finish();
+    if (s.ok() && last.state() == "DONE") break;
+    if (s.error_code() == grpc::StatusCode::UNAVAILABLE && ++reconnects <= 30) {
+      // The scheduler restarted: reconnect and carry on.
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      continue;
+    }
+    if (tty) std::printf("\n");
+    return c.Fail(s);
+  }
+  if (tty) std::printf("\n");
+  if (last.failed() > 0 || last.cancelled() > 0) {
+    std::fprintf(
+        stderr,
+        "forgetlab: %d job(s) failed and %d cancelled; `forgetlab jobs "
+        "%s --state=failed` shows why\n",
+        last.failed(), last.cancelled(), id.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+
+namespace {
+
+// Fetches the table; on failure prints why and returns the exit code.
+int FetchTable(Connection& c, const TableQuery& q, v1::Table* table) {
+  v1::QueryTableRequest request;
+  for (const std::string& id : q.ids) request.add_sweep_ids(id);
+  request.set_metric(q.metric);
+  request.set_row_axis(q.rows);
+  request.set_col_axis(q.cols);
+  for (const std::string& w : q.where) {
+    const size_t eq = w.find('=');
+    double value = 0;
+    if (eq == std::string::npos ||
+        !absl::SimpleAtod(w.substr(eq + 1), &value)) {
+      std::fprintf(stderr,
+                   "forgetlab: --where=%s is not PATH=NUMBER (e.g. "
+                   "--where finetune.lr=0.01)\n",
+                   w.c_str());
+      return 2;
+    }
+    v1::AxisFilter* filter = request.add_where();
+    filter->set_path(w.substr(0, eq));
+    filter->set_value(value);
+  }
+  auto ctx = c.Context();
+  grpc::Status s = c.stub()->QueryTable(ctx.get(), request, table);
+  return s.ok() ? 0 : c.Fail(s);
+}
+
+}  // namespace
+
+int RunTable(Connection& c, const TableQuery& q) {
+  v1::Table table;
+  if (int code = FetchTable(c, q, &table); code != 0) return code;
+  const Aggregation agg = q.agg == "median" ? Aggregation::kMedian
+                          : q.agg == "raw"  ? Aggregation::kRaw
+                                            : Aggregation::kMean;
+  std::string out;
+  if (q.format == "json") {
+    out = TableJson(table, agg);
+  } else if (q.format == "csv") {
+    out = TableCsv(table);
+  } else if (q.format == "markdown") {
+    out = TableMarkdown(table, agg);
+  } else {
+    out = TableText(table, IsTerminal(stdout), agg);
+  }
+  std::fputs(out.c_str(), stdout);
+  return 0;
+}
+
+int RunCancel(Connection& c, const std::string& id,
+           const std::vector<int64_t>& job_ids) {
+  v1::CancelSweepRequest request;
+  request.set_sweep_id(id);
+  for (int64_t job : job_ids) request.add_job_ids(job);
+  v1::CancelSweepResponse response;
+  auto ctx = c.Context();
+  grpc::Status s = c.stub()->CancelSweep(ctx.get(), request, &response);
+  if (!s.ok()) return c.Fail(s);
+  std::printf(
+      "sweep %s: %d queued job(s) cancelled, %d running job(s) told to stop\n",
+      id.c_str(), response.cancelled(), response.stopping());
+  return 0;
+}
+
+namespace {
+
+// Writes `text` to `path` whole (temporary file, then rename).
+int WriteOutput(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    out << text;
+    if (!out) {
+      std::fprintf(stderr, "forgetlab: cannot write %s\n", path.c_str());
+      return 1;
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::fprintf(stderr, "forgetlab: cannot write %s\n", path.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int RunPlot(Connection& c, const TableQuery& q, const std::string& out) {
+  v1::Table table;
+  if (int code = FetchTable(c, q, &table); code != 0) return code;
+  if (int code = WriteOutput(out, PaperFigureSvg(table, true)); code != 0) {
+    return code;
+  }
+  std::printf("wrote %s\n", out.c_str());
+  return 0;
+}
+
+int RunReport(Connection& c, const TableQuery& q, const std::string& out) {
+  ReportInput input;
+  {
+    v1::GetSweepRequest request;
+    request.set_sweep_id(q.ids.front());
+    auto ctx = c.Context();
+    grpc::Status s = c.stub()->GetSweep(ctx.get(), request, &input.sweep);
+    if (!s.ok()) return c.Fail(s);
+  }
+  if (int code = FetchTable(c, q, &input.table); code != 0) return code;
+  v1::ListResultsRequest request;
+  request.set_sweep_id(q.ids.front());
+  for (;;) {
+    v1::ListResultsResponse response;
+    auto ctx = c.Context(60);
+    grpc::Status s = c.stub()->ListResults(ctx.get(), request, &response);
+    if (!s.ok()) return c.Fail(s);
+    for (auto& entry : *response.mutable_results()) {
+      input.results.push_back(std::move(entry));
+    }
+    if (response.next_after_job_id() == 0) break;
+    request.set_after_job_id(response.next_after_job_id());
+  }
+  if (int code = WriteOutput(out, ReportHtml(input)); code != 0) return code;
+  std::printf("wrote %s (%zu results)\n", out.c_str(), input.results.size());
+  return 0;
+}
+
+int RunRetry(Connection& c, const std::string& id) {
+  v1::RetrySweepRequest request;
+  request.set_sweep_id(id);
+  v1::RetrySweepResponse response;
+  auto ctx = c.Context();
+  grpc::Status s = c.stub()->RetrySweep(ctx.get(), request, &response);
+  if (!s.ok()) return c.Fail(s);
+  std::printf("sweep %s: %d failed or cancelled job(s) queued again\n",
+              id.c_str(), response.requeued());
+  return 0;
+}
+
+int RunSweeps(Connection& c) {
+  v1::ListSweepsResponse response;
+  auto ctx = c.Context();
+  grpc::Status s =
+      c.stub()->ListSweeps(ctx.get(), v1::ListSweepsRequest(), &response);
+  if (!s.ok()) return c.Fail(s);
+  std::fputs(
+      SweepsText({response.sweeps().begin(), response.sweeps().end()}).c_str(),
+      stdout);
+  return 0;
+}
+
+int RunWorkers(Connection& c) {
+  v1::ListWorkersResponse response;
+  auto ctx = c.Context();
+  grpc::Status s =
+      c.stub()->ListWorkers(ctx.get(), v1::ListWorkersRequest(), &response);
+  if (!s.ok()) return c.Fail(s);
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  std::fputs(
+      WorkersText({response.workers().begin(), response.workers().end()}, now)
+          .c_str(),
+      stdout);
+  return 0;
+}
+
+int RunHealth(Connection& c, const std::string& service) {
+  auto stub = grpc::health::v1::Health::NewStub(c.channel());
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  auto ctx = c.Context(5);
+  grpc::Status s = stub->Check(ctx.get(), request, &response);
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    // The address may be a worker's --health_listen port, not a scheduler.
+    std::fprintf(stderr,
+                 "forgetlab: no health service answers at %s (%s); check the "
+                 "address, and --ca_cert for a TLS port\n",
+                 c.address().c_str(), s.error_message().c_str());
+    return 1;
+  }
+  if (!s.ok()) return c.Fail(s);
+  std::printf("%s\n", grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
+                          response.status())
+                          .c_str());
+  return response.status() == grpc::health::v1::HealthCheckResponse::SERVING
+             ? 0
+             : 1;
+}
+
+
+}  // namespace forgetlab

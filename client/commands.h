@@ -1,0 +1,43 @@
+// The CLI's subcommands over the client API. Each prints its answer to
+// stdout and returns the process exit code: 0 on success, 1 when the call
+// failed (or, for watch, a job failed), 2 for bad usage or input files.
+#ifndef FORGETLAB_CLIENT_COMMANDS_H_
+#define FORGETLAB_CLIENT_COMMANDS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "client/connection.h"
+
+namespace forgetlab {
+
+// What `table`, `plot` and `report` ask for.
+struct TableQuery {
+  std::vector<std::string> ids;
+  std::string metric = "forgetting";
+  std::string rows = "model.width";
+  std::string cols = "pretrain.examples";
+  std::vector<std::string> where;  // "path=value"
+  std::string agg = "mean";
+  std::string format = "text";
+};
+
+int RunSubmit(Connection& c, const std::string& file, bool dry_run);
+int RunStatus(Connection& c, const std::string& id, const std::string& format);
+int RunJobs(Connection& c, const std::string& id, const std::string& format,
+            const std::string& state);
+int RunWatch(Connection& c, const std::string& id);
+int RunTable(Connection& c, const TableQuery& q);
+int RunPlot(Connection& c, const TableQuery& q, const std::string& out);
+int RunReport(Connection& c, const TableQuery& q, const std::string& out);
+int RunCancel(Connection& c, const std::string& id,
+              const std::vector<int64_t>& job_ids);
+int RunRetry(Connection& c, const std::string& id);
+int RunSweeps(Connection& c);
+int RunWorkers(Connection& c);
+int RunHealth(Connection& c, const std::string& service);
+
+}  // namespace forgetlab
+
+#endif  // FORGETLAB_CLIENT_COMMANDS_H_

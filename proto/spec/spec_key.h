@@ -1,0 +1,22 @@
+// Canonical bytes and content keys of resolved specs: equal bytes mean the
+// same experiment, and the key addresses the result cache.
+#ifndef FORGETLAB_PROTO_SPEC_SPEC_KEY_H_
+#define FORGETLAB_PROTO_SPEC_SPEC_KEY_H_
+
+#include <string>
+
+#include "forgetlab/v1/forgetlab.pb.h"
+
+namespace forgetlab {
+
+// Deterministic serialisation of a resolved spec; equal bytes mean the same
+// experiment.
+std::string CanonicalSpec(const v1::ExperimentSpec& resolved);
+
+// 16 hex digits of a 64-bit FNV-1a hash of the canonical spec. A content
+// address for the result cache, not a security boundary.
+std::string SpecKey(const v1::ExperimentSpec& resolved);
+
+}  // namespace forgetlab
+
+#endif  // FORGETLAB_PROTO_SPEC_SPEC_KEY_H_

@@ -1,0 +1,227 @@
+// The spec rules: defaults, validation, field paths, keys, cost, grids and
+// spec files.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "proto/spec/cost.h"
+#include "proto/spec/defaults.h"
+#include "proto/spec/field_path.h"
+#include "proto/spec/grid.h"
+#include "proto/spec/spec_io.h"
+#include "proto/spec/spec_key.h"
+#include "proto/spec/validate.h"
+
+namespace forgetlab {
+namespace {
+
+using ::testing::HasSubstr;
+
+v1::SweepSpec ParseSweep(const std::string& text) {
+  v1::SweepSpec sweep;
+  absl::Status s = ParseSpecText("test.textproto", text, &sweep);
+  EXPECT_TRUE(s.ok()) << s;
+  return sweep;
+}
+
+TEST(SpecTest, DefaultsAreTheDesignProtocol) {
+  const v1::ExperimentSpec r = ResolveDefaults(v1::ExperimentSpec());
+  EXPECT_EQ(r.model().family(), v1::ModelSpec::MLP);
+  EXPECT_EQ(r.model().depth(), 2);
+  EXPECT_EQ(r.data().dataset(), "fashion_mnist");
+  EXPECT_EQ(r.data().path(), "/usr/share/datasets/fashion-mnist");
+  EXPECT_EQ(r.data().pretrain_pool(), 50000);
+  EXPECT_EQ(r.pretrain().steps(), 600);
+  EXPECT_EQ(r.pretrain().batch_size(), 128);
+  EXPECT_DOUBLE_EQ(r.pretrain().lr(), 0.05);
+  EXPECT_EQ(r.finetune().steps(), 300);
+  EXPECT_EQ(r.finetune().batch_size(), 64);
+  EXPECT_DOUBLE_EQ(r.finetune().lr(), 0.01);
+  EXPECT_DOUBLE_EQ(r.optimizer().momentum(), 0.9);
+  ASSERT_EQ(r.tasks_size(), 2);
+  EXPECT_THAT(r.tasks(0).classes(), ::testing::ElementsAre(0, 1, 2, 3, 4));
+  EXPECT_THAT(r.tasks(1).classes(), ::testing::ElementsAre(5, 6, 7, 8, 9));
+  EXPECT_TRUE(ValidateExperiment(r, "").ok());
+}
+
+TEST(SpecTest, DefaultSweepFileExpandsTo36Jobs) {
+  v1::SweepSpec sweep;
+  ASSERT_TRUE(ParseSpecFile(FORGETLAB_SOURCE_DIR
+                            "/deploy/sweeps/default.textproto",
+                            &sweep)
+                  .ok());
+  auto jobs = ExpandSweep(sweep, kDefaultMaxJobsPerSweep);
+  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  ASSERT_EQ(jobs->size(), 36u);
+  // First axis outermost, seeds innermost.
+  EXPECT_EQ((*jobs)[0].axis_values.at("model.width"), 32);
+  EXPECT_EQ((*jobs)[0].axis_values.at("pretrain.examples"), 0);
+  EXPECT_EQ((*jobs)[1].axis_values.at("seed"), 1);
+  EXPECT_EQ((*jobs)[35].spec.model().width(), 512);
+  EXPECT_EQ((*jobs)[35].spec.pretrain().examples(), 50000);
+  EXPECT_EQ((*jobs)[35].spec.seed(), 2);
+  std::set<std::string> keys;
+  for (const auto& job : *jobs) keys.insert(job.spec_key);
+  EXPECT_EQ(keys.size(), 36u);
+}
+
+TEST(SpecTest, KeyIgnoresHowADefaultWasSpelled) {
+  v1::ExperimentSpec implicit;
+  v1::ExperimentSpec explicit_spec;
+  explicit_spec.mutable_finetune()->set_lr(0.01);
+  explicit_spec.mutable_model()->set_width(128);
+  EXPECT_EQ(SpecKey(ResolveDefaults(implicit)),
+            SpecKey(ResolveDefaults(explicit_spec)));
+  explicit_spec.mutable_finetune()->set_lr(0.02);
+  EXPECT_NE(SpecKey(ResolveDefaults(implicit)),
+            SpecKey(ResolveDefaults(explicit_spec)));
+}
+
+TEST(SpecTest, BadValuesNameTheField) {
+  struct Case {
+    std::string text;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"base { model { width: 0 } }",
+       "base.model.width must be between 1 and 8192 (got 0)"},
+      {"axes { path: 'model.width' values: [32, 0] }",
+       "axes[0] (model.width) value 0: model.width must be between 1 and 8192"},
+      {"axes { path: 'pretrain.examples' values: [-5] }",
+       "axes[0] (pretrain.examples) value -5: pretrain.examples must be "
+       "between 0 and 50000"},
+      {"axes { path: 'pretrain.examples' values: [60000] }",
+       "pretrain.examples must be between 0 and 50000 (got 60000)"},
+      {"base { tasks { classes: [0, 1, 2] } tasks { classes: [2, 3] } }",
+       "base.tasks[1].classes repeats class 2, already in tasks[0]"},
+      {"base { data { dataset: 'cifar100' } }",
+       "base.data.dataset is unknown ('cifar100'); known datasets: "
+       "fashion_mnist, idx, cifar10, synthetic"},
+      {"base { model { family: VIT dim: 30 heads: 4 } }",
+       "base.model.heads (4) must divide model.dim (30)"},
+      {"base { model { family: VIT patch_size: 5 } }",
+       "base.model.patch_size (5) must divide the image side (28)"},
+      {"base { model { family: VIT pooling: 'max' } }",
+       "base.model.pooling must be"},
+      {"base { model { family: RESNET width_multiplier: 0 } }",
+       "base.model.width_multiplier must be between 0.0625 and 8"},
+      {"base { data { dataset: 'idx' } }",
+       "base.data.path must be an absolute folder path for dataset idx"},
+      {"base { data { dataset: 'cifar10' path: '/data/../etc' } }",
+       "base.data.path must not contain '..'"},
+      {"base { pretrain { classes: [3, 3] } }",
+       "base.pretrain.classes repeats class 3"},
+      {"base { pretrain { classes: [12] } }",
+       "base.pretrain.classes has class 12"},
+      {"axes { path: 'model.colour' values: [1] }",
+       "no field 'colour' in ModelSpec"},
+      {"axes { path: 'model.width' values: [1.5] }", "is an integer field"},
+      {"axes { path: 'finetune.lr' values: [] }",
+       "axes[0] (finetune.lr) has no values"},
+      {"seeds: [1, 1]", "seeds lists a seed twice"},
+  };
+  for (const Case& c : cases) {
+    auto jobs = ExpandSweep(ParseSweep(c.text), kDefaultMaxJobsPerSweep);
+    ASSERT_FALSE(jobs.ok()) << c.text;
+    EXPECT_EQ(jobs.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(jobs.status().message()), HasSubstr(c.expected))
+        << c.text;
+  }
+}
+
+TEST(SpecTest, JobLimitIsEnforced) {
+  auto jobs = ExpandSweep(
+      ParseSweep("axes { path: 'seed' values: [0, 1, 2, 3, 4] } "
+                 "axes { path: 'finetune.lr' values: [0.1, 0.2, 0.3] }"),
+      10);
+  ASSERT_FALSE(jobs.ok());
+  EXPECT_THAT(std::string(jobs.status().message()),
+              HasSubstr("more than 10 jobs"));
+}
+
+TEST(SpecTest, AxisSetsNestedNumericFields) {
+  v1::ExperimentSpec spec;
+  ASSERT_TRUE(SetNumericField("finetune.lr", 0.25, &spec).ok());
+  ASSERT_TRUE(SetNumericField("seed", 9, &spec).ok());
+  EXPECT_DOUBLE_EQ(*GetNumericField(spec, "finetune.lr"), 0.25);
+  EXPECT_EQ(spec.seed(), 9);
+  EXPECT_FALSE(SetNumericField("tasks", 1, &spec).ok());
+  EXPECT_FALSE(SetNumericField("data.dataset", 1, &spec).ok());
+}
+
+TEST(SpecTest, FamilyDefaultsFillOnlyTheirOwnKnobs) {
+  v1::ExperimentSpec vit;
+  vit.mutable_model()->set_family(v1::ModelSpec::VIT);
+  v1::ExperimentSpec r = ResolveDefaults(vit);
+  EXPECT_EQ(r.model().patch_size(), 7);  // 28-pixel images
+  EXPECT_EQ(r.model().dim(), 64);
+  EXPECT_FALSE(r.model().has_width());
+  EXPECT_TRUE(ValidateExperiment(r, "").ok());
+  vit.mutable_data()->set_dataset("cifar10");
+  vit.mutable_data()->set_path("/data/cifar-10-batches-bin");
+  r = ResolveDefaults(vit);
+  EXPECT_EQ(r.model().patch_size(), 4);  // 32-pixel images
+  EXPECT_EQ(r.data().pretrain_pool(), 40000);
+  EXPECT_TRUE(ValidateExperiment(r, "").ok());
+  v1::ExperimentSpec resnet;
+  resnet.mutable_model()->set_family(v1::ModelSpec::RESNET);
+  r = ResolveDefaults(resnet);
+  EXPECT_DOUBLE_EQ(r.model().width_multiplier(), 0.25);
+  EXPECT_EQ(r.model().blocks_per_stage(), 1);
+  // The same count the trainer reports for experiment_resnet-like models.
+  r.mutable_model()->set_width_multiplier(0.25);
+  EXPECT_EQ(EstimateParameterCount(r), 5142);
+}
+
+TEST(SpecTest, CostEstimateMatchesTheModel) {
+  v1::ExperimentSpec spec;
+  spec.mutable_model()->set_width(32);
+  spec.mutable_pretrain()->set_examples(1000);
+  const v1::ExperimentSpec r = ResolveDefaults(spec);
+  // 784 -> 32 -> 32 plus two 5-way heads: what the trainer reports.
+  EXPECT_EQ(EstimateParameterCount(r), 26506);
+  EXPECT_EQ(TrainingSamples(r), 600 * 128 + 2 * 300 * 64);
+  spec.mutable_pretrain()->set_examples(0);
+  EXPECT_EQ(TrainingSamples(ResolveDefaults(spec)), 2 * 300 * 64);
+}
+
+TEST(SpecIoTest, TextErrorsNameLineColumnAndField) {
+  v1::SweepSpec sweep;
+  absl::Status s =
+      ParseSpecText("sweep.textproto",
+                    "name: 'x'\nbase {\n  model { widht: 3 }\n}\n", &sweep);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("sweep.textproto:3:"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("widht"));
+
+  s = ParseSpecText("bad.textproto", "axes { path: 'x' values: [1, }", &sweep);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.message()), HasSubstr("bad.textproto:1:"));
+}
+
+TEST(SpecIoTest, JsonIsAccepted) {
+  v1::SweepSpec sweep;
+  ASSERT_TRUE(ParseSpecText("s.json",
+                            R"({"base": {"model": {"width": 64}},
+                                "axes": [{"path": "pretrain.examples", "values": [0, 100]}],
+                                "seeds": [0, 1]})",
+                            &sweep)
+                  .ok());
+  auto jobs = ExpandSweep(sweep, 100);
+  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  EXPECT_EQ(jobs->size(), 4u);
+  absl::Status s = ParseSpecText("s.json", R"({"bse": {}})", &sweep);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.message()), HasSubstr("bse"));
+}
+
+TEST(SpecIoTest, MissingFileIsNotFound) {
+  v1::SweepSpec sweep;
+  EXPECT_EQ(ParseSpecFile("/nonexistent/sweep.textproto", &sweep).code(),
+            absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace forgetlab

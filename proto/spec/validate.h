@@ -1,0 +1,32 @@
+// Validation of a resolved experiment spec and of data paths, with errors
+// that name the field and what to do.
+#ifndef FORGETLAB_PROTO_SPEC_VALIDATE_H_
+#define FORGETLAB_PROTO_SPEC_VALIDATE_H_
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "forgetlab/v1/forgetlab.pb.h"
+
+namespace forgetlab {
+
+inline constexpr size_t kMaxDataPathLength = 1024;
+
+// Checks a resolved spec. Errors are INVALID_ARGUMENT and name the field as
+// `prefix` + path, e.g. "base.model.width must be between 1 and 8192 (got 0)".
+absl::Status ValidateExperiment(const v1::ExperimentSpec& resolved,
+                                absl::string_view prefix);
+
+// Checks that absolute `path` lies inside one of the folders in `roots`,
+// lexically: no "..", no "." segment, and `path` equals a root or starts with
+// a root followed by '/'. An empty `roots` accepts any such path. The worker
+// also resolves symbolic links before it trusts a path.
+absl::Status CheckDataPath(absl::string_view path,
+                           const std::vector<std::string>& roots);
+
+}  // namespace forgetlab
+
+#endif  // FORGETLAB_PROTO_SPEC_VALIDATE_H_

@@ -1,0 +1,149 @@
+// The rows the store reads and writes: sweeps, jobs, leases, results and
+// workers as plain structs (no SQLite, no protobuf).
+#ifndef FORGETLAB_STORAGE_RECORDS_H_
+#define FORGETLAB_STORAGE_RECORDS_H_
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace forgetlab::storage {
+
+// Numbered as forgetlab.v1.JobState.
+enum class JobState {
+  kQueued = 1,
+  kLeased = 2,
+  kSucceeded = 3,
+  kFailed = 4,
+  kCancelled = 5,
+};
+const char* JobStateName(JobState state);  // "QUEUED", ...
+
+struct NewJob {
+  std::string spec;      // serialized resolved ExperimentSpec
+  std::string spec_key;  // hex content key
+  std::map<std::string, double> axis_values;
+  std::string dataset;  // a worker must list this dataset to lease the job
+};
+
+struct NewSweep {
+  std::string name;
+  std::string spec;        // serialized SweepSpec as submitted
+  std::string request_id;  // "" = not idempotent
+  int priority = 0;
+  int max_attempts = 3;
+  std::string owner;
+  std::string device_kind;  // "" any, "cpu", "cuda"
+  // Complete jobs whose identical spec already has a result from that
+  // result, marked cached (a sweep's `rerun` turns this off).
+  bool use_cache = true;
+  std::vector<NewJob> jobs;
+};
+
+struct SweepRow {
+  std::string sweep_id;
+  std::string name;
+  std::string spec;
+  std::string owner;
+  int priority = 0;
+  int max_attempts = 0;
+  int64_t created_ms = 0;
+  int total = 0;
+  std::array<int, 6> counts{};  // indexed by JobState
+  int cached = 0;
+  bool done() const {
+    return counts[static_cast<int>(JobState::kQueued)] == 0 &&
+           counts[static_cast<int>(JobState::kLeased)] == 0;
+  }
+};
+
+struct JobRow {
+  int64_t job_id = 0;
+  std::string sweep_id;
+  int index = 0;
+  std::string spec;
+  std::string spec_key;
+  JobState state = JobState::kQueued;
+  int attempt = 0;
+  int max_attempts = 0;
+  std::string worker_id;
+  std::string error;
+  std::string phase;
+  int64_t step = 0;
+  int64_t total_steps = 0;
+  int64_t lease_token = 0;
+  int64_t deadline_ms = 0;
+  bool cancel_requested = false;
+  bool cached = false;
+  int64_t updated_ms = 0;
+  std::string dataset;
+  std::string device_kind;
+  std::map<std::string, double> axis_values;
+};
+
+struct Lease {
+  JobRow job;
+  int64_t token = 0;
+  int64_t deadline_ms = 0;
+};
+
+struct CurveSample {
+  int stage = 0;
+  int step = 0;
+  int task = 0;
+  double accuracy = 0;
+};
+
+struct ResultRecord {
+  std::map<std::string, double> metrics;
+  std::vector<std::vector<double>> accuracy_matrix;
+  std::vector<CurveSample> curves;
+  int64_t parameter_count = 0;
+  std::string device;
+  double total_seconds = 0;
+  std::string blob;  // serialized JobResult, returned as stored
+};
+
+struct HeartbeatOutcome {
+  int64_t deadline_ms = 0;
+  bool cancel = false;
+};
+
+struct CancelOutcome {
+  int cancelled = 0;  // queued jobs now CANCELLED
+  int stopping = 0;   // leased jobs told to stop
+};
+
+// One stored metric value with the job's coordinates on two axes; an axis
+// value is absent when the axis is not one of the job's sweep axes.
+struct MetricSample {
+  std::string sweep_id;
+  std::optional<double> row;
+  std::optional<double> col;
+  double value = 0;
+  int64_t parameter_count = 0;
+};
+
+struct WorkerRow {
+  std::string worker_id;
+  std::string host;
+  std::string device;
+  int threads = 0;
+  int64_t current_job_id = 0;
+  int64_t last_seen_ms = 0;
+  std::vector<std::string> datasets;
+};
+
+// A SUCCEEDED job's stored result with its axis values.
+struct ResultRow {
+  int64_t job_id = 0;
+  std::map<std::string, double> axis_values;
+  std::string blob;  // the serialized JobResult
+};
+
+}  // namespace forgetlab::storage
+
+#endif  // FORGETLAB_STORAGE_RECORDS_H_

@@ -1,0 +1,128 @@
+// SQLite row helpers.
+#include "storage/sqlite_rows.h"
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+
+namespace forgetlab::storage {
+
+absl::Status FromSqlite(const SQLite::Exception& e) {
+  const int code = e.getErrorCode() & 0xff;
+  const std::string message = absl::StrCat("sqlite: ", e.what());
+  if (code == SQLITE_BUSY || code == SQLITE_LOCKED) {
+    return absl::UnavailableError(message);
+  }
+  if (code == SQLITE_FULL) return absl::ResourceExhaustedError(message);
+  return absl::InternalError(message);
+}
+
+ImmediateTransaction::ImmediateTransaction(SQLite::Database& db) : db_(db) {
+  db_.exec("BEGIN IMMEDIATE");
+}
+
+ImmediateTransaction::~ImmediateTransaction() {
+  if (committed_) return;
+  try {
+    db_.exec("ROLLBACK");
+  } catch (...) {
+    // The connection is already out of the transaction.
+  }
+}
+
+void ImmediateTransaction::Commit() {
+  db_.exec("COMMIT");
+  committed_ = true;
+}
+
+std::string Blob(const SQLite::Column& column) {
+  return std::string(static_cast<const char*>(column.getBlob()),
+                     static_cast<size_t>(column.getBytes()));
+}
+
+void BindBlob(SQLite::Statement& q, int index, const std::string& bytes) {
+  q.bind(index, bytes.data(), static_cast<int>(bytes.size()));
+}
+
+JobState ParseState(const std::string& name) {
+  if (name == "LEASED") return JobState::kLeased;
+  if (name == "SUCCEEDED") return JobState::kSucceeded;
+  if (name == "FAILED") return JobState::kFailed;
+  if (name == "CANCELLED") return JobState::kCancelled;
+  return JobState::kQueued;
+}
+
+JobRow ReadJob(SQLite::Statement& q) {
+  JobRow j;
+  j.job_id = q.getColumn(0).getInt64();
+  j.sweep_id = q.getColumn(1).getString();
+  j.index = q.getColumn(2).getInt();
+  j.spec = Blob(q.getColumn(3));
+  j.spec_key = q.getColumn(4).getString();
+  j.state = ParseState(q.getColumn(5).getString());
+  j.attempt = q.getColumn(6).getInt();
+  j.max_attempts = q.getColumn(7).getInt();
+  j.worker_id = q.getColumn(8).getString();
+  j.error = q.getColumn(9).getString();
+  j.phase = q.getColumn(10).getString();
+  j.step = q.getColumn(11).getInt64();
+  j.total_steps = q.getColumn(12).getInt64();
+  j.lease_token = q.getColumn(13).getInt64();
+  j.deadline_ms = q.getColumn(14).getInt64();
+  j.cancel_requested = q.getColumn(15).getInt() != 0;
+  j.updated_ms = q.getColumn(16).getInt64();
+  j.cached = q.getColumn(17).getInt() != 0;
+  j.dataset = q.getColumn(18).getString();
+  j.device_kind = q.getColumn(19).getString();
+  return j;
+}
+
+WorkerRow ReadWorker(SQLite::Statement& q) {
+  WorkerRow w;
+  w.worker_id = q.getColumn(0).getString();
+  w.host = q.getColumn(1).getString();
+  w.device = q.getColumn(2).getString();
+  w.threads = q.getColumn(3).getInt();
+  w.current_job_id = q.getColumn(4).getInt64();
+  w.last_seen_ms = q.getColumn(5).getInt64();
+  w.datasets = SplitDatasets(q.getColumn(6).getString());
+  return w;
+}
+
+std::string JoinDatasets(const std::vector<std::string>& datasets) {
+  return datasets.empty()
+             ? ""
+             : absl::StrCat(",", absl::StrJoin(datasets, ","), ",");
+}
+
+std::vector<std::string> SplitDatasets(const std::string& joined) {
+  std::vector<std::string> out;
+  for (absl::string_view d : absl::StrSplit(joined, ',', absl::SkipEmpty())) {
+    out.emplace_back(d);
+  }
+  return out;
+}
+
+std::string MatrixText(const std::vector<std::vector<double>>& matrix) {
+  std::vector<std::string> rows;
+  for (const auto& row : matrix) {
+    rows.push_back(absl::StrCat("[", absl::StrJoin(row, ","), "]"));
+  }
+  return absl::StrCat("[", absl::StrJoin(rows, ","), "]");
+}
+
+std::string RandomId(const char* prefix, int hex_digits) {
+  static std::mt19937_64* rng = new std::mt19937_64(std::random_device{}());
+  static const char kHex[] = "0123456789abcdef";
+  std::string id = prefix;
+  uint64_t bits = (*rng)();
+  for (int i = 0; i < hex_digits; ++i, bits >>= 4) id += kHex[bits & 15];
+  return id;
+}
+
+}  // namespace forgetlab::storage

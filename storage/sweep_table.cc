@@ -1,0 +1,303 @@
+// The sweeps, jobs and job_axes tables.
+#include "storage/sweep_table.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "absl/strings/str_cat.h"
+#include "storage/result_table.h"
+#include "storage/sqlite_rows.h"
+#include "storage/statement_cache.h"
+
+namespace forgetlab::storage {
+namespace {
+
+absl::Status NoSweep(const std::string& sweep_id) {
+  return absl::NotFoundError(
+      absl::StrCat("no sweep '", sweep_id, "'; `forgetlab sweeps` lists them"));
+}
+
+}  // namespace
+
+std::string SweepTable::Create(const NewSweep& sweep, int64_t now,
+                               bool* existing) {
+  *existing = false;
+  if (!sweep.request_id.empty()) {
+    SQLite::Statement q(db_, "SELECT sweep_id FROM sweeps WHERE request_id=?");
+    q.bind(1, sweep.request_id);
+    if (q.executeStep()) {
+      *existing = true;
+      return q.getColumn(0).getString();
+    }
+  }
+  const std::string sweep_id = RandomId("sw-", 10);
+  {
+    SQLite::Statement q(db_,
+                        "INSERT INTO sweeps(sweep_id, name, spec, request_id, "
+                        "priority, max_attempts, owner, created_ms) "
+                        "VALUES(?,?,?,?,?,?,?,?)");
+    q.bind(1, sweep_id);
+    q.bind(2, sweep.name);
+    BindBlob(q, 3, sweep.spec);
+    if (sweep.request_id.empty()) {
+      q.bind(4);
+    } else {
+      q.bind(4, sweep.request_id);
+    }
+    q.bind(5, sweep.priority);
+    q.bind(6, sweep.max_attempts);
+    q.bind(7, sweep.owner);
+    q.bind(8, now);
+    q.exec();
+  }
+  SQLite::Statement insert_job(
+      db_,
+      "INSERT INTO jobs(sweep_id, idx, spec, spec_key, state, priority, "
+      "max_attempts, updated_ms, dataset, device_kind) "
+      "VALUES(?,?,?,?,'QUEUED',?,?,?,?,?)");
+  SQLite::Statement insert_axis(
+      db_, "INSERT INTO job_axes(job_id, axis, value) VALUES(?,?,?)");
+  // The cache: an identical spec (key and bytes) that already succeeded.
+  SQLite::Statement find_cached(db_,
+                                "SELECT job_id FROM jobs WHERE spec_key=? AND "
+                                "state='SUCCEEDED' AND spec=? LIMIT 1");
+  SQLite::Statement mark_cached(db_,
+                                "UPDATE jobs SET state='SUCCEEDED', cached=1, "
+                                "updated_ms=? WHERE job_id=?");
+  for (size_t i = 0; i < sweep.jobs.size(); ++i) {
+    const NewJob& job = sweep.jobs[i];
+    insert_job.reset();
+    insert_job.bind(1, sweep_id);
+    insert_job.bind(2, static_cast<int>(i));
+    BindBlob(insert_job, 3, job.spec);
+    insert_job.bind(4, job.spec_key);
+    insert_job.bind(5, sweep.priority);
+    insert_job.bind(6, sweep.max_attempts);
+    insert_job.bind(7, now);
+    insert_job.bind(8, job.dataset);
+    insert_job.bind(9, sweep.device_kind);
+    insert_job.exec();
+    const int64_t job_id = db_.getLastInsertRowid();
+    if (sweep.use_cache) {
+      find_cached.reset();
+      find_cached.bind(1, job.spec_key);
+      BindBlob(find_cached, 2, job.spec);
+      if (find_cached.executeStep()) {
+        results_.Copy(find_cached.getColumn(0).getInt64(), job_id, now);
+        mark_cached.reset();
+        mark_cached.bind(1, now);
+        mark_cached.bind(2, job_id);
+        mark_cached.exec();
+      }
+    }
+    for (const auto& [axis, value] : job.axis_values) {
+      insert_axis.reset();
+      insert_axis.bind(1, job_id);
+      insert_axis.bind(2, axis);
+      insert_axis.bind(3, value);
+      insert_axis.exec();
+    }
+  }
+  return sweep_id;
+}
+
+absl::StatusOr<SweepRow> SweepTable::Get(const std::string& sweep_id) {
+  SQLite::Statement q(db_,
+                      "SELECT sweep_id, name, spec, owner, priority, "
+                      "max_attempts, created_ms FROM sweeps WHERE sweep_id=?");
+  q.bind(1, sweep_id);
+  if (!q.executeStep()) return NoSweep(sweep_id);
+  SweepRow row;
+  row.sweep_id = q.getColumn(0).getString();
+  row.name = q.getColumn(1).getString();
+  row.spec = Blob(q.getColumn(2));
+  row.owner = q.getColumn(3).getString();
+  row.priority = q.getColumn(4).getInt();
+  row.max_attempts = q.getColumn(5).getInt();
+  row.created_ms = q.getColumn(6).getInt64();
+  SQLite::Statement counts(db_,
+                           "SELECT state, COUNT(*), SUM(cached) FROM jobs "
+                           "WHERE sweep_id=? GROUP BY state");
+  counts.bind(1, sweep_id);
+  while (counts.executeStep()) {
+    const int n = counts.getColumn(1).getInt();
+    row.counts[static_cast<int>(ParseState(counts.getColumn(0).getString()))] =
+        n;
+    row.total += n;
+    row.cached += counts.getColumn(2).getInt();
+  }
+  return row;
+}
+
+absl::StatusOr<std::string> SweepTable::GetSpec(const std::string& sweep_id) {
+  SQLite::Statement q(db_, "SELECT spec FROM sweeps WHERE sweep_id=?");
+  q.bind(1, sweep_id);
+  if (!q.executeStep()) return NoSweep(sweep_id);
+  return Blob(q.getColumn(0));
+}
+
+absl::Status SweepTable::Require(const std::string& sweep_id) {
+  SQLite::Statement q(db_, "SELECT 1 FROM sweeps WHERE sweep_id=?");
+  q.bind(1, sweep_id);
+  if (q.executeStep()) return absl::OkStatus();
+  return NoSweep(sweep_id);
+}
+
+std::vector<std::string> SweepTable::NewestIds(int limit) {
+  SQLite::Statement q(db_,
+                      "SELECT sweep_id FROM sweeps ORDER BY created_ms "
+                      "DESC, rowid DESC LIMIT ?");
+  q.bind(1, limit);
+  std::vector<std::string> ids;
+  while (q.executeStep()) ids.push_back(q.getColumn(0).getString());
+  return ids;
+}
+
+std::vector<JobRow> SweepTable::ListJobs(const std::string& sweep_id,
+                                         std::optional<JobState> state,
+                                         int64_t after_job_id, int limit) {
+  std::string sql = absl::StrCat("SELECT ", kJobColumns,
+                                 " FROM jobs WHERE sweep_id=? AND job_id>?");
+  if (state.has_value()) absl::StrAppend(&sql, " AND state=?");
+  absl::StrAppend(&sql, " ORDER BY job_id LIMIT ?");
+  SQLite::Statement q(db_, sql);
+  int i = 1;
+  q.bind(i++, sweep_id);
+  q.bind(i++, after_job_id);
+  if (state.has_value()) q.bind(i++, JobStateName(*state));
+  q.bind(i++, limit);
+  std::vector<JobRow> jobs;
+  while (q.executeStep()) jobs.push_back(storage::ReadJob(q));
+  LoadAxes(&jobs);
+  return jobs;
+}
+
+absl::StatusOr<JobRow> SweepTable::ReadJob(int64_t job_id) {
+  static const std::string* const kSql = new std::string(
+      absl::StrCat("SELECT ", kJobColumns, " FROM jobs WHERE job_id=?"));
+  StatementCache::Use q = statements_.Prepared(*kSql);
+  q->bind(1, job_id);
+  if (!q->executeStep()) {
+    return absl::NotFoundError(absl::StrCat("no job ", job_id));
+  }
+  return storage::ReadJob(*q);
+}
+
+absl::StatusOr<JobRow> SweepTable::GetJob(int64_t job_id) {
+  absl::StatusOr<JobRow> job = ReadJob(job_id);
+  if (!job.ok()) return job;
+  std::vector<JobRow> jobs = {*std::move(job)};
+  LoadAxes(&jobs);
+  return std::move(jobs.front());
+}
+
+void SweepTable::LoadAxes(std::vector<JobRow>* jobs) {
+  if (jobs->empty()) return;
+  std::unordered_map<int64_t, JobRow*> by_id;
+  int64_t low = jobs->front().job_id, high = low;
+  for (JobRow& j : *jobs) {
+    by_id[j.job_id] = &j;
+    low = std::min(low, j.job_id);
+    high = std::max(high, j.job_id);
+  }
+  StatementCache::Use q = statements_.Prepared(
+      "SELECT job_id, axis, value FROM job_axes "
+      "WHERE job_id BETWEEN ? AND ?");
+  q->bind(1, low);
+  q->bind(2, high);
+  while (q->executeStep()) {
+    auto it = by_id.find(q->getColumn(0).getInt64());
+    if (it == by_id.end()) continue;
+    it->second->axis_values[q->getColumn(1).getString()] =
+        q->getColumn(2).getDouble();
+  }
+}
+
+void SweepTable::LoadAxes(std::vector<ResultRow>* rows) {
+  std::vector<JobRow> jobs(rows->size());
+  for (size_t i = 0; i < rows->size(); ++i) jobs[i].job_id = (*rows)[i].job_id;
+  LoadAxes(&jobs);
+  for (size_t i = 0; i < rows->size(); ++i) {
+    (*rows)[i].axis_values = std::move(jobs[i].axis_values);
+  }
+}
+
+absl::StatusOr<CancelOutcome> SweepTable::Cancel(
+    const std::string& sweep_id, const std::vector<int64_t>& job_ids,
+    int64_t now) {
+  if (absl::Status s = Require(sweep_id); !s.ok()) return s;
+  std::vector<int64_t> ids = job_ids;
+  if (ids.empty()) {
+    SQLite::Statement q(db_, "SELECT job_id FROM jobs WHERE sweep_id=?");
+    q.bind(1, sweep_id);
+    while (q.executeStep()) ids.push_back(q.getColumn(0).getInt64());
+  }
+  CancelOutcome out;
+  SQLite::Statement exists(db_,
+                           "SELECT 1 FROM jobs WHERE job_id=? AND sweep_id=?");
+  SQLite::Statement queued(db_,
+                           "UPDATE jobs SET state='CANCELLED', "
+                           "error='cancelled by user', updated_ms=? "
+                           "WHERE job_id=? AND state='QUEUED'");
+  SQLite::Statement leased(db_,
+                           "UPDATE jobs SET cancel_requested=1, updated_ms=? "
+                           "WHERE job_id=? AND state='LEASED'");
+  for (int64_t id : ids) {
+    exists.reset();
+    exists.bind(1, id);
+    exists.bind(2, sweep_id);
+    if (!exists.executeStep()) {
+      return absl::NotFoundError(
+          absl::StrCat("sweep ", sweep_id, " has no job ", id));
+    }
+    for (SQLite::Statement* q : {&queued, &leased}) {
+      q->reset();
+      q->bind(1, now);
+      q->bind(2, id);
+    }
+    out.cancelled += queued.exec();
+    out.stopping += leased.exec();
+  }
+  return out;
+}
+
+absl::StatusOr<int> SweepTable::Retry(const std::string& sweep_id,
+                                      int64_t now) {
+  if (absl::Status s = Require(sweep_id); !s.ok()) return s;
+  SQLite::Statement q(db_,
+                      "UPDATE jobs SET state='QUEUED', attempt=0, error='', "
+                      "worker_id='', cancel_requested=0, phase='', step=0, "
+                      "total_steps=0, updated_ms=? WHERE sweep_id=? AND "
+                      "state IN ('FAILED','CANCELLED')");
+  q.bind(1, now);
+  q.bind(2, sweep_id);
+  return q.exec();
+}
+
+int SweepTable::CountCached(
+    const std::vector<std::pair<std::string, std::string>>& keys_and_specs) {
+  SQLite::Statement q(db_,
+                      "SELECT 1 FROM jobs WHERE spec_key=? AND "
+                      "state='SUCCEEDED' AND spec=? LIMIT 1");
+  int cached = 0;
+  for (const auto& [key, spec] : keys_and_specs) {
+    q.reset();
+    q.bind(1, key);
+    BindBlob(q, 2, spec);
+    cached += q.executeStep() ? 1 : 0;
+  }
+  return cached;
+}
+
+std::map<std::string, int64_t> SweepTable::CountByState() {
+  SQLite::Statement q(db_, "SELECT state, COUNT(*) FROM jobs GROUP BY state");
+  std::map<std::string, int64_t> counts;
+  while (q.executeStep()) {
+    counts[q.getColumn(0).getString()] = q.getColumn(1).getInt64();
+  }
+  return counts;
+}
+
+}  // namespace forgetlab::storage

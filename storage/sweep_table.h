@@ -1,0 +1,77 @@
+// The sweeps and jobs tables: a sweep, its grid of jobs with their axis
+// values, and the reads, cancels and retries over them.
+#ifndef FORGETLAB_STORAGE_SWEEP_TABLE_H_
+#define FORGETLAB_STORAGE_SWEEP_TABLE_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "storage/records.h"
+
+namespace SQLite {
+class Database;
+}  // namespace SQLite
+
+namespace forgetlab::storage {
+
+class ResultTable;
+class StatementCache;
+
+// Not thread-safe: see WorkerTable.
+class SweepTable {
+ public:
+  // `results` gives jobs served from the result cache their copy.
+  SweepTable(SQLite::Database& db, StatementCache& statements,
+             ResultTable& results)
+      : db_(db), statements_(statements), results_(results) {}
+
+  // Stores a sweep and queues its jobs. When `request_id` names an existing
+  // sweep, returns that sweep's id with *existing = true and stores nothing.
+  std::string Create(const NewSweep& sweep, int64_t now, bool* existing);
+  // NOT_FOUND for an unknown id.
+  absl::StatusOr<SweepRow> Get(const std::string& sweep_id);
+  absl::StatusOr<std::string> GetSpec(const std::string& sweep_id);
+  // NOT_FOUND unless the sweep exists.
+  absl::Status Require(const std::string& sweep_id);
+  // Ids of the newest `limit` sweeps, newest first.
+  std::vector<std::string> NewestIds(int limit);
+
+  std::vector<JobRow> ListJobs(const std::string& sweep_id,
+                               std::optional<JobState> state,
+                               int64_t after_job_id, int limit);
+  // The job's row without its axis values (for the write paths), or with
+  // them; NOT_FOUND for an unknown id.
+  absl::StatusOr<JobRow> ReadJob(int64_t job_id);
+  absl::StatusOr<JobRow> GetJob(int64_t job_id);
+  // Fills in the axis values of `jobs`.
+  void LoadAxes(std::vector<JobRow>* jobs);
+  // The same for result rows.
+  void LoadAxes(std::vector<ResultRow>* rows);
+
+  absl::StatusOr<CancelOutcome> Cancel(const std::string& sweep_id,
+                                       const std::vector<int64_t>& job_ids,
+                                       int64_t now);
+  // Queues the sweep's FAILED and CANCELLED jobs again; returns how many.
+  absl::StatusOr<int> Retry(const std::string& sweep_id, int64_t now);
+
+  // How many (spec_key, spec) pairs already have a SUCCEEDED job.
+  int CountCached(
+      const std::vector<std::pair<std::string, std::string>>& keys_and_specs);
+  // Jobs in each state over every sweep (states with none are absent).
+  std::map<std::string, int64_t> CountByState();
+
+ private:
+  SQLite::Database& db_;
+  StatementCache& statements_;
+  ResultTable& results_;
+};
+
+}  // namespace forgetlab::storage
+
+#endif  // FORGETLAB_STORAGE_SWEEP_TABLE_H_

@@ -1,0 +1,71 @@
+// The workers table.
+#include "storage/worker_table.h"
+
+#include "absl/strings/str_cat.h"
+#include "storage/sqlite_rows.h"
+#include "storage/statement_cache.h"
+
+namespace forgetlab::storage {
+
+std::string WorkerTable::Register(const std::string& host,
+                                  const std::string& device, int threads,
+                                  const std::vector<std::string>& datasets,
+                                  int64_t now) {
+  const std::string id = RandomId("w-", 8);
+  SQLite::Statement q(db_,
+                      "INSERT INTO workers(worker_id, host, device, threads, "
+                      "registered_ms, last_seen_ms, datasets) "
+                      "VALUES(?,?,?,?,?,?,?)");
+  q.bind(1, id);
+  q.bind(2, host);
+  q.bind(3, device);
+  q.bind(4, threads);
+  q.bind(5, now);
+  q.bind(6, now);
+  q.bind(7, JoinDatasets(datasets));
+  q.exec();
+  return id;
+}
+
+absl::StatusOr<WorkerRow> WorkerTable::Read(const std::string& worker_id) {
+  static const std::string* const kSql = new std::string(absl::StrCat(
+      "SELECT ", kWorkerColumns, " FROM workers WHERE worker_id=?"));
+  StatementCache::Use q = statements_.Prepared(*kSql);
+  q->bind(1, worker_id);
+  if (!q->executeStep()) {
+    return absl::NotFoundError(
+        absl::StrCat("unknown worker '", worker_id, "'; register again"));
+  }
+  return ReadWorker(*q);
+}
+
+int WorkerTable::SetJob(const std::string& worker_id, int64_t job_id,
+                        int64_t now) {
+  StatementCache::Use q = statements_.Prepared(
+      "UPDATE workers SET current_job_id=?, last_seen_ms=? "
+      "WHERE worker_id=?");
+  q->bind(1, job_id);
+  q->bind(2, now);
+  q->bind(3, worker_id);
+  return q->exec();
+}
+
+void WorkerTable::ClearJob(const std::string& worker_id, int64_t job_id) {
+  StatementCache::Use q = statements_.Prepared(
+      "UPDATE workers SET current_job_id=0 WHERE worker_id=? "
+      "AND current_job_id=?");
+  q->bind(1, worker_id);
+  q->bind(2, job_id);
+  q->exec();
+}
+
+std::vector<WorkerRow> WorkerTable::List() {
+  SQLite::Statement q(db_, absl::StrCat("SELECT ", kWorkerColumns,
+                                        " FROM workers ORDER BY "
+                                        "last_seen_ms DESC"));
+  std::vector<WorkerRow> rows;
+  while (q.executeStep()) rows.push_back(ReadWorker(q));
+  return rows;
+}
+
+}  // namespace forgetlab::storage

@@ -1,0 +1,75 @@
+// forgetlab-worker's flags and the options they give.
+#include "worker/worker_cli.h"
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "proto/net/channel.h"
+
+ABSL_FLAG(std::string, scheduler, "",
+          "scheduler address host:port (default: $FORGETLAB_SCHEDULER or "
+          "127.0.0.1:50051)");
+ABSL_FLAG(std::string, ca_cert, "",
+          "PEM CA that signed the scheduler's certificate; set it to use TLS");
+ABSL_FLAG(std::string, client_cert, "",
+          "PEM client certificate, for schedulers started with --client_ca");
+ABSL_FLAG(std::string, client_key, "", "PEM private key of --client_cert");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "name in the scheduler's certificate, when it differs from the host "
+          "in --scheduler");
+ABSL_FLAG(std::string, token, "",
+          "worker token (visible in ps; prefer --token_file or "
+          "$FORGETLAB_TOKEN)");
+ABSL_FLAG(std::string, token_file, "", "file whose first line is the token");
+ABSL_FLAG(std::vector<std::string>, data_roots, {"/usr/share/datasets"},
+          "folders a job's data path must resolve into, comma-separated; "
+          "empty accepts any path");
+ABSL_FLAG(std::string, device, "cpu", "cpu, cuda or cuda:N");
+ABSL_FLAG(int, threads, 0, "intra-op threads (0: LibTorch's default)");
+ABSL_FLAG(std::string, checkpoint_dir, "",
+          "keep pretrained bodies in this folder and reuse them (keyed by "
+          "model, data, pretraining spec and seed)");
+ABSL_FLAG(int, max_jobs, 0, "exit after this many jobs (0: never)");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "host:port to serve Prometheus metrics on, over plain HTTP at "
+          "/metrics; empty: no metrics");
+ABSL_FLAG(std::string, health_listen, "",
+          "host:port for the gRPC health service (plaintext, for Kubernetes "
+          "probes): \"\" is SERVING while the loop makes progress, "
+          "\"forgetlab.worker\" while the scheduler answers; empty: none");
+ABSL_FLAG(std::vector<std::string>, datasets, {},
+          "datasets this worker offers, comma-separated (default: synthetic, "
+          "plus fashion_mnist when /usr/share/datasets/fashion-mnist exists)");
+
+namespace forgetlab {
+
+absl::StatusOr<Worker::Options> WorkerOptionsFromFlags() {
+  Worker::Options options;
+  options.scheduler = absl::GetFlag(FLAGS_scheduler);
+  if (options.scheduler.empty()) {
+    const char* env = std::getenv("FORGETLAB_SCHEDULER");
+    options.scheduler =
+        env != nullptr && *env != '\0' ? env : "127.0.0.1:50051";
+  }
+  options.ca_cert_file = absl::GetFlag(FLAGS_ca_cert);
+  options.client_cert_file = absl::GetFlag(FLAGS_client_cert);
+  options.client_key_file = absl::GetFlag(FLAGS_client_key);
+  options.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
+  absl::StatusOr<std::string> token = ResolveToken(
+      absl::GetFlag(FLAGS_token), absl::GetFlag(FLAGS_token_file));
+  if (!token.ok()) return token.status();
+  options.token = *token;
+  options.data_roots = absl::GetFlag(FLAGS_data_roots);
+  options.device = absl::GetFlag(FLAGS_device);
+  options.threads = absl::GetFlag(FLAGS_threads);
+  options.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
+  options.max_jobs = absl::GetFlag(FLAGS_max_jobs);
+  options.datasets = absl::GetFlag(FLAGS_datasets);
+  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  options.health_listen = absl::GetFlag(FLAGS_health_listen);
+  return options;
+}
+
+}  // namespace forgetlab
