@@ -65,7 +65,8 @@ int RunCli(int argc, char** argv) {
                    "print the grid, the number of jobs, cache hits and a "
                    "cost estimate; submit nothing");
   submit->callback([&] {
-    code = WithConnection(g, [&](Connection& c) { return RunSubmit(c, file, dry_run); });
+    code = WithConnection(
+        g, [&](Connection& c) { return RunSubmit(c, file, dry_run); });
   });
 
   std::string id, format = "text";
@@ -77,7 +78,8 @@ int RunCli(int argc, char** argv) {
   status->add_option("--format", format, "text or json")
       ->check(CLI::IsMember({"text", "json"}));
   status->callback([&] {
-    code = WithConnection(g, [&](Connection& c) { return RunStatus(c, id, format); });
+    code = WithConnection(
+        g, [&](Connection& c) { return RunStatus(c, id, format); });
   });
 
   CLI::App* watch = app.add_subcommand(
@@ -101,7 +103,8 @@ int RunCli(int argc, char** argv) {
                    "only jobs in this state: queued, leased, succeeded, "
                    "failed, cancelled");
   jobs->callback([&] {
-    code = WithConnection(g, [&](Connection& c) { return RunJobs(c, id, format, state); });
+    code = WithConnection(
+        g, [&](Connection& c) { return RunJobs(c, id, format, state); });
   });
 
   TableQuery query;
@@ -145,7 +148,8 @@ int RunCli(int argc, char** argv) {
   add_table_options(report);
   report->add_option("--out", out, "HTML file to write")->required();
   report->callback([&] {
-    code = WithConnection(g, [&](Connection& c) { return RunReport(c, query, out); });
+    code = WithConnection(
+        g, [&](Connection& c) { return RunReport(c, query, out); });
   });
 
   CLI::App* plot = app.add_subcommand(
@@ -156,7 +160,8 @@ int RunCli(int argc, char** argv) {
   add_table_options(plot);
   plot->add_option("--out", out, "SVG file to write")->required();
   plot->callback([&] {
-    code = WithConnection(g, [&](Connection& c) { return RunPlot(c, query, out); });
+    code = WithConnection(
+        g, [&](Connection& c) { return RunPlot(c, query, out); });
   });
 
   CLI::App* cancel = app.add_subcommand(
@@ -168,7 +173,8 @@ int RunCli(int argc, char** argv) {
   cancel->add_option("--job", cancel_jobs,
                      "cancel only this job (repeatable); default: all jobs");
   cancel->callback([&] {
-    code = WithConnection(g, [&](Connection& c) { return RunCancel(c, id, cancel_jobs); });
+    code = WithConnection(
+        g, [&](Connection& c) { return RunCancel(c, id, cancel_jobs); });
   });
 
   CLI::App* retry = app.add_subcommand(
@@ -203,7 +209,8 @@ int RunCli(int argc, char** argv) {
                      "service to ask about; \"\" (default) is the whole "
                      "server");
   health->callback([&] {
-    code = WithConnection(g, [&](Connection& c) { return RunHealth(c, service); });
+    code =
+        WithConnection(g, [&](Connection& c) { return RunHealth(c, service); });
   });
 
   // Global options may follow the subcommand too.

@@ -132,7 +132,7 @@ int RunStatus(Connection& c, const std::string& id, const std::string& format) {
 }
 
 int RunJobs(Connection& c, const std::string& id, const std::string& format,
-         const std::string& state) {
+            const std::string& state) {
   v1::ListJobsRequest request;
   request.set_sweep_id(id);
   if (!state.empty()) {
@@ -226,7 +226,6 @@ int RunWatch(Connection& c, const std::string& id) {
   return 0;
 }
 
-
 namespace {
 
 // Fetches the table; on failure prints why and returns the exit code.
@@ -279,7 +278,7 @@ int RunTable(Connection& c, const TableQuery& q) {
 }
 
 int RunCancel(Connection& c, const std::string& id,
-           const std::vector<int64_t>& job_ids) {
+              const std::vector<int64_t>& job_ids) {
   v1::CancelSweepRequest request;
   request.set_sweep_id(id);
   for (int64_t job : job_ids) request.add_job_ids(job);
@@ -417,6 +416,5 @@ int RunHealth(Connection& c, const std::string& service) {
              ? 0
              : 1;
 }
-
 
 }  // namespace forgetlab

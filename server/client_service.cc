@@ -61,7 +61,8 @@ grpc::ServerUnaryReactor* ClientService::GetSweep(
     grpc::CallbackServerContext* context, const v1::GetSweepRequest* request,
     v1::SweepStatus* response) {
   return Unary(context, *policy_, Access::kRead, [&](const Principal&) {
-    absl::StatusOr<storage::SweepRow> row = store_->GetSweep(request->sweep_id());
+    absl::StatusOr<storage::SweepRow> row =
+        store_->GetSweep(request->sweep_id());
     if (row.ok()) SweepToProto(*row, response);
     return row.status();
   });
@@ -97,7 +98,8 @@ grpc::ServerWriteReactor<v1::SweepEvent>* ClientService::WatchSweep(
   absl::StatusOr<Principal> who = policy_->Authorize(*context, Access::kRead);
   if (!who.ok()) return new FailedWriter(who.status());
   // Only whether the sweep exists: its job counts would cost a scan.
-  absl::StatusOr<std::string> exists = store_->GetSweepSpec(request->sweep_id());
+  absl::StatusOr<std::string> exists =
+      store_->GetSweepSpec(request->sweep_id());
   if (!exists.ok()) return new FailedWriter(exists.status());
   return hub_->Watch(request->sweep_id());
 }
@@ -266,8 +268,8 @@ absl::Status ClientService::ListJobsPage(const v1::ListJobsRequest& request,
   if (request.state() != v1::JOB_STATE_UNSPECIFIED) {
     state = static_cast<storage::JobState>(request.state());
   }
-  absl::StatusOr<std::vector<storage::JobRow>> rows = store_->ListJobs(
-      request.sweep_id(), state, request.after_job_id(), page);
+  absl::StatusOr<std::vector<storage::JobRow>> rows =
+      store_->ListJobs(request.sweep_id(), state, request.after_job_id(), page);
   if (!rows.ok()) return rows.status();
   for (const auto& row : *rows) JobToProto(row, response->add_jobs());
   if (static_cast<int>(rows->size()) == page) {

@@ -12,7 +12,7 @@
 
 namespace forgetlab {
 
-#define FORGETLAB_PIN_CODE(absl_code, grpc_code)            \
+#define FORGETLAB_PIN_CODE(absl_code, grpc_code)                 \
   static_assert(static_cast<int>(absl::StatusCode::absl_code) == \
                 static_cast<int>(grpc::StatusCode::grpc_code))
 FORGETLAB_PIN_CODE(kOk, OK);

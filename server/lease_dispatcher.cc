@@ -60,8 +60,8 @@ void LeaseDispatcher::AddWaiter(Waiter waiter) {
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) {
-      refused = grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                             "server shutting down");
+      refused =
+          grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down");
     } else {
       int& mine = polls_[waiter.worker_id];
       if (mine >= options_.max_polls_per_worker ||

@@ -18,13 +18,14 @@ bool IsLoopbackAddress(const std::string& listen) {
   return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
 }
 
-absl::Status CheckListenPolicy(const std::string& listen, bool tls,
-                               bool tokens, bool allow_insecure) {
+absl::Status CheckListenPolicy(const std::string& listen, bool tls, bool tokens,
+                               bool allow_insecure) {
   if (IsLoopbackAddress(listen)) return absl::OkStatus();
   const bool secured = tls && tokens;
   if (!secured && !allow_insecure) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "--listen=", listen, " is not a loopback address, and the server has no ",
+        "--listen=", listen,
+        " is not a loopback address, and the server has no ",
         !tls && !tokens ? "TLS and no tokens"
         : !tls          ? "TLS"
                         : "tokens",

@@ -16,8 +16,8 @@ bool IsLoopbackAddress(const std::string& listen);
 // OK when `listen` is loopback, or secured (TLS and tokens). Otherwise
 // FAILED_PRECONDITION saying what is missing and how to add it, unless
 // `allow_insecure`, which logs a loud warning instead.
-absl::Status CheckListenPolicy(const std::string& listen, bool tls,
-                               bool tokens, bool allow_insecure);
+absl::Status CheckListenPolicy(const std::string& listen, bool tls, bool tokens,
+                               bool allow_insecure);
 
 }  // namespace forgetlab
 

@@ -158,8 +158,7 @@ absl::Status SchedulerServer::Impl::Start() {
 
 absl::Status SchedulerServer::Impl::StartMetrics() {
   server_metrics_ = std::make_unique<ServerMetrics>(
-      &registry_, store_.get(), dispatcher_.get(), lease_ms(),
-      options_.now_ms);
+      &registry_, store_.get(), dispatcher_.get(), lease_ms(), options_.now_ms);
   absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> server =
       metrics::MetricsServer::Start(options_.metrics_listen, &registry_);
   if (!server.ok()) return server.status();
@@ -178,8 +177,7 @@ absl::Status SchedulerServer::Impl::StartGrpc(
                              lease_ms(), options_.now_ms},
       store_.get(), policy_.get(), hub_.get(), dispatcher_.get());
   worker_service_ = std::make_unique<WorkerService>(
-      WorkerService::Options{options_.lease_seconds,
-                             options_.max_wait_seconds},
+      WorkerService::Options{options_.lease_seconds, options_.max_wait_seconds},
       store_.get(), policy_.get(), hub_.get(), dispatcher_.get(),
       server_metrics_.get());
   grpc::EnableDefaultHealthCheckService(true);

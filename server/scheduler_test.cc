@@ -372,6 +372,73 @@ TEST_F(SchedulerTest, WatchStreamsUntilTheSweepIsDone) {
   EXPECT_EQ(last.status().succeeded(), 4);
 }
 
+// The watch hub under load: watchers come and go while two workers finish
+// the sweep. Every stream that stays sees the sweep done; the one that
+// leaves ends CANCELLED. (Abseil's lock-order check is on in tests.)
+TEST_F(SchedulerTest, ManyWatchersSeeTheSweepDoneWhileOneLeaves) {
+  const std::string id = SubmitOk(SmallSweep());
+  constexpr int kWatchers = 8;
+  std::atomic<int> started{0};
+  auto watch = [&](bool leave_early) {
+    grpc::ClientContext ctx;
+    v1::WatchSweepRequest request;
+    request.set_sweep_id(id);
+    auto reader = client_->WatchSweep(&ctx, request);
+    v1::SweepEvent event;
+    v1::SweepStatus last;
+    if (reader->Read(&event)) last = event.status();
+    ++started;
+    if (leave_early) ctx.TryCancel();
+    while (reader->Read(&event)) last = event.status();
+    return std::make_pair(reader->Finish().error_code(), last);
+  };
+  std::vector<std::future<std::pair<grpc::StatusCode, v1::SweepStatus>>>
+      watches;
+  for (int i = 0; i < kWatchers; ++i) {
+    watches.push_back(std::async(std::launch::async, watch, i == 0));
+  }
+  ASSERT_TRUE(fixtures::WaitFor([&] { return started == kWatchers; }));
+  auto work = [&] {
+    const std::string worker = Register();
+    for (;;) {
+      v1::LeaseJobResponse lease = Lease(worker);
+      if (!lease.has_job()) return;
+      EXPECT_TRUE(Complete(lease, Result(0.9, 0.7)).ok());
+    }
+  };
+  auto a = std::async(std::launch::async, work);
+  auto b = std::async(std::launch::async, work);
+  a.get();
+  b.get();
+  for (int i = 0; i < kWatchers; ++i) {
+    auto [code, last] = watches[i].get();
+    if (i == 0) {
+      EXPECT_EQ(code, grpc::StatusCode::CANCELLED);
+      continue;
+    }
+    EXPECT_EQ(code, grpc::StatusCode::OK) << "watcher " << i;
+    EXPECT_EQ(last.state(), "DONE") << "watcher " << i;
+    EXPECT_EQ(last.succeeded(), 4) << "watcher " << i;
+  }
+}
+
+TEST_F(SchedulerTest, WatchOfAFinishedSweepSendsOneEventAndEnds) {
+  const std::string id =
+      SubmitOk(Sweep(R"pb(base { data { dataset: "synthetic" } })pb"));
+  v1::LeaseJobResponse lease = Lease(Register());
+  ASSERT_TRUE(Complete(lease, Result(0.9, 0.8)).ok());
+  grpc::ClientContext ctx;
+  v1::WatchSweepRequest request;
+  request.set_sweep_id(id);
+  auto reader = client_->WatchSweep(&ctx, request);
+  v1::SweepEvent event;
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.status().state(), "DONE");
+  EXPECT_EQ(event.status().succeeded(), 1);
+  EXPECT_FALSE(reader->Read(&event));
+  EXPECT_TRUE(reader->Finish().ok());
+}
+
 TEST_F(SchedulerTest, WatchUnknownSweepIsNotFound) {
   grpc::ClientContext ctx;
   v1::WatchSweepRequest request;

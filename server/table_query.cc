@@ -21,8 +21,7 @@ absl::Status QueryTable(storage::Store& store,
   if (request.sweep_ids().empty()) {
     return absl::InvalidArgumentError("sweep_ids: name at least one sweep");
   }
-  table->set_metric(request.metric().empty() ? "forgetting"
-                                             : request.metric());
+  table->set_metric(request.metric().empty() ? "forgetting" : request.metric());
   table->set_row_axis(request.row_axis().empty() ? "model.width"
                                                  : request.row_axis());
   table->set_col_axis(request.col_axis().empty() ? "pretrain.examples"
@@ -67,9 +66,8 @@ absl::Status QueryTable(storage::Store& store,
     }
     if (excluded) continue;
     absl::StatusOr<std::vector<storage::MetricSample>> samples =
-        store.MetricSamples({id}, table->metric(),
-                                      table->row_axis(), table->col_axis(),
-                                      axis_filters);
+        store.MetricSamples({id}, table->metric(), table->row_axis(),
+                            table->col_axis(), axis_filters);
     if (!samples.ok()) return samples.status();
     for (const storage::MetricSample& s : *samples) {
       values.push_back({s.row.value_or(fixed[0]), s.col.value_or(fixed[1]),
@@ -79,14 +77,13 @@ absl::Status QueryTable(storage::Store& store,
   if (values.empty()) {
     // No values: nothing finished yet, the filters exclude everything, or
     // the metric is misspelt.
-    absl::StatusOr<std::vector<std::string>> names =
-        store.MetricNames(ids);
+    absl::StatusOr<std::vector<std::string>> names = store.MetricNames(ids);
     if (!names.ok()) return names.status();
     if (!names->empty() && std::find(names->begin(), names->end(),
                                      table->metric()) == names->end()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "metric: no stored metric '", table->metric(),
-          "'; these sweeps have: ", absl::StrJoin(*names, ", ")));
+      return absl::InvalidArgumentError(
+          absl::StrCat("metric: no stored metric '", table->metric(),
+                       "'; these sweeps have: ", absl::StrJoin(*names, ", ")));
     }
   }
   AggregateTable(values, table);

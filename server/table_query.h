@@ -16,8 +16,7 @@ namespace forgetlab {
 // (sweep_ids, row_axis, col_axis, where[i], metric); NOT_FOUND an unknown
 // sweep.
 absl::Status QueryTable(storage::Store& store,
-                        const v1::QueryTableRequest& request,
-                        v1::Table* table);
+                        const v1::QueryTableRequest& request, v1::Table* table);
 
 }  // namespace forgetlab
 

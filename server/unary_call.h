@@ -29,8 +29,8 @@ grpc::ServerUnaryReactor* UnaryCall(grpc::CallbackServerContext* context,
     reactor->Finish(ToGrpcStatus(who.status()));
   } else {
     start(*who, FinishCall([reactor](const absl::Status& s) {
-            reactor->Finish(ToGrpcStatus(s));
-          }));
+      reactor->Finish(ToGrpcStatus(s));
+    }));
   }
   return reactor;
 }

@@ -138,8 +138,8 @@ grpc::ServerWriteReactor<v1::SweepEvent>* WatchHub::Watch(
   {
     absl::MutexLock lock(&mu_);
     if (stop_) {
-      return new FailedWatch(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                          "server shutting down"));
+      return new FailedWatch(
+          grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
     }
     watchers_.emplace(sweep_id, watcher);
   }

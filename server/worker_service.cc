@@ -87,24 +87,23 @@ grpc::ServerUnaryReactor* WorkerService::LeaseJob(
 grpc::ServerUnaryReactor* WorkerService::Heartbeat(
     grpc::CallbackServerContext* context, const v1::HeartbeatRequest* request,
     v1::HeartbeatResponse* response) {
-  return UnaryCall(
-      context, *policy_, Access::kWorker,
-      [&](const Principal&, FinishCall finish) {
-        const v1::Progress& p = request->progress();
-        store_->Heartbeat(
-            request->job_id(), request->lease_token(),
-            p.phase().substr(0, kMaxNameLength), p.step(), p.total_steps(),
-            lease_ms(),
-            [this, request, response, finish = std::move(finish)](
-                absl::StatusOr<storage::HeartbeatOutcome> out) {
-              if (out.ok()) {
-                response->set_deadline_ms(out->deadline_ms);
-                response->set_cancel(out->cancel);
-                hub_->PublishJob(request->job_id());
-              }
-              finish(out.status());
-            });
-      });
+  return UnaryCall(context, *policy_, Access::kWorker,
+                   [&](const Principal&, FinishCall finish) {
+                     const v1::Progress& p = request->progress();
+                     store_->Heartbeat(
+                         request->job_id(), request->lease_token(),
+                         p.phase().substr(0, kMaxNameLength), p.step(),
+                         p.total_steps(), lease_ms(),
+                         [this, request, response, finish = std::move(finish)](
+                             absl::StatusOr<storage::HeartbeatOutcome> out) {
+                           if (out.ok()) {
+                             response->set_deadline_ms(out->deadline_ms);
+                             response->set_cancel(out->cancel);
+                             hub_->PublishJob(request->job_id());
+                           }
+                           finish(out.status());
+                         });
+                   });
 }
 
 grpc::ServerUnaryReactor* WorkerService::CompleteJob(
@@ -149,8 +148,8 @@ absl::Status WorkerService::Register(const v1::RegisterWorkerRequest& request,
   if (!id.ok()) return id.status();
   response->set_worker_id(*id);
   response->set_lease_seconds(options_.lease_seconds);
-  LOG(INFO) << "worker " << *id << " registered from " << request.host()
-            << " (" << request.device() << ")"
+  LOG(INFO) << "worker " << *id << " registered from " << request.host() << " ("
+            << request.device() << ")"
             << (who.name.empty() ? "" : " with token ") << who.name;
   return absl::OkStatus();
 }
@@ -175,26 +174,24 @@ void WorkerService::Complete(const v1::CompleteJobRequest& request,
       });
 }
 
-void WorkerService::Fail(const v1::FailJobRequest& request,
-                         FinishCall finish) {
+void WorkerService::Fail(const v1::FailJobRequest& request, FinishCall finish) {
   const v1::FailJobRequest* r = &request;  // valid until `finish`
-  store_->FailJob(
-      request.job_id(), request.lease_token(),
-      request.error().substr(0, kMaxErrorLength), request.release(),
-      [this, r, finish = std::move(finish)](absl::Status s) {
-        if (s.ok()) {
-          if (r->release()) {
-            LOG(INFO) << "job " << r->job_id() << " released by "
-                      << r->worker_id().substr(0, kMaxNameLength);
-            dispatcher_->SignalWork();
-          } else {
-            LOG(INFO) << "job " << r->job_id() << " failed: "
-                      << r->error().substr(0, kMaxErrorLength);
-          }
-          hub_->PublishJob(r->job_id());
-        }
-        finish(s);
-      });
+  store_->FailJob(request.job_id(), request.lease_token(),
+                  request.error().substr(0, kMaxErrorLength), request.release(),
+                  [this, r, finish = std::move(finish)](absl::Status s) {
+                    if (s.ok()) {
+                      if (r->release()) {
+                        LOG(INFO) << "job " << r->job_id() << " released by "
+                                  << r->worker_id().substr(0, kMaxNameLength);
+                        dispatcher_->SignalWork();
+                      } else {
+                        LOG(INFO) << "job " << r->job_id() << " failed: "
+                                  << r->error().substr(0, kMaxErrorLength);
+                      }
+                      hub_->PublishJob(r->job_id());
+                    }
+                    finish(s);
+                  });
 }
 
 }  // namespace forgetlab

@@ -73,8 +73,8 @@ void GroupCommitQueue::CommitLoop() {
       if (queue_.size() <= options_.max_batch) {
         answers.writes.swap(queue_);
       } else {
-        const auto end = queue_.begin() + static_cast<std::ptrdiff_t>(
-                                              options_.max_batch);
+        const auto end =
+            queue_.begin() + static_cast<std::ptrdiff_t>(options_.max_batch);
         answers.writes.assign(std::make_move_iterator(queue_.begin()),
                               std::make_move_iterator(end));
         queue_.erase(queue_.begin(), end);

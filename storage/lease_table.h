@@ -29,8 +29,8 @@ class WorkerTable;
 // Not thread-safe: see WorkerTable (lease_expiries() excepted).
 class LeaseTable {
  public:
-  LeaseTable(SQLite::Database& db, StatementCache& statements,
-             SweepTable& jobs, WorkerTable& workers, ResultTable& results)
+  LeaseTable(SQLite::Database& db, StatementCache& statements, SweepTable& jobs,
+             WorkerTable& workers, ResultTable& results)
       : db_(db),
         statements_(statements),
         jobs_(jobs),

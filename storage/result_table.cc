@@ -116,16 +116,16 @@ std::vector<MetricSample> ResultTable::Samples(
                     ".value=? ");
   }
   SQLite::Statement q(
-      db_,
-      absl::StrCat("SELECT j.sweep_id, ra.value, ca.value, m.value, "
-                   "r.parameter_count "
-                   "FROM jobs j "
-                   "JOIN result_metrics m ON m.job_id=j.job_id AND m.name=? "
-                   "JOIN results r ON r.job_id=j.job_id "
-                   "LEFT JOIN job_axes ra ON ra.job_id=j.job_id AND ra.axis=? "
-                   "LEFT JOIN job_axes ca ON ca.job_id=j.job_id AND ca.axis=? ",
-                   filter_joins, "WHERE j.state='SUCCEEDED' AND j.sweep_id IN (",
-                   absl::StrJoin(marks, ","), ") ORDER BY j.job_id"));
+      db_, absl::StrCat(
+               "SELECT j.sweep_id, ra.value, ca.value, m.value, "
+               "r.parameter_count "
+               "FROM jobs j "
+               "JOIN result_metrics m ON m.job_id=j.job_id AND m.name=? "
+               "JOIN results r ON r.job_id=j.job_id "
+               "LEFT JOIN job_axes ra ON ra.job_id=j.job_id AND ra.axis=? "
+               "LEFT JOIN job_axes ca ON ca.job_id=j.job_id AND ca.axis=? ",
+               filter_joins, "WHERE j.state='SUCCEEDED' AND j.sweep_id IN (",
+               absl::StrJoin(marks, ","), ") ORDER BY j.job_id"));
   int i = 1;
   q.bind(i++, metric);
   q.bind(i++, row_axis);
@@ -162,7 +162,8 @@ std::vector<ResultRow> ResultTable::List(const std::string& sweep_id,
   q.bind(3, limit);
   std::vector<ResultRow> rows;
   while (q.executeStep()) {
-    rows.push_back({q.getColumn(0).getInt64(), {}, storage::Blob(q.getColumn(1))});
+    rows.push_back(
+        {q.getColumn(0).getInt64(), {}, storage::Blob(q.getColumn(1))});
   }
   return rows;
 }

@@ -45,8 +45,8 @@ class ResultTable {
 
   // Results of SUCCEEDED jobs of a sweep with job_id > after_job_id, in
   // job order, without their axis values.
-  std::vector<ResultRow> List(const std::string& sweep_id,
-                              int64_t after_job_id, int limit);
+  std::vector<ResultRow> List(const std::string& sweep_id, int64_t after_job_id,
+                              int limit);
 
   // Names of the metrics stored for SUCCEEDED jobs of the sweeps, sorted.
   std::vector<std::string> MetricNames(

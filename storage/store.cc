@@ -83,10 +83,10 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(Options options) {
   sqlite3* writer = db->getHandle();
   std::unique_ptr<Store> store(new Store(std::move(options), std::move(db)));
   absl::StatusOr<std::unique_ptr<WalCheckpointer>> checkpointer =
-      WalCheckpointer::Start({store->options_.path,
-                              store->options_.checkpoint_frames,
-                              store->options_.restart_frames},
-                             writer);
+      WalCheckpointer::Start(
+          {store->options_.path, store->options_.checkpoint_frames,
+           store->options_.restart_frames},
+          writer);
   if (!checkpointer.ok()) return checkpointer.status();
   store->checkpointer_ = *std::move(checkpointer);
   store->writes_->Start();
@@ -126,10 +126,10 @@ absl::StatusOr<std::string> Store::GetSweepSpec(const std::string& sweep_id) {
 absl::StatusOr<std::vector<SweepRow>> Store::ListSweeps(int limit) {
   // One sweep at a time, so that writes can go between them.
   absl::StatusOr<std::vector<std::string>> ids =
-      Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_)
-           -> absl::StatusOr<std::vector<std::string>> {
-             return sweeps_->NewestIds(limit);
-           });
+      Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+               mutex_) -> absl::StatusOr<std::vector<std::string>> {
+        return sweeps_->NewestIds(limit);
+      });
   if (!ids.ok()) return ids.status();
   std::vector<SweepRow> rows;
   for (const std::string& id : *ids) {
@@ -143,8 +143,8 @@ absl::StatusOr<std::vector<SweepRow>> Store::ListSweeps(int limit) {
 absl::StatusOr<std::vector<JobRow>> Store::ListJobs(
     const std::string& sweep_id, std::optional<JobState> state,
     int64_t after_job_id, int limit) {
-  return Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_)
-              -> absl::StatusOr<std::vector<JobRow>> {
+  return Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                  mutex_) -> absl::StatusOr<std::vector<JobRow>> {
     return sweeps_->ListJobs(sweep_id, state, after_job_id, limit);
   });
 }
@@ -172,14 +172,15 @@ absl::StatusOr<int> Store::RetrySweep(const std::string& sweep_id) {
 
 absl::StatusOr<int> Store::CountCached(
     const std::vector<std::pair<std::string, std::string>>& keys_and_specs) {
-  return Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) -> absl::StatusOr<int> {
-    return sweeps_->CountCached(keys_and_specs);
-  });
+  return Read([&]()
+                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) -> absl::StatusOr<int> {
+                    return sweeps_->CountCached(keys_and_specs);
+                  });
 }
 
 absl::StatusOr<std::map<std::string, int64_t>> Store::CountJobsByState() {
-  return Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_)
-              -> absl::StatusOr<std::map<std::string, int64_t>> {
+  return Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                  mutex_) -> absl::StatusOr<std::map<std::string, int64_t>> {
     return sweeps_->CountByState();
   });
 }
@@ -193,8 +194,8 @@ absl::StatusOr<std::optional<Lease>> Store::LeaseJob(
   using Out = absl::StatusOr<std::optional<Lease>>;
   return writes_->Run<Out>([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) -> Out {
     absl::StatusOr<WorkerRow> worker = workers_->Read(worker_id);
-    return leases_->Claim(worker_id, worker.ok() ? &*worker : nullptr,
-                          lease_ms, Now());
+    return leases_->Claim(worker_id, worker.ok() ? &*worker : nullptr, lease_ms,
+                          Now());
   });
 }
 
@@ -203,22 +204,23 @@ void Store::TouchAndLease(
     std::function<void(absl::StatusOr<LeaseAttempt>)> done) {
   using Out = absl::StatusOr<LeaseAttempt>;
   writes_->Submit<Out>(
-      [this, worker_id, lease_ms]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) -> Out {
-        absl::StatusOr<WorkerRow> worker = workers_->Read(worker_id);
-        if (!worker.ok()) return worker.status();
-        LeaseAttempt out{*std::move(worker), std::nullopt};
-        const int64_t now = Now();
-        absl::StatusOr<std::optional<Lease>> lease =
-            leases_->Claim(worker_id, &out.worker, lease_ms, now);
-        if (!lease.ok()) return lease.status();
-        out.lease = *std::move(lease);
-        // Seen now, and idle unless Claim recorded its new job.
-        out.worker.last_seen_ms = now;
-        out.worker.current_job_id =
-            out.lease.has_value() ? out.lease->job.job_id : 0;
-        if (!out.lease.has_value()) workers_->SetJob(worker_id, 0, now);
-        return out;
-      },
+      [this, worker_id, lease_ms]()
+          ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) -> Out {
+            absl::StatusOr<WorkerRow> worker = workers_->Read(worker_id);
+            if (!worker.ok()) return worker.status();
+            LeaseAttempt out{*std::move(worker), std::nullopt};
+            const int64_t now = Now();
+            absl::StatusOr<std::optional<Lease>> lease =
+                leases_->Claim(worker_id, &out.worker, lease_ms, now);
+            if (!lease.ok()) return lease.status();
+            out.lease = *std::move(lease);
+            // Seen now, and idle unless Claim recorded its new job.
+            out.worker.last_seen_ms = now;
+            out.worker.current_job_id =
+                out.lease.has_value() ? out.lease->job.job_id : 0;
+            if (!out.lease.has_value()) workers_->SetJob(worker_id, 0, now);
+            return out;
+          },
       std::move(done));
 }
 
@@ -271,8 +273,8 @@ absl::Status Store::ExtendLeases(int64_t min_deadline_ms) {
 }
 
 absl::StatusOr<std::optional<int64_t>> Store::NextDeadline() {
-  return Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_)
-              -> absl::StatusOr<std::optional<int64_t>> {
+  return Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                  mutex_) -> absl::StatusOr<std::optional<int64_t>> {
     return leases_->NextDeadline();
   });
 }
@@ -298,18 +300,17 @@ absl::StatusOr<std::vector<MetricSample>> Store::MetricSamples(
     const std::vector<std::string>& sweep_ids, const std::string& metric,
     const std::string& row_axis, const std::string& col_axis,
     const std::vector<std::pair<std::string, double>>& filters) {
-  return Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_)
-              -> absl::StatusOr<std::vector<MetricSample>> {
+  return Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                  mutex_) -> absl::StatusOr<std::vector<MetricSample>> {
     return results_->Samples(sweep_ids, metric, row_axis, col_axis, filters);
   });
 }
 
 absl::StatusOr<std::vector<ResultRow>> Store::ListResults(
     const std::string& sweep_id, int64_t after_job_id, int limit) {
-  return Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_)
-              -> absl::StatusOr<std::vector<ResultRow>> {
-    std::vector<ResultRow> rows =
-        results_->List(sweep_id, after_job_id, limit);
+  return Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                  mutex_) -> absl::StatusOr<std::vector<ResultRow>> {
+    std::vector<ResultRow> rows = results_->List(sweep_id, after_job_id, limit);
     sweeps_->LoadAxes(&rows);
     return rows;
   });
@@ -317,8 +318,8 @@ absl::StatusOr<std::vector<ResultRow>> Store::ListResults(
 
 absl::StatusOr<std::vector<std::string>> Store::MetricNames(
     const std::vector<std::string>& sweep_ids) {
-  return Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_)
-              -> absl::StatusOr<std::vector<std::string>> {
+  return Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                  mutex_) -> absl::StatusOr<std::vector<std::string>> {
     return results_->MetricNames(sweep_ids);
   });
 }
@@ -350,8 +351,8 @@ absl::StatusOr<WorkerRow> Store::TouchWorker(const std::string& worker_id,
 }
 
 absl::StatusOr<std::vector<WorkerRow>> Store::ListWorkers() {
-  return Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_)
-              -> absl::StatusOr<std::vector<WorkerRow>> {
+  return Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                  mutex_) -> absl::StatusOr<std::vector<WorkerRow>> {
     return workers_->List();
   });
 }

@@ -204,7 +204,7 @@ class Store {
   // Runs `body` with the connection's lock held, turning SQLite's
   // exceptions into a status: the form of every read.
   template <typename F>
-  auto Read(F&& body) -> decltype(body()) ABSL_LOCKS_EXCLUDED(mutex_);
+  auto Read(F&& body) -> decltype(body());
   int64_t Now() const { return options_.now_ms(); }
 
   const Options options_;

@@ -234,20 +234,17 @@ TEST_F(StoreTest, LeasesByPriorityThenFifo) {
 TEST_F(StoreTest, CompleteIsFencedAndIdempotent) {
   AddSweep(1);
   Lease lease = MustLease();
-  auto hb = HeartbeatNow(lease.job.job_id, lease.token, "task:A", 10, 900,
-                              60000);
+  auto hb =
+      HeartbeatNow(lease.job.job_id, lease.token, "task:A", 10, 900, 60000);
   ASSERT_TRUE(hb.ok());
   EXPECT_FALSE(hb->cancel);
   EXPECT_EQ(store_->GetJob(lease.job.job_id)->phase, "task:A");
 
-  EXPECT_EQ(CompleteNow(lease.job.job_id, lease.token + 1, Result(0.1))
-                .code(),
+  EXPECT_EQ(CompleteNow(lease.job.job_id, lease.token + 1, Result(0.1)).code(),
             absl::StatusCode::kAborted);
-  ASSERT_TRUE(
-      CompleteNow(lease.job.job_id, lease.token, Result(0.1)).ok());
+  ASSERT_TRUE(CompleteNow(lease.job.job_id, lease.token, Result(0.1)).ok());
   // Retried after a lost reply: same token, no second result.
-  ASSERT_TRUE(
-      CompleteNow(lease.job.job_id, lease.token, Result(0.2)).ok());
+  ASSERT_TRUE(CompleteNow(lease.job.job_id, lease.token, Result(0.2)).ok());
   auto samples = store_->MetricSamples({lease.job.sweep_id}, "forgetting",
                                        "model.width", "seed");
   ASSERT_TRUE(samples.ok());
@@ -258,10 +255,9 @@ TEST_F(StoreTest, CompleteIsFencedAndIdempotent) {
   EXPECT_EQ((*samples)[0].parameter_count, 1234);
   EXPECT_EQ(*store_->GetResultBlob(lease.job.job_id), "result-blob");
   // Heartbeats and failures after completion are stale.
-  EXPECT_EQ(HeartbeatNow(lease.job.job_id, lease.token, "", 0, 0, 1)
-                .status()
-                .code(),
-            absl::StatusCode::kAborted);
+  EXPECT_EQ(
+      HeartbeatNow(lease.job.job_id, lease.token, "", 0, 0, 1).status().code(),
+      absl::StatusCode::kAborted);
   EXPECT_EQ(FailNow(lease.job.job_id, lease.token, "x", false).code(),
             absl::StatusCode::kAborted);
 }
@@ -279,8 +275,7 @@ TEST_F(StoreTest, RepeatedSampleQueriesSeeEveryNewResult) {
   for (int done = 1; done <= 4; ++done) {
     Lease lease = MustLease();
     ASSERT_TRUE(
-        CompleteNow(lease.job.job_id, lease.token, Result(0.1 * done))
-            .ok());
+        CompleteNow(lease.job.job_id, lease.token, Result(0.1 * done)).ok());
     // Asked twice: the second answer (from memory) equals the first.
     const size_t in_a = done < 4 ? done : 3;
     EXPECT_EQ(count({a}), in_a);
@@ -309,13 +304,11 @@ TEST_F(StoreTest, ExpiredLeaseIsRetriedThenFails) {
   Lease second = MustLease("w-b");
   EXPECT_EQ(second.job.attempt, 2);
   // The first worker comes back: its token no longer counts.
-  EXPECT_EQ(HeartbeatNow(first.job.job_id, first.token, "", 0, 0, 1)
-                .status()
-                .code(),
-            absl::StatusCode::kAborted);
   EXPECT_EQ(
-      CompleteNow(first.job.job_id, first.token, Result(0.3)).code(),
+      HeartbeatNow(first.job.job_id, first.token, "", 0, 0, 1).status().code(),
       absl::StatusCode::kAborted);
+  EXPECT_EQ(CompleteNow(first.job.job_id, first.token, Result(0.3)).code(),
+            absl::StatusCode::kAborted);
   // Second attempt also dies: max_attempts reached.
   now_ += 60001;
   ASSERT_TRUE(store_->ExpireLeases().ok());
@@ -337,8 +330,7 @@ TEST_F(StoreTest, ReleaseRequeuesWithoutUsingAnAttempt) {
   AddSweep(1);
   Lease lease = MustLease();
   ASSERT_TRUE(
-      FailNow(lease.job.job_id, lease.token, "worker stopping", true)
-          .ok());
+      FailNow(lease.job.job_id, lease.token, "worker stopping", true).ok());
   auto job = store_->GetJob(lease.job.job_id);
   EXPECT_EQ(job->state, JobState::kQueued);
   EXPECT_EQ(job->attempt, 0);
@@ -349,7 +341,7 @@ TEST_F(StoreTest, FailureIsStoredWithReason) {
   AddSweep(1);
   Lease lease = MustLease();
   ASSERT_TRUE(FailNow(lease.job.job_id, lease.token,
-                            "non-finite loss at task:A step 3", false)
+                      "non-finite loss at task:A step 3", false)
                   .ok());
   auto job = store_->GetJob(lease.job.job_id);
   EXPECT_EQ(job->state, JobState::kFailed);
@@ -365,12 +357,10 @@ TEST_F(StoreTest, CancelStopsQueuedAtOnceAndLeasedAtHeartbeat) {
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(out->cancelled, 2);
   EXPECT_EQ(out->stopping, 1);
-  auto hb =
-      HeartbeatNow(lease.job.job_id, lease.token, "task:A", 5, 10, 60000);
+  auto hb = HeartbeatNow(lease.job.job_id, lease.token, "task:A", 5, 10, 60000);
   ASSERT_TRUE(hb.ok());
   EXPECT_TRUE(hb->cancel);
-  ASSERT_TRUE(
-      FailNow(lease.job.job_id, lease.token, "cancelled", false).ok());
+  ASSERT_TRUE(FailNow(lease.job.job_id, lease.token, "cancelled", false).ok());
   auto sweep = store_->GetSweep(id);
   EXPECT_EQ(sweep->counts[static_cast<int>(JobState::kCancelled)], 3);
   EXPECT_TRUE(sweep->done());
@@ -452,11 +442,9 @@ TEST_F(StoreTest, CancelOneJobAndRetryFailedOnes) {
   EXPECT_EQ(out->stopping, 0);
   EXPECT_EQ(store_->CancelSweep(id, {999}).status().code(),
             absl::StatusCode::kNotFound);
-  ASSERT_TRUE(
-      FailNow(first.job.job_id, first.token, "boom", false).ok());
+  ASSERT_TRUE(FailNow(first.job.job_id, first.token, "boom", false).ok());
   Lease third = MustLease();
-  ASSERT_TRUE(
-      CompleteNow(third.job.job_id, third.token, Result(0.1)).ok());
+  ASSERT_TRUE(CompleteNow(third.job.job_id, third.token, Result(0.1)).ok());
 
   auto requeued = store_->RetrySweep(id);
   ASSERT_TRUE(requeued.ok());
@@ -475,8 +463,7 @@ TEST_F(StoreTest, CancelOneJobAndRetryFailedOnes) {
 TEST_F(StoreTest, IdenticalSpecIsServedFromTheCacheUnlessRerun) {
   AddSweep(1);
   Lease lease = MustLease();
-  ASSERT_TRUE(
-      CompleteNow(lease.job.job_id, lease.token, Result(0.25)).ok());
+  ASSERT_TRUE(CompleteNow(lease.job.job_id, lease.token, Result(0.25)).ok());
 
   NewSweep again;
   again.name = "again";
@@ -563,8 +550,7 @@ TEST_F(StoreTest, ADoneMayWriteAgain) {
                     [&](absl::StatusOr<HeartbeatOutcome> out) {
                       ASSERT_TRUE(out.ok());
                       // A blocking write from the answering thread.
-                      again = CompleteNow(a.job.job_id, a.token,
-                                                  Result(0.1));
+                      again = CompleteNow(a.job.job_id, a.token, Result(0.1));
                       done.Notify();
                     });
   ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
@@ -627,10 +613,8 @@ TEST_F(StoreTest, ConcurrentWorkersEachJobOnce) {
         ASSERT_TRUE(lease.ok()) << lease.status();
         if (!lease->has_value()) return;
         const Lease& l = **lease;
-        ASSERT_TRUE(
-            HeartbeatNow(l.job.job_id, l.token, "", 1, 1, 60000).ok());
-        ASSERT_TRUE(
-            CompleteNow(l.job.job_id, l.token, Result(0.01 * w)).ok());
+        ASSERT_TRUE(HeartbeatNow(l.job.job_id, l.token, "", 1, 1, 60000).ok());
+        ASSERT_TRUE(CompleteNow(l.job.job_id, l.token, Result(0.01 * w)).ok());
         ++completed;
       }
     });

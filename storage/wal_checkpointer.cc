@@ -18,8 +18,8 @@ absl::StatusOr<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Start(
   std::unique_ptr<WalCheckpointer> c(
       new WalCheckpointer(std::move(options), writer));
   try {
-    c->connection_ = std::make_unique<SQLite::Database>(
-        c->options_.path, SQLite::OPEN_READWRITE);
+    c->connection_ = std::make_unique<SQLite::Database>(c->options_.path,
+                                                        SQLite::OPEN_READWRITE);
     c->connection_->setBusyTimeout(5000);
     // Reads the header, so that this connection knows the file is in WAL
     // mode (until then its checkpoints do nothing).

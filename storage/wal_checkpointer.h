@@ -52,8 +52,7 @@ class WalCheckpointer {
   WalCheckpointer(Options options, sqlite3* writer);
   // SQLite's WAL hook on the writer, after each commit: wakes the
   // checkpointer, or finishes a checkpoint so that the WAL restarts.
-  static int OnWalCommit(void* self, sqlite3* db, const char* name,
-                         int frames);
+  static int OnWalCommit(void* self, sqlite3* db, const char* name, int frames);
   // Checkpoints on connection_ when woken.
   void Loop();
 

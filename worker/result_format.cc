@@ -45,8 +45,7 @@ std::string ResultJson(const v1::JobResult& r) {
   return out;
 }
 
-std::string ResultText(const v1::ExperimentSpec& spec,
-                       const v1::JobResult& r) {
+std::string ResultText(const v1::ExperimentSpec& spec, const v1::JobResult& r) {
   std::string out = absl::StrFormat(
       "experiment: mlp depth %d width %d, pretrain %d examples, seed %d, %s\n"
       "parameters: %d\n"

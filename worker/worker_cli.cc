@@ -57,8 +57,8 @@ absl::StatusOr<Worker::Options> WorkerOptionsFromFlags() {
   options.client_cert_file = absl::GetFlag(FLAGS_client_cert);
   options.client_key_file = absl::GetFlag(FLAGS_client_key);
   options.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
-  absl::StatusOr<std::string> token = ResolveToken(
-      absl::GetFlag(FLAGS_token), absl::GetFlag(FLAGS_token_file));
+  absl::StatusOr<std::string> token =
+      ResolveToken(absl::GetFlag(FLAGS_token), absl::GetFlag(FLAGS_token_file));
   if (!token.ok()) return token.status();
   options.token = *token;
   options.data_roots = absl::GetFlag(FLAGS_data_roots);

@@ -213,7 +213,8 @@ TEST_F(WorkerTest, WaitsForTheSchedulerToComeUp) {
   Worker worker(WorkerOptions(1));
   std::thread run([&] { EXPECT_TRUE(worker.Run().ok()); });
   // The worker found nobody at the port and is backing off.
-  ASSERT_TRUE(fixtures::WaitFor([&] { return worker.scheduler_failures() > 0; }));
+  ASSERT_TRUE(
+      fixtures::WaitFor([&] { return worker.scheduler_failures() > 0; }));
   StartServer(port);
   const std::string id = Submit(kQuickBase, "");
   run.join();

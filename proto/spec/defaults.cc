@@ -84,9 +84,11 @@ v1::ExperimentSpec ResolveDefaults(const v1::ExperimentSpec& spec) {
   }
 
   v1::PretrainSpec& pretrain = *r.mutable_pretrain();
-  if (!pretrain.has_examples()) pretrain.set_examples(protocol::kPretrainExamples);
+  if (!pretrain.has_examples())
+    pretrain.set_examples(protocol::kPretrainExamples);
   if (!pretrain.has_steps()) pretrain.set_steps(protocol::kPretrainSteps);
-  if (!pretrain.has_batch_size()) pretrain.set_batch_size(protocol::kPretrainBatch);
+  if (!pretrain.has_batch_size())
+    pretrain.set_batch_size(protocol::kPretrainBatch);
   if (!pretrain.has_lr()) pretrain.set_lr(protocol::kPretrainLr);
 
   if (r.tasks().empty()) {

@@ -10,9 +10,9 @@
 #include "forgetlab/v1/forgetlab.pb.h"
 #include "google/protobuf/stubs/logging.h"
 #include "proto/spec/grid.h"
+#include "proto/spec/spec_io.h"
 #include "proto/spec/spec_key.h"
 #include "proto/spec/validate.h"
-#include "proto/spec/spec_io.h"
 
 // Invalid input is the point; protobuf's log lines about it are noise.
 extern "C" int LLVMFuzzerInitialize(int*, char***) {

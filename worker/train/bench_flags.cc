@@ -30,13 +30,17 @@ const std::vector<Flag>& Flags() {
       {"blocks_per_stage",
        [](auto& v, BenchSettings* s) { s->config.blocks_per_stage = Int(v); }},
       {"dim", [](auto& v, BenchSettings* s) { s->config.dim = Int(v); }},
-      {"vit_depth", [](auto& v, BenchSettings* s) { s->config.vit_depth = Int(v); }},
+      {"vit_depth",
+       [](auto& v, BenchSettings* s) { s->config.vit_depth = Int(v); }},
       {"heads", [](auto& v, BenchSettings* s) { s->config.heads = Int(v); }},
-      {"mlp_ratio", [](auto& v, BenchSettings* s) { s->config.mlp_ratio = Int(v); }},
+      {"mlp_ratio",
+       [](auto& v, BenchSettings* s) { s->config.mlp_ratio = Int(v); }},
       {"patch_size",
        [](auto& v, BenchSettings* s) { s->config.patch_size = Int(v); }},
       {"pretrain_examples",
-       [](auto& v, BenchSettings* s) { s->config.pretrain_examples = Int64(v); }},
+       [](auto& v, BenchSettings* s) {
+         s->config.pretrain_examples = Int64(v);
+       }},
       {"pretrain_steps",
        [](auto& v, BenchSettings* s) { s->config.pretrain_steps = Int(v); }},
       {"pretrain_batch",
@@ -47,8 +51,10 @@ const std::vector<Flag>& Flags() {
        [](auto& v, BenchSettings* s) { s->config.task_steps = Int(v); }},
       {"task_batch",
        [](auto& v, BenchSettings* s) { s->config.task_batch = Int(v); }},
-      {"task_lr", [](auto& v, BenchSettings* s) { s->config.task_lr = Real(v); }},
-      {"momentum", [](auto& v, BenchSettings* s) { s->config.momentum = Real(v); }},
+      {"task_lr",
+       [](auto& v, BenchSettings* s) { s->config.task_lr = Real(v); }},
+      {"momentum",
+       [](auto& v, BenchSettings* s) { s->config.momentum = Real(v); }},
       {"eval_every",
        [](auto& v, BenchSettings* s) { s->config.eval_every = Int(v); }},
       {"seed", [](auto& v, BenchSettings* s) { s->config.seed = Int64(v); }},
@@ -59,12 +65,15 @@ const std::vector<Flag>& Flags() {
        }},
       {"data_path", [](auto& v, BenchSettings* s) { s->config.data.path = v; }},
       {"device", [](auto& v, BenchSettings* s) { s->options.device = v; }},
-      {"threads", [](auto& v, BenchSettings* s) { s->options.threads = Int(v); }},
+      {"threads",
+       [](auto& v, BenchSettings* s) { s->options.threads = Int(v); }},
       {"repeats", [](auto& v, BenchSettings* s) { s->repeats = Int(v); }},
       // 0: MLPs through autograd, for a side-by-side with the hand-written
       // step (the default, 1).
       {"mlp_fast_path",
-       [](auto& v, BenchSettings* s) { s->options.mlp_fast_path = Int(v) != 0; }},
+       [](auto& v, BenchSettings* s) {
+         s->options.mlp_fast_path = Int(v) != 0;
+       }},
   };
   return *flags;
 }
@@ -116,10 +125,9 @@ std::string BenchResultJson(const BenchSettings& settings,
       "\"samples_per_second\": %.1f, \"blas\": \"%s\"}\n",
       result.device.c_str(), config.family.c_str(), config.width,
       static_cast<long long>(config.pretrain_examples),
-      static_cast<long long>(result.parameter_count),
-      metric("forgetting"), metric("acc"),
-      result.pretrain_seconds, result.finetune_seconds, result.total_seconds,
-      result.samples_per_second, BlasLibrary().c_str());
+      static_cast<long long>(result.parameter_count), metric("forgetting"),
+      metric("acc"), result.pretrain_seconds, result.finetune_seconds,
+      result.total_seconds, result.samples_per_second, BlasLibrary().c_str());
   return line;
 }
 

@@ -20,8 +20,9 @@ int main(int argc, char** argv) {
   // Later repeats run warm: the dataset is loaded and, on a GPU, the CUDA
   // context, libraries and kernels are too.
   for (int i = 0; i < std::max(1, settings.repeats); ++i) {
-    const forgetlab::train::TrainStatus status = forgetlab::train::RunExperiment(
-        settings.config, settings.options, &result);
+    const forgetlab::train::TrainStatus status =
+        forgetlab::train::RunExperiment(settings.config, settings.options,
+                                        &result);
     if (!status.ok()) {
       std::fprintf(stderr, "error: %s\n", status.message.c_str());
       return 1;

@@ -4,9 +4,8 @@
 
 namespace forgetlab::train {
 
-MlpStep::MlpStep(std::vector<torch::nn::Linear> layers,
-                 torch::nn::Linear head, int64_t batch,
-                 const torch::TensorOptions& options)
+MlpStep::MlpStep(std::vector<torch::nn::Linear> layers, torch::nn::Linear head,
+                 int64_t batch, const torch::TensorOptions& options)
     : layers_(std::move(layers)), head_(std::move(head)) {
   for (const torch::nn::Linear& layer : layers_) {
     const int64_t width = layer->weight.size(0);
@@ -49,8 +48,8 @@ torch::Tensor MlpStep::Run(const torch::Tensor& images,
                            at::Reduction::Mean, /*ignore_index=*/-100);
   at::nll_loss_backward_out(log_prob_grads_, one_, log_probs_, labels, {},
                             at::Reduction::Mean, -100, total_weight_);
-  at::_log_softmax_backward_data_out(logit_grads_, log_prob_grads_,
-                                     log_probs_, 1, logits_.scalar_type());
+  at::_log_softmax_backward_data_out(logit_grads_, log_prob_grads_, log_probs_,
+                                     1, logits_.scalar_type());
   // Backward, from the head down: grads_ holds (weight, bias) per layer.
   torch::Tensor grad = logit_grads_;
   torch::Tensor weight = head_->weight;

@@ -9,7 +9,6 @@
 
 namespace forgetlab::train {
 
-
 // The forward and backward pass of an MLP body (Linear + ReLU layers) and a
 // linear head under cross-entropy, without autograd. It makes the ATen calls
 // autograd makes for this graph (addmm forward; log-softmax and NLL loss;

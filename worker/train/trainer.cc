@@ -90,8 +90,8 @@ std::string CheckpointKey(const ExperimentConfig& c) {
   if (c.family == "resnet") {
     key << c.width_multiplier << "|" << c.blocks_per_stage << "|";
   } else if (c.family == "vit") {
-    key << c.patch_size << "|" << c.dim << "|" << c.vit_depth << "|"
-        << c.heads << "|" << c.mlp_ratio << "|" << c.pooling << "|";
+    key << c.patch_size << "|" << c.dim << "|" << c.vit_depth << "|" << c.heads
+        << "|" << c.mlp_ratio << "|" << c.pooling << "|";
   } else {
     key << c.depth << "|" << c.width << "|";
   }
