@@ -21,13 +21,13 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "forgetlab/v1/forgetlab.grpc.pb.h"
 #include "proto/net/channel.h"
 #include "proto/spec/grid.h"
 #include "server/convert.h"
 #include "server/scheduler.h"
 #include "storage/store.h"
-#include "tests/fixtures.h"
 
 ABSL_FLAG(int, jobs, 100000, "jobs in the stored sweep (a multiple of 100)");
 ABSL_FLAG(std::string, db, "",
@@ -110,10 +110,15 @@ absl::StatusOr<std::string> Populate(storage::Store* store, int jobs) {
     (*result.mutable_metrics())["acc"] = (b + 0.9) / 2;
     result.set_parameter_count(1000);
     result.set_device("cpu");
-    absl::Status s = fixtures::Await<absl::Status>([&](auto done) {
-      store->CompleteJob((*lease)->job.job_id, (*lease)->token,
-                         ResultRecordFromProto(result), nullptr, done);
-    });
+    absl::Status s;
+    absl::Notification stored;
+    store->CompleteJob((*lease)->job.job_id, (*lease)->token,
+                       ResultRecordFromProto(result), nullptr,
+                       [&](absl::Status outcome) {
+                         s = std::move(outcome);
+                         stored.Notify();
+                       });
+    stored.WaitForNotification();
     if (!s.ok()) return s;
   }
   return *id;
