@@ -12,8 +12,8 @@
 #include "proto/spec/grid.h"
 #include "proto/spec/validate.h"
 #include "server/convert.h"
-#include "server/grpc_status.h"
 #include "server/lease_dispatcher.h"
+#include "server/request_limits.h"
 #include "server/table_query.h"
 #include "server/unary_call.h"
 #include "server/watch_hub.h"
@@ -21,22 +21,12 @@
 namespace forgetlab {
 namespace {
 
-constexpr size_t kMaxNameLength = 256;
 constexpr int kMaxJobsPage = 10000;
 constexpr int kDefaultJobsPage = 1000;
 constexpr int kMaxResultsPage = 5000;
 constexpr int kDefaultResultsPage = 500;
 constexpr int kDefaultSweepsListed = 100;
 constexpr int kMaxSweepsListed = 1000;
-
-// A server stream that ends at once with an error.
-class FailedWriter : public grpc::ServerWriteReactor<v1::SweepEvent> {
- public:
-  explicit FailedWriter(const absl::Status& status) {
-    Finish(ToGrpcStatus(status));
-  }
-  void OnDone() override { delete this; }
-};
 
 }  // namespace
 
@@ -96,11 +86,11 @@ grpc::ServerWriteReactor<v1::SweepEvent>* ClientService::WatchSweep(
     grpc::CallbackServerContext* context,
     const v1::WatchSweepRequest* request) {
   absl::StatusOr<Principal> who = policy_->Authorize(*context, Access::kRead);
-  if (!who.ok()) return new FailedWriter(who.status());
+  if (!who.ok()) return WatchHub::Refuse(who.status());
   // Only whether the sweep exists: its job counts would cost a scan.
   absl::StatusOr<std::string> exists =
       store_->GetSweepSpec(request->sweep_id());
-  if (!exists.ok()) return new FailedWriter(exists.status());
+  if (!exists.ok()) return WatchHub::Refuse(exists.status());
   return hub_->Watch(request->sweep_id());
 }
 

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "server/convert.h"
+#include "server/grpc_status.h"
 
 namespace forgetlab {
 
@@ -112,11 +113,18 @@ namespace {
 // A server stream that ends at once with an error.
 class FailedWatch : public grpc::ServerWriteReactor<v1::SweepEvent> {
  public:
-  explicit FailedWatch(const grpc::Status& status) { Finish(status); }
+  explicit FailedWatch(const absl::Status& status) {
+    Finish(ToGrpcStatus(status));
+  }
   void OnDone() override { delete this; }
 };
 
 }  // namespace
+
+grpc::ServerWriteReactor<v1::SweepEvent>* WatchHub::Refuse(
+    const absl::Status& status) {
+  return new FailedWatch(status);
+}
 
 WatchHub::WatchHub(storage::Store* store) : store_(store) {
   thread_ = std::thread([this] { Loop(); });
@@ -138,8 +146,7 @@ grpc::ServerWriteReactor<v1::SweepEvent>* WatchHub::Watch(
   {
     absl::MutexLock lock(&mu_);
     if (stop_) {
-      return new FailedWatch(
-          grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
+      return Refuse(absl::UnavailableError("server shutting down"));
     }
     watchers_.emplace(sweep_id, watcher);
   }

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "forgetlab/v1/forgetlab.pb.h"
 #include "storage/store.h"
@@ -39,6 +40,11 @@ class WatchHub {
   // A stream of `sweep_id`'s events, starting with its current counts and
   // ending (OK) after the event that shows the sweep done.
   grpc::ServerWriteReactor<v1::SweepEvent>* Watch(const std::string& sweep_id);
+
+  // A stream that ends at once with `status` (not OK), for a watch refused
+  // before it starts.
+  static grpc::ServerWriteReactor<v1::SweepEvent>* Refuse(
+      const absl::Status& status);
 
   // The sweep changed; `job`, when given, is the job that changed.
   void Publish(const std::string& sweep_id,

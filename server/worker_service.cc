@@ -13,13 +13,13 @@
 #include "server/convert.h"
 #include "server/grpc_status.h"
 #include "server/lease_dispatcher.h"
+#include "server/request_limits.h"
 #include "server/server_metrics.h"
 #include "server/watch_hub.h"
 
 namespace forgetlab {
 namespace {
 
-constexpr size_t kMaxNameLength = 256;
 constexpr size_t kMaxErrorLength = 4096;
 constexpr int kMaxDatasets = 64;
 constexpr size_t kMaxDatasetName = 64;
