@@ -121,6 +121,9 @@ int RunCli(int argc, char** argv) {
     cmd->add_option("--where", query.where,
                     "only results with PATH=VALUE, e.g. finetune.lr=0.01 "
                     "(repeatable)");
+    cmd->add_flag("--strict", query.strict,
+                  "fail (exit 2) when the cells pool over a field that "
+                  "neither --rows, --cols nor --where fixes");
   };
   CLI::App* table = app.add_subcommand(
       "table",
@@ -218,7 +221,8 @@ int RunCli(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help is a "parse error" that exits 0; every real one is bad usage.
+    return app.exit(e) == 0 ? 0 : 2;
   }
   return code;
 }

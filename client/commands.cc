@@ -230,6 +230,14 @@ namespace {
 
 // Fetches the table; on failure prints why and returns the exit code.
 int FetchTable(Connection& c, const TableQuery& q, v1::Table* table) {
+  if (q.rows == q.cols) {
+    std::fprintf(stderr,
+                 "forgetlab: --rows and --cols are both %s; pick two "
+                 "different fields (e.g. --rows=model.width "
+                 "--cols=pretrain.examples)\n",
+                 q.rows.c_str());
+    return 2;
+  }
   v1::QueryTableRequest request;
   for (const std::string& id : q.ids) request.add_sweep_ids(id);
   request.set_metric(q.metric);
@@ -252,7 +260,25 @@ int FetchTable(Connection& c, const TableQuery& q, v1::Table* table) {
   }
   auto ctx = c.Context();
   grpc::Status s = c.stub()->QueryTable(ctx.get(), request, table);
-  return s.ok() ? 0 : c.Fail(s);
+  if (s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+    // An unknown metric or axis: the command line is at fault.
+    std::fprintf(stderr, "forgetlab: %s\n", s.error_message().c_str());
+    return 2;
+  }
+  if (!s.ok()) return c.Fail(s);
+  if (q.strict && table->pooled_over_size() > 0) {
+    std::vector<std::string> axes;
+    for (const v1::PooledAxis& p : table->pooled_over()) {
+      axes.push_back(absl::StrCat(p.path(), " (", absl::StrJoin(p.values(), ", "),
+                                  ")"));
+    }
+    std::fprintf(stderr,
+                 "forgetlab: --strict: the cells pool over %s; fix each with "
+                 "--where PATH=VALUE, or make it --rows or --cols\n",
+                 absl::StrJoin(axes, ", ").c_str());
+    return 2;
+  }
+  return 0;
 }
 
 }  // namespace

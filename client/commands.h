@@ -21,6 +21,7 @@ struct TableQuery {
   std::vector<std::string> where;  // "path=value"
   std::string agg = "mean";
   std::string format = "text";
+  bool strict = false;  // exit 2 when the cells pool over an unfixed field
 };
 
 int RunSubmit(Connection& c, const std::string& file, bool dry_run);

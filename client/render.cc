@@ -62,9 +62,13 @@ double CellValue(const v1::TableCell& cell, Aggregation agg) {
   return agg == Aggregation::kMedian ? cell.median() : cell.mean();
 }
 
-// Rows of a model-scale axis (model.*) also show the parameter count.
+// Rows of a model-scale axis (model.*) also show the parameter count, when
+// the row holds one model size.
 std::string RowLabel(const v1::Table& table, const v1::TableRow& row) {
-  if (table.row_axis().rfind("model.", 0) != 0) return AxisValue(row.value());
+  if (table.row_axis().rfind("model.", 0) != 0 ||
+      row.parameter_count_min() != row.parameter_count_max()) {
+    return AxisValue(row.value());
+  }
   return absl::StrCat(AxisValue(row.value()), " (",
                       Grouped(row.parameter_count()), " params)");
 }
@@ -76,6 +80,25 @@ std::string Title(const v1::Table& table, Aggregation agg) {
                          : "mean ± 95% CI half-width (n)";
   return absl::StrCat(table.metric(), ": ", what, "; rows ", table.row_axis(),
                       ", columns ", table.col_axis());
+}
+
+// The lines under the title that say what the cells pooled and dropped:
+// "pooled over: model.depth (3 values)", "duplicates dropped: 2 (...)".
+std::vector<std::string> PoolingNotes(const v1::Table& table) {
+  std::vector<std::string> notes;
+  if (table.pooled_over_size() > 0) {
+    std::vector<std::string> axes;
+    for (const v1::PooledAxis& p : table.pooled_over()) {
+      axes.push_back(absl::StrCat(p.path(), " (", p.values_size(), " values)"));
+    }
+    notes.push_back(absl::StrCat("pooled over: ", absl::StrJoin(axes, ", ")));
+  }
+  if (table.duplicates_dropped() > 0) {
+    notes.push_back(absl::StrCat(
+        "duplicates dropped: ", table.duplicates_dropped(),
+        " (the same experiment in more than one sweep counts once)"));
+  }
+  return notes;
 }
 
 // Display width of a UTF-8 string (counts code points).
@@ -155,7 +178,17 @@ std::string TableJson(const v1::Table& table, Aggregation agg) {
   std::string out = absl::StrCat(
       "{\"metric\": ", JsonString(table.metric()),
       ", \"row_axis\": ", JsonString(table.row_axis()),
-      ", \"col_axis\": ", JsonString(table.col_axis()), ", \"cells\": [");
+      ", \"col_axis\": ", JsonString(table.col_axis()),
+      ", \"duplicates_dropped\": ", table.duplicates_dropped(),
+      ", \"pooled_over\": [");
+  for (int i = 0; i < table.pooled_over_size(); ++i) {
+    const v1::PooledAxis& p = table.pooled_over(i);
+    std::vector<std::string> values;
+    for (const std::string& v : p.values()) values.push_back(JsonString(v));
+    absl::StrAppend(&out, i ? ", " : "", "{\"path\": ", JsonString(p.path()),
+                    ", \"values\": [", absl::StrJoin(values, ", "), "]}");
+  }
+  absl::StrAppend(&out, "], \"cells\": [");
   for (int i = 0; i < table.cells_size(); ++i) {
     const v1::TableCell& c = table.cells(i);
     absl::StrAppend(
@@ -209,8 +242,11 @@ std::string TableCsv(const v1::Table& table) {
 }
 
 std::string TableMarkdown(const v1::Table& table, Aggregation agg) {
-  std::string out =
-      absl::StrCat("**", Title(table, agg), "**\n\n| ", table.row_axis(), " |");
+  std::string out = absl::StrCat("**", Title(table, agg), "**\n\n");
+  for (const std::string& note : PoolingNotes(table)) {
+    absl::StrAppend(&out, "_", note, "_\n\n");
+  }
+  absl::StrAppend(&out, "| ", table.row_axis(), " |");
   for (double col : table.cols())
     absl::StrAppend(&out, " ", AxisValue(col), " |");
   absl::StrAppend(&out, "\n|---|");
@@ -254,6 +290,9 @@ std::string TableText(const v1::Table& table, bool color, Aggregation agg) {
       widths[i] = std::max(widths[i], Width(line[i]));
   }
   std::string out = absl::StrCat(Title(table, agg), "\n");
+  for (const std::string& note : PoolingNotes(table)) {
+    absl::StrAppend(&out, note, "\n");
+  }
   for (size_t r = 0; r < grid.size(); ++r) {
     std::string line;
     for (size_t i = 0; i < grid[r].size(); ++i) {

@@ -17,7 +17,9 @@ enum class Aggregation {
   kRaw,     // every value, in job order
 };
 
-// {"metric": str, "row_axis": str, "col_axis": str, "cells": [{"row": number,
+// {"metric": str, "row_axis": str, "col_axis": str, "duplicates_dropped":
+//  int, "pooled_over": [{"path": str, "values": [str, ...]}],
+//  "cells": [{"row": number,
 //  "col": number, "n": int, "mean": x, "std": x, "sem": x, "ci95_low": x,
 //  "ci95_high": x, "min": x, "max": x}]}
 // With kMedian each cell also has "median": x; with kRaw "values": [x, ...].
@@ -27,8 +29,10 @@ std::string TableJson(const v1::Table& table,
 // ci95_high,min,max,median,values (values joined by ';'); one line per
 // cell.
 std::string TableCsv(const v1::Table& table);
-// A grid: rows = row axis (with parameter counts), columns = col axis, cells
-// "mean ± half-CI (n)" (or the median, or the raw values).
+// A grid: rows = row axis (with the parameter count when a model.* row holds
+// one model size), columns = col axis, cells "mean ± half-CI (n)" (or the
+// median, or the raw values). Under the title, "pooled over: PATH (N
+// values)" and "duplicates dropped: N" when they apply.
 std::string TableMarkdown(const v1::Table& table,
                           Aggregation agg = Aggregation::kMean);
 // Like Markdown, aligned for a terminal; `color` shades cells by value.

@@ -13,6 +13,7 @@ namespace {
 using google::protobuf::Struct;
 using google::protobuf::Value;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 v1::Table SampleTable() {
   v1::Table t;
@@ -51,6 +52,34 @@ Struct ParseJson(const std::string& text) {
       google::protobuf::util::JsonStringToMessage("{\"v\": " + text + "}", &s);
   EXPECT_TRUE(status.ok()) << status.message() << "\n" << text;
   return s;
+}
+
+TEST(RenderTest, PooledAndDroppedAreSaidInEveryFormat) {
+  v1::Table t = SampleTable();
+  t.set_duplicates_dropped(2);
+  v1::PooledAxis* pooled = t.add_pooled_over();
+  pooled->set_path("model.depth");
+  for (const char* v : {"1", "2", "4"}) pooled->add_values(v);
+  // Row 32 holds one model size, row 128 three.
+  t.mutable_rows(0)->set_parameter_count_min(26506);
+  t.mutable_rows(0)->set_parameter_count_max(26506);
+  t.mutable_rows(1)->set_parameter_count_min(100000);
+  t.mutable_rows(1)->set_parameter_count_max(140000);
+  for (const std::string& text :
+       {TableText(t, false), TableMarkdown(t)}) {
+    EXPECT_THAT(text, HasSubstr("pooled over: model.depth (3 values)"));
+    EXPECT_THAT(text, HasSubstr("duplicates dropped: 2"));
+    EXPECT_THAT(text, HasSubstr("32 (26,506 params)"));
+    EXPECT_THAT(text, Not(HasSubstr("118,282")));
+  }
+  const Struct root = ParseJson(TableJson(t));
+  const Struct& j = root.fields().at("v").struct_value();
+  EXPECT_EQ(j.fields().at("duplicates_dropped").number_value(), 2);
+  const auto& list = j.fields().at("pooled_over").list_value();
+  ASSERT_EQ(list.values_size(), 1);
+  const Struct& axis = list.values(0).struct_value();
+  EXPECT_EQ(axis.fields().at("path").string_value(), "model.depth");
+  EXPECT_EQ(axis.fields().at("values").list_value().values_size(), 3);
 }
 
 TEST(RenderTest, TableJsonHasTheDocumentedShape) {

@@ -279,6 +279,97 @@ TEST_F(SchedulerTest, WorkerLifecycleAndTable) {
   EXPECT_FALSE(workers.workers(0).lost());
 }
 
+TEST_F(SchedulerTest, TableCountsAnExperimentOnceAndSaysWhatItPooled) {
+  // Two depths, two widths, two seeds; forgetting = 0.1 x depth + seed / 100
+  // and 1000 x depth parameters.
+  const std::string first = SubmitOk(Sweep(R"pb(
+    name: "depths"
+    base { data { dataset: "synthetic" } }
+    axes { path: "model.width" values: [ 16, 32 ] }
+    axes { path: "model.depth" values: [ 1, 2 ] }
+    seeds: [ 0, 1 ]
+  )pb"));
+  const std::string worker = Register();
+  for (int i = 0; i < 8; ++i) {
+    v1::LeaseJobResponse lease = Lease(worker);
+    ASSERT_TRUE(lease.has_job());
+    const double depth = lease.job().axis_values().at("model.depth");
+    const double seed = lease.job().axis_values().at("seed");
+    v1::JobResult result = Result(0.9, 0.9 - 0.1 * depth - seed / 100);
+    result.set_parameter_count(static_cast<int64_t>(1000 * depth));
+    ASSERT_TRUE(Complete(lease, result).ok());
+  }
+  // The same sweep again is served from the cache: the same experiments.
+  v1::SweepSpec again = Sweep(R"pb(
+    name: "depth 1 again"
+    base {
+      data { dataset: "synthetic" }
+      model { depth: 1 }
+    }
+    axes { path: "model.width" values: [ 16, 32 ] }
+    seeds: [ 0, 1 ]
+  )pb");
+  v1::SubmitSweepResponse cached;
+  ASSERT_TRUE(Submit(again, &cached).ok());
+  EXPECT_EQ(cached.cached(), 4);
+
+  auto query = [&](const std::vector<std::string>& ids,
+                   const std::vector<std::pair<std::string, double>>& where,
+                   v1::Table* table) {
+    grpc::ClientContext ctx;
+    v1::QueryTableRequest request;
+    for (const std::string& id : ids) request.add_sweep_ids(id);
+    for (const auto& [path, value] : where) {
+      v1::AxisFilter* filter = request.add_where();
+      filter->set_path(path);
+      filter->set_value(value);
+    }
+    return client_->QueryTable(&ctx, request, table);
+  };
+  v1::Table table;
+  ASSERT_TRUE(query({first, cached.sweep_id()}, {}, &table).ok());
+  EXPECT_EQ(table.duplicates_dropped(), 4);
+  ASSERT_EQ(table.cells_size(), 2);
+  EXPECT_EQ(table.cells(0).n(), 4);  // 2 depths x 2 seeds, each once
+  ASSERT_EQ(table.pooled_over_size(), 1);
+  EXPECT_EQ(table.pooled_over(0).path(), "model.depth");
+  EXPECT_THAT(table.pooled_over(0).values(), ::testing::ElementsAre("1", "2"));
+  // Two model sizes in one row: no single parameter count.
+  EXPECT_EQ(table.rows(0).parameter_count_min(), 1000);
+  EXPECT_EQ(table.rows(0).parameter_count_max(), 2000);
+
+  // Fixing the depth leaves nothing pooled, and one size per row.
+  ASSERT_TRUE(
+      query({cached.sweep_id(), first}, {{"model.depth", 1}}, &table).ok());
+  EXPECT_EQ(table.pooled_over_size(), 0);
+  EXPECT_EQ(table.duplicates_dropped(), 4);
+  EXPECT_EQ(table.cells(0).n(), 2);
+  EXPECT_NEAR(table.cells(0).mean(), 0.105, 1e-9);
+  EXPECT_EQ(table.rows(0).parameter_count_min(),
+            table.rows(0).parameter_count_max());
+
+  // One sweep alone drops nothing.
+  ASSERT_TRUE(query({first}, {}, &table).ok());
+  EXPECT_EQ(table.duplicates_dropped(), 0);
+  EXPECT_EQ(table.cells(0).n(), 4);
+
+  // A filter that matches nothing is an error that says what there is.
+  grpc::Status none = query({first}, {{"model.depth", 3}}, &table);
+  EXPECT_EQ(none.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(none.error_message(),
+              HasSubstr("no result matches model.depth=3"));
+  EXPECT_THAT(none.error_message(), HasSubstr("model.depth in {1, 2}"));
+
+  grpc::ClientContext same_ctx;
+  v1::QueryTableRequest same;
+  same.add_sweep_ids(first);
+  same.set_row_axis("model.depth");
+  same.set_col_axis("model.depth");
+  grpc::Status s = client_->QueryTable(&same_ctx, same, &table);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("col_axis"));
+}
+
 TEST_F(SchedulerTest, ResultsAreValidatedAndTokensFenced) {
   SubmitOk(SmallSweep());
   const std::string worker = Register();

@@ -27,13 +27,23 @@ double StudentT975(int df) {
 
 void AggregateTable(const std::vector<TableSample>& samples, v1::Table* table) {
   std::map<std::pair<double, double>, std::vector<double>> cells;
-  std::map<double, std::pair<double, int>> row_params;  // sum, count
+  struct RowParams {
+    double sum = 0;
+    int count = 0;
+    int64_t min = 0;
+    int64_t max = 0;
+  };
+  std::map<double, RowParams> row_params;
   std::map<double, bool> cols;
   for (const TableSample& s : samples) {
     cells[{s.row, s.col}].push_back(s.value);
-    auto& p = row_params[s.row];
-    p.first += static_cast<double>(s.parameter_count);
-    p.second += 1;
+    RowParams& p = row_params[s.row];
+    p.min = p.count == 0 ? s.parameter_count
+                         : std::min(p.min, s.parameter_count);
+    p.max = p.count == 0 ? s.parameter_count
+                         : std::max(p.max, s.parameter_count);
+    p.sum += static_cast<double>(s.parameter_count);
+    p.count += 1;
     cols[s.col] = true;
   }
   table->clear_rows();
@@ -43,7 +53,9 @@ void AggregateTable(const std::vector<TableSample>& samples, v1::Table* table) {
     v1::TableRow* row = table->add_rows();
     row->set_value(value);
     row->set_parameter_count(
-        static_cast<int64_t>(std::llround(params.first / params.second)));
+        static_cast<int64_t>(std::llround(params.sum / params.count)));
+    row->set_parameter_count_min(params.min);
+    row->set_parameter_count_max(params.max);
   }
   for (const auto& [value, unused] : cols) table->add_cols(value);
   for (const auto& [key, values] : cells) {

@@ -121,10 +121,15 @@ struct CancelOutcome {
 // value is absent when the axis is not one of the job's sweep axes.
 struct MetricSample {
   std::string sweep_id;
+  int64_t job_id = 0;
+  std::string spec_key;  // equal keys: the same experiment, seed included
   std::optional<double> row;
   std::optional<double> col;
   double value = 0;
   int64_t parameter_count = 0;
+  // The job's other axis values (neither row, column nor seed) as
+  // "path=value;..." in path order; "" when it has none.
+  std::string other_axes;
 };
 
 struct WorkerRow {

@@ -118,7 +118,10 @@ std::vector<MetricSample> ResultTable::Samples(
   SQLite::Statement q(
       db_, absl::StrCat(
                "SELECT j.sweep_id, ra.value, ca.value, m.value, "
-               "r.parameter_count "
+               "r.parameter_count, j.job_id, j.spec_key, "
+               "(SELECT group_concat(x.axis || '=' || x.value, ';') "
+               "FROM job_axes x WHERE x.job_id=j.job_id AND "
+               "x.axis NOT IN (?, ?, 'seed')) "
                "FROM jobs j "
                "JOIN result_metrics m ON m.job_id=j.job_id AND m.name=? "
                "JOIN results r ON r.job_id=j.job_id "
@@ -127,6 +130,8 @@ std::vector<MetricSample> ResultTable::Samples(
                filter_joins, "WHERE j.state='SUCCEEDED' AND j.sweep_id IN (",
                absl::StrJoin(marks, ","), ") ORDER BY j.job_id"));
   int i = 1;
+  q.bind(i++, row_axis);
+  q.bind(i++, col_axis);
   q.bind(i++, metric);
   q.bind(i++, row_axis);
   q.bind(i++, col_axis);
@@ -143,7 +148,10 @@ std::vector<MetricSample> ResultTable::Samples(
     if (!q.getColumn(2).isNull()) s.col = q.getColumn(2).getDouble();
     s.value = q.getColumn(3).getDouble();
     s.parameter_count = q.getColumn(4).getInt64();
-    samples.push_back(s);
+    s.job_id = q.getColumn(5).getInt64();
+    s.spec_key = q.getColumn(6).getString();
+    if (!q.getColumn(7).isNull()) s.other_axes = q.getColumn(7).getString();
+    samples.push_back(std::move(s));
   }
   if (sample_cache_.size() >= kMaxCachedQueries) sample_cache_.clear();
   sample_cache_[key] = CachedSamples{std::move(generations), samples};

@@ -2,6 +2,7 @@
 #include "proto/spec/field_path.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -59,7 +60,98 @@ absl::StatusOr<std::pair<const Message*, const FieldDescriptor*>> Resolve(
       absl::StrCat("empty field path '", path, "'"));
 }
 
+// The text of a singular (or one element of a repeated, `index` >= 0)
+// scalar field.
+std::string ScalarText(const Message& m, const FieldDescriptor* f, int index) {
+  const auto* r = m.GetReflection();
+  const bool rep = index >= 0;
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+      return absl::StrCat(rep ? r->GetRepeatedInt32(m, f, index)
+                              : r->GetInt32(m, f));
+    case FieldDescriptor::CPPTYPE_INT64:
+      return absl::StrCat(rep ? r->GetRepeatedInt64(m, f, index)
+                              : r->GetInt64(m, f));
+    case FieldDescriptor::CPPTYPE_UINT32:
+      return absl::StrCat(rep ? r->GetRepeatedUInt32(m, f, index)
+                              : r->GetUInt32(m, f));
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return absl::StrCat(rep ? r->GetRepeatedUInt64(m, f, index)
+                              : r->GetUInt64(m, f));
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      return FieldText(rep ? r->GetRepeatedDouble(m, f, index)
+                           : r->GetDouble(m, f));
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      return FieldText(rep ? r->GetRepeatedFloat(m, f, index)
+                           : r->GetFloat(m, f));
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return (rep ? r->GetRepeatedBool(m, f, index) : r->GetBool(m, f))
+                 ? "true"
+                 : "false";
+    case FieldDescriptor::CPPTYPE_ENUM:
+      return (rep ? r->GetRepeatedEnum(m, f, index) : r->GetEnum(m, f))
+          ->name();
+    case FieldDescriptor::CPPTYPE_STRING:
+      return rep ? r->GetRepeatedString(m, f, index) : r->GetString(m, f);
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      break;
+  }
+  return "";
+}
+
+void Flatten(const Message& m, const std::string& prefix,
+             std::vector<std::pair<std::string, std::string>>* out) {
+  const auto* r = m.GetReflection();
+  const auto* d = m.GetDescriptor();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    const std::string path = prefix + f->name();
+    const bool message = f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE;
+    if (f->is_repeated()) {
+      const int n = r->FieldSize(m, f);
+      if (n == 0) continue;
+      if (message) {
+        for (int k = 0; k < n; ++k) {
+          Flatten(r->GetRepeatedMessage(m, f, k),
+                  absl::StrCat(path, "[", k, "]."), out);
+        }
+        continue;
+      }
+      std::string joined;
+      for (int k = 0; k < n; ++k) {
+        absl::StrAppend(&joined, k ? " " : "", ScalarText(m, f, k));
+      }
+      out->emplace_back(path, joined);
+    } else if (message) {
+      if (r->HasField(m, f)) Flatten(r->GetMessage(m, f), path + ".", out);
+    } else if (!f->has_presence() || r->HasField(m, f)) {
+      std::string text = ScalarText(m, f, -1);
+      if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING && text.empty()) {
+        continue;
+      }
+      out->emplace_back(path, std::move(text));
+    }
+  }
+}
+
 }  // namespace
+
+std::string FieldText(double value) {
+  if (std::isfinite(value) && value == std::floor(value) &&
+      std::fabs(value) < 1e15) {
+    return absl::StrCat(static_cast<int64_t>(value));
+  }
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%.10g", value);
+  return buffer;
+}
+
+std::vector<std::pair<std::string, std::string>> FlattenFields(
+    const Message& message) {
+  std::vector<std::pair<std::string, std::string>> out;
+  Flatten(message, "", &out);
+  return out;
+}
 
 absl::Status SetNumericField(absl::string_view path, double value,
                              v1::ExperimentSpec* spec) {
