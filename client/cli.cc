@@ -142,6 +142,28 @@ int RunCli(int argc, char** argv) {
     code = WithConnection(g, [&](Connection& c) { return RunTable(c, query); });
   });
 
+  bool curves = false;
+  std::string results_format = "csv";
+  CLI::App* results = app.add_subcommand(
+      "results",
+      "Every succeeded job as one row: job_id, sweep_id, seed, the axes, the "
+      "metrics, parameter_count, the resolved spec as dotted paths and the "
+      "provenance (forgetlab version and commit, LibTorch, BLAS, device, "
+      "threads).\nExample: forgetlab results sw-1a2b3c4d5e --format=csv > "
+      "results.csv");
+  results->add_option("SWEEP", id, "sweep id")->required();
+  results->add_option("--format", results_format, "csv or jsonl")
+      ->check(CLI::IsMember({"csv", "jsonl"}))
+      ->capture_default_str();
+  results->add_flag("--curves", curves,
+                    "add the forgetting curves in long format (CSV: one line "
+                    "per point and task; JSON Lines: a \"curves\" list)");
+  results->callback([&] {
+    code = WithConnection(g, [&](Connection& c) {
+      return RunResults(c, id, results_format, curves);
+    });
+  });
+
   std::string out;
   CLI::App* report = app.add_subcommand(
       "report",
@@ -150,6 +172,11 @@ int RunCli(int argc, char** argv) {
       "\nExample: forgetlab report sw-1a2b3c4d5e --out=report.html");
   add_table_options(report);
   report->add_option("--out", out, "HTML file to write")->required();
+  report->add_option("--agg", query.agg,
+                     "mean (± 95% CI) or median over seeds, in the heatmap "
+                     "and the figure")
+      ->check(CLI::IsMember({"mean", "median"}))
+      ->capture_default_str();
   report->callback([&] {
     code = WithConnection(
         g, [&](Connection& c) { return RunReport(c, query, out); });
@@ -162,6 +189,9 @@ int RunCli(int argc, char** argv) {
       "plot sw-1a2b3c4d5e --out=fig.svg");
   add_table_options(plot);
   plot->add_option("--out", out, "SVG file to write")->required();
+  plot->add_option("--agg", query.agg, "mean (± 95% CI) or median over seeds")
+      ->check(CLI::IsMember({"mean", "median"}))
+      ->capture_default_str();
   plot->callback([&] {
     code = WithConnection(
         g, [&](Connection& c) { return RunPlot(c, query, out); });

@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "client/render.h"
 #include "client/report.h"
+#include "client/results_export.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "proto/spec/cost.h"
 #include "proto/spec/spec_io.h"
@@ -74,6 +75,45 @@ void PrintDryRun(const v1::SweepSpec& spec, const v1::SubmitSweepResponse& r) {
         flops / 1e9, to_run / 1e9, to_run / 50e9);
   }
   std::printf("nothing was submitted (--dry-run)\n");
+}
+
+Aggregation ParseAgg(const std::string& agg) {
+  return agg == "median" ? Aggregation::kMedian
+         : agg == "raw"  ? Aggregation::kRaw
+                         : Aggregation::kMean;
+}
+
+// Every job `request` selects, page by page; on failure prints why and
+// returns the exit code.
+int FetchJobs(Connection& c, v1::ListJobsRequest request,
+              std::vector<v1::Job>* jobs) {
+  for (;;) {
+    v1::ListJobsResponse response;
+    auto ctx = c.Context();
+    grpc::Status s = c.stub()->ListJobs(ctx.get(), request, &response);
+    if (!s.ok()) return c.Fail(s);
+    jobs->insert(jobs->end(), response.jobs().begin(), response.jobs().end());
+    if (response.next_after_job_id() == 0) return 0;
+    request.set_after_job_id(response.next_after_job_id());
+  }
+}
+
+// Every stored result of a sweep, page by page.
+int FetchResults(Connection& c, const std::string& id,
+                 std::vector<v1::JobResultEntry>* results) {
+  v1::ListResultsRequest request;
+  request.set_sweep_id(id);
+  for (;;) {
+    v1::ListResultsResponse response;
+    auto ctx = c.Context(60);
+    grpc::Status s = c.stub()->ListResults(ctx.get(), request, &response);
+    if (!s.ok()) return c.Fail(s);
+    for (auto& entry : *response.mutable_results()) {
+      results->push_back(std::move(entry));
+    }
+    if (response.next_after_job_id() == 0) return 0;
+    request.set_after_job_id(response.next_after_job_id());
+  }
 }
 
 }  // namespace
@@ -150,15 +190,7 @@ int RunJobs(Connection& c, const std::string& id, const std::string& format,
     request.set_state(parsed);
   }
   std::vector<v1::Job> jobs;
-  for (;;) {
-    v1::ListJobsResponse response;
-    auto ctx = c.Context();
-    grpc::Status s = c.stub()->ListJobs(ctx.get(), request, &response);
-    if (!s.ok()) return c.Fail(s);
-    jobs.insert(jobs.end(), response.jobs().begin(), response.jobs().end());
-    if (response.next_after_job_id() == 0) break;
-    request.set_after_job_id(response.next_after_job_id());
-  }
+  if (int code = FetchJobs(c, request, &jobs); code != 0) return code;
   std::fputs((format == "json" ? JobsJson(jobs) : JobsText(jobs)).c_str(),
              stdout);
   return 0;
@@ -286,9 +318,7 @@ int FetchTable(Connection& c, const TableQuery& q, v1::Table* table) {
 int RunTable(Connection& c, const TableQuery& q) {
   v1::Table table;
   if (int code = FetchTable(c, q, &table); code != 0) return code;
-  const Aggregation agg = q.agg == "median" ? Aggregation::kMedian
-                          : q.agg == "raw"  ? Aggregation::kRaw
-                                            : Aggregation::kMean;
+  const Aggregation agg = ParseAgg(q.agg);
   std::string out;
   if (q.format == "json") {
     out = TableJson(table, agg);
@@ -343,7 +373,8 @@ int WriteOutput(const std::string& path, const std::string& text) {
 int RunPlot(Connection& c, const TableQuery& q, const std::string& out) {
   v1::Table table;
   if (int code = FetchTable(c, q, &table); code != 0) return code;
-  if (int code = WriteOutput(out, PaperFigureSvg(table, true)); code != 0) {
+  if (int code = WriteOutput(out, PaperFigureSvg(table, true, ParseAgg(q.agg)));
+      code != 0) {
     return code;
   }
   std::printf("wrote %s\n", out.c_str());
@@ -352,6 +383,7 @@ int RunPlot(Connection& c, const TableQuery& q, const std::string& out) {
 
 int RunReport(Connection& c, const TableQuery& q, const std::string& out) {
   ReportInput input;
+  input.agg = ParseAgg(q.agg);
   {
     v1::GetSweepRequest request;
     request.set_sweep_id(q.ids.front());
@@ -360,21 +392,37 @@ int RunReport(Connection& c, const TableQuery& q, const std::string& out) {
     if (!s.ok()) return c.Fail(s);
   }
   if (int code = FetchTable(c, q, &input.table); code != 0) return code;
-  v1::ListResultsRequest request;
-  request.set_sweep_id(q.ids.front());
-  for (;;) {
-    v1::ListResultsResponse response;
-    auto ctx = c.Context(60);
-    grpc::Status s = c.stub()->ListResults(ctx.get(), request, &response);
-    if (!s.ok()) return c.Fail(s);
-    for (auto& entry : *response.mutable_results()) {
-      input.results.push_back(std::move(entry));
-    }
-    if (response.next_after_job_id() == 0) break;
-    request.set_after_job_id(response.next_after_job_id());
+  if (int code = FetchResults(c, q.ids.front(), &input.results); code != 0) {
+    return code;
   }
   if (int code = WriteOutput(out, ReportHtml(input)); code != 0) return code;
   std::printf("wrote %s (%zu results)\n", out.c_str(), input.results.size());
+  return 0;
+}
+
+int RunResults(Connection& c, const std::string& id, const std::string& format,
+               bool curves) {
+  v1::ListJobsRequest request;
+  request.set_sweep_id(id);
+  request.set_state(v1::SUCCEEDED);
+  std::vector<v1::Job> jobs;
+  if (int code = FetchJobs(c, request, &jobs); code != 0) return code;
+  std::vector<v1::JobResultEntry> results;
+  if (int code = FetchResults(c, id, &results); code != 0) return code;
+  std::map<int64_t, v1::JobResult*> by_job;
+  for (v1::JobResultEntry& entry : results) {
+    by_job[entry.job_id()] = entry.mutable_result();
+  }
+  std::vector<JobWithResult> rows;
+  for (v1::Job& job : jobs) {
+    auto it = by_job.find(job.job_id());
+    if (it == by_job.end()) continue;  // finished between the two calls
+    rows.push_back({std::move(job), std::move(*it->second)});
+  }
+  std::fputs((format == "jsonl" ? ResultsJsonl(rows, curves)
+                                : ResultsCsv(rows, curves))
+                 .c_str(),
+             stdout);
   return 0;
 }
 

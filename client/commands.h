@@ -32,6 +32,9 @@ int RunWatch(Connection& c, const std::string& id);
 int RunTable(Connection& c, const TableQuery& q);
 int RunPlot(Connection& c, const TableQuery& q, const std::string& out);
 int RunReport(Connection& c, const TableQuery& q, const std::string& out);
+// One row per succeeded job (client/results_export.h): "csv" or "jsonl".
+int RunResults(Connection& c, const std::string& id, const std::string& format,
+               bool curves);
 int RunCancel(Connection& c, const std::string& id,
               const std::vector<int64_t>& job_ids);
 int RunRetry(Connection& c, const std::string& id);

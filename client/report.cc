@@ -5,10 +5,12 @@
 #include <cmath>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "client/svg.h"
 #include "google/protobuf/text_format.h"
 #include "proto/spec/defaults.h"
@@ -25,9 +27,13 @@ bool IsModelAxis(const std::string& axis) {
 }
 
 std::string AxisLabel(const std::string& axis, double value) {
-  if (axis == "pretrain.examples")
-    return absl::StrCat("N = ", ShortNumber(value));
   return absl::StrCat(axis, " = ", ShortNumber(value));
+}
+
+// "forgetting" -> "Forgetting", for section titles.
+std::string Capitalized(std::string text) {
+  if (!text.empty() && text[0] >= 'a' && text[0] <= 'z') text[0] -= 'a' - 'A';
+  return text;
 }
 
 std::string MetricLabel(const std::string& metric) {
@@ -54,9 +60,79 @@ std::string Section(const std::string& title, const std::string& intro,
                       "</p>\n", body, "</section>\n");
 }
 
+// A two-column table of the resolved base spec; axis fields list their
+// values instead.
+std::string HyperparameterTable(const v1::SweepSpec& sweep) {
+  std::map<std::string, std::string> axes;
+  for (const v1::Axis& axis : sweep.axes()) {
+    std::vector<std::string> values;
+    for (double v : axis.values()) values.push_back(FieldText(v));
+    axes[axis.path()] = absl::StrCat("axis: ", absl::StrJoin(values, ", "));
+  }
+  if (!sweep.seeds().empty()) {
+    axes["seed"] = absl::StrCat("seeds: ", absl::StrJoin(sweep.seeds(), ", "));
+  }
+  std::string out = "<table class=\"kv\">";
+  std::set<std::string> shown;
+  for (const auto& [path, text] : FlattenFields(ResolveDefaults(sweep.base()))) {
+    auto it = axes.find(path);
+    shown.insert(path);
+    absl::StrAppend(&out, "<tr><th>", Escape(path), "</th><td>",
+                    Escape(it == axes.end() ? text : it->second), "</td></tr>");
+  }
+  for (const auto& [path, text] : axes) {
+    if (shown.count(path) == 0) {
+      absl::StrAppend(&out, "<tr><th>", Escape(path), "</th><td>",
+                      Escape(text), "</td></tr>");
+    }
+  }
+  return out + "</table>\n";
+}
+
+// Each provenance field with its distinct values and how many results had
+// each.
+std::string ProvenanceTable(const std::vector<v1::JobResultEntry>& results) {
+  std::vector<std::pair<std::string, std::map<std::string, int>>> fields = {
+      {"forgetlab", {}}, {"LibTorch", {}}, {"BLAS", {}},
+      {"device", {}},    {"threads", {}},  {"host", {}}};
+  for (const v1::JobResultEntry& e : results) {
+    const v1::Provenance& p = e.result().provenance();
+    if (!e.result().has_provenance()) {
+      for (auto& [name, counts] : fields) ++counts["not recorded"];
+      continue;
+    }
+    ++fields[0].second[absl::StrCat(
+        p.forgetlab_version(),
+        p.forgetlab_commit().empty()
+            ? ""
+            : absl::StrCat(" (commit ", p.forgetlab_commit(), ")"))];
+    ++fields[1].second[p.torch_version()];
+    ++fields[2].second[p.blas()];
+    ++fields[3].second[p.device()];
+    ++fields[4].second[absl::StrCat(p.threads())];
+    ++fields[5].second[p.host()];
+  }
+  std::string out = "<table class=\"kv\">";
+  for (const auto& [name, counts] : fields) {
+    std::vector<std::string> values;
+    for (const auto& [value, n] : counts) {
+      values.push_back(absl::StrCat(Escape(value), " <small>(", n,
+                                    n == 1 ? " result" : " results",
+                                    ")</small>"));
+    }
+    absl::StrAppend(&out, "<tr><th>", name, "</th><td>",
+                    values.empty() ? "no results yet"
+                                   : absl::StrJoin(values, "<br>"),
+                    "</td></tr>");
+  }
+  return out + "</table>\n";
+}
+
 }  // namespace
 
-std::string PaperFigureSvg(const v1::Table& table, bool standalone) {
+std::string PaperFigureSvg(const v1::Table& table, bool standalone,
+                           Aggregation agg) {
+  const bool median = agg == Aggregation::kMedian;
   const bool model_rows = IsModelAxis(table.row_axis());
   std::map<double, int64_t> params;
   for (const v1::TableRow& row : table.rows()) {
@@ -73,7 +149,7 @@ std::string PaperFigureSvg(const v1::Table& table, bool standalone) {
   std::vector<svg::Series> series;
   for (double col : table.cols()) {
     svg::Series s;
-    s.label = AxisLabel(table.col_axis(), col);
+    s.label = ShortNumber(col);
     std::vector<const v1::TableCell*> cells;
     for (const v1::TableCell& c : table.cells()) {
       if (c.col() == col) cells.push_back(&c);
@@ -85,16 +161,22 @@ std::string PaperFigureSvg(const v1::Table& table, bool standalone) {
     for (const v1::TableCell* c : cells) {
       s.x.push_back(model_rows ? static_cast<double>(params[c->row()])
                                : c->row());
-      s.y.push_back(c->mean());
-      s.y_low.push_back(c->ci95_low());
-      s.y_high.push_back(c->ci95_high());
+      s.y.push_back(median ? c->median() : c->mean());
+      if (!median) {
+        s.y_low.push_back(c->ci95_low());
+        s.y_high.push_back(c->ci95_high());
+      }
+      s.n.push_back(c->n());
+      s.values.emplace_back(c->values().begin(), c->values().end());
     }
     series.push_back(std::move(s));
   }
   svg::LineChartOptions o;
   o.title = absl::StrCat(table.metric(), " vs ",
                          model_rows ? "model size" : table.row_axis(),
-                         " (mean ± 95% CI over seeds)");
+                         median ? " (median over seeds)"
+                                : " (mean ± 95% CI over seeds)");
+  o.legend_title = table.col_axis();
   // Model size is always shown on a log axis, as in the papers.
   o.log_x = positive && (model_rows || hi / lo >= 10);
   o.x_label =
@@ -111,6 +193,8 @@ std::string PaperFigureSvg(const v1::Table& table, bool standalone) {
 
 std::string ReportHtml(const ReportInput& in) {
   const v1::Table& table = in.table;
+  const bool median = in.agg == Aggregation::kMedian;
+  const char* over_seeds = median ? "median over seeds" : "mean over seeds";
   const v1::ExperimentSpec base = ResolveDefaults(in.sweep.spec().base());
   std::vector<double> rows, cols;
   std::map<double, int64_t> params;
@@ -119,8 +203,12 @@ std::string ReportHtml(const ReportInput& in) {
     params[r.value()] = r.parameter_count();
   }
   cols.assign(table.cols().begin(), table.cols().end());
+  std::map<double, bool> one_size;
+  for (const v1::TableRow& r : table.rows()) {
+    one_size[r.value()] = r.parameter_count_min() == r.parameter_count_max();
+  }
   auto row_label = [&](double r) {
-    return IsModelAxis(table.row_axis())
+    return IsModelAxis(table.row_axis()) && one_size[r]
                ? absl::StrCat(ShortNumber(r), " (", ShortNumber(params[r]),
                               " params)")
                : ShortNumber(r);
@@ -128,7 +216,7 @@ std::string ReportHtml(const ReportInput& in) {
 
   // 1. Heatmap.
   svg::HeatmapData heat;
-  heat.title = absl::StrCat(table.metric(), ": mean over seeds");
+  heat.title = absl::StrCat(table.metric(), ": ", over_seeds);
   heat.row_title = table.row_axis();
   heat.col_title = table.col_axis();
   heat.value_label = MetricLabel(table.metric());
@@ -139,7 +227,9 @@ std::string ReportHtml(const ReportInput& in) {
     for (double c : cols) {
       std::optional<double> v;
       for (const v1::TableCell& cell : table.cells()) {
-        if (cell.row() == r && cell.col() == c) v = cell.mean();
+        if (cell.row() == r && cell.col() == c) {
+          v = median ? cell.median() : cell.mean();
+        }
       }
       line.push_back(v);
     }
@@ -154,8 +244,10 @@ std::string ReportHtml(const ReportInput& in) {
         .push_back(&e.result());
   }
 
-  // 3. Frontier: task-1 accuracy while task 2 trains, mean over seeds.
-  std::string frontiers;
+  // 3. Frontier: task-1 accuracy while task 2 trains, mean over seeds. The
+  // panels share one y range so they can be compared by eye.
+  std::vector<std::pair<double, std::vector<svg::Series>>> panels;
+  double frontier_low = INFINITY, frontier_high = -INFINITY;
   for (double c : cols) {
     std::vector<svg::Series> series;
     for (double r : rows) {
@@ -174,18 +266,30 @@ std::string ReportHtml(const ReportInput& in) {
         }
       }
       svg::Series s;
-      s.label = absl::StrCat(table.row_axis(), " = ", ShortNumber(r));
+      s.label = ShortNumber(r);
       for (const auto& [step, sum] : by_step) {
         s.x.push_back(step);
         s.y.push_back(sum.first / sum.second);
+        frontier_low = std::min(frontier_low, s.y.back());
+        frontier_high = std::max(frontier_high, s.y.back());
       }
       series.push_back(std::move(s));
     }
+    panels.emplace_back(c, std::move(series));
+  }
+  std::string frontiers;
+  for (const auto& [c, series] : panels) {
     svg::LineChartOptions o;
     o.title = absl::StrCat("task-A accuracy while task B trains, ",
                            AxisLabel(table.col_axis(), c));
     o.x_label = "step of task B (0 = end of task A)";
     o.y_label = "task-A test accuracy (fraction)";
+    o.legend_title = table.row_axis();
+    if (std::isfinite(frontier_low)) {
+      const double pad = std::max(0.02, (frontier_high - frontier_low) * 0.08);
+      o.y_range = {std::max(0.0, frontier_low - pad),
+                   std::min(1.0, frontier_high + pad)};
+    }
     o.width = 560;
     o.height = 340;
     absl::StrAppend(&frontiers, svg::LineChart(series, o));
@@ -237,9 +341,25 @@ std::string ReportHtml(const ReportInput& in) {
   }
   absl::StrAppend(&matrices, "</div>\n");
 
+  // The sweep as submitted, less the client's internal request id.
+  v1::SweepSpec submitted = in.sweep.spec();
+  submitted.clear_request_id();
   std::string spec_text;
-  google::protobuf::TextFormat::PrintToString(in.sweep.spec(), &spec_text);
+  google::protobuf::TextFormat::PrintToString(submitted, &spec_text);
   const v1::SweepStatus& s = in.sweep;
+  const std::string metric = Capitalized(table.metric());
+  std::string notes;
+  for (const v1::PooledAxis& p : table.pooled_over()) {
+    absl::StrAppend(&notes, "<p class=\"warning\">Pooled over <code>",
+                    Escape(p.path()), "</code> (", p.values_size(),
+                    " values: ", Escape(absl::StrJoin(p.values(), ", ")),
+                    "): neither the rows, the columns nor a filter fix it.</p>\n");
+  }
+  if (table.duplicates_dropped() > 0) {
+    absl::StrAppend(&notes, "<p class=\"warning\">", table.duplicates_dropped(),
+                    " duplicate results dropped: the same experiment in more "
+                    "than one sweep counts once.</p>\n");
+  }
   return absl::StrCat(
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<title>forgetlab report: ",
@@ -252,7 +372,12 @@ std::string ReportHtml(const ReportInput& in) {
       ".matrices{display:flex;flex-wrap:wrap;gap:12px}"
       "table.matrix{border-collapse:collapse;font-size:12px}"
       "table.matrix td,table.matrix th{border:1px solid #ccc;padding:3px 6px}"
-      "caption{font-size:12px;text-align:left}\n</style></head><body>\n"
+      "caption{font-size:12px;text-align:left}"
+      "table.kv{border-collapse:collapse;font-size:13px}"
+      "table.kv th{text-align:left;padding:2px 12px 2px 0;font-weight:normal;"
+      "color:#555}table.kv td{padding:2px 0}"
+      ".warning{background:#fff4e0;border-left:4px solid #e69f00;"
+      "padding:6px 10px}\n</style></head><body>\n"
       "<h1>forgetlab report: ",
       Escape(s.name()), "</h1>\n<p>Sweep <code>", Escape(s.sweep_id()),
       "</code>: ", s.total(), " jobs, ", s.succeeded(), " succeeded (",
@@ -261,20 +386,37 @@ std::string ReportHtml(const ReportInput& in) {
       Escape(table.metric()), "</b> over rows <code>", Escape(table.row_axis()),
       "</code> and columns <code>", Escape(table.col_axis()),
       "</code>. Accuracies and metrics are fractions.</p>\n",
-      Section("Heatmap", "Mean over seeds of each grid cell.",
+      notes,
+      Section(absl::StrCat(metric, ": heatmap"),
+              absl::StrCat(Capitalized(over_seeds), " of each grid cell."),
               svg::Heatmap(heat)),
-      Section("Forgetting against model size",
-              "Each line is one column value; error bars are 95% Student-t "
-              "confidence intervals over seeds.",
-              PaperFigureSvg(table, false)),
-      Section("Forgetting frontier",
+      Section(absl::StrCat(metric, " against ",
+                           IsModelAxis(table.row_axis()) ? "model size"
+                                                         : table.row_axis()),
+              median ? "Each line is one column value; each point is the "
+                       "median over seeds, with its n and the single seeds "
+                       "as faint dots."
+                     : "Each line is one column value; error bars are 95% "
+                       "Student-t confidence intervals over seeds, with each "
+                       "point's n and the single seeds as faint dots.",
+              PaperFigureSvg(table, false, in.agg)),
+      Section("Task-A accuracy while task B trains (forgetting frontier)",
               "Task-A test accuracy while task B trains, averaged over seeds; "
-              "one panel per column value, one line per row value.",
+              "one panel per column value, one line per row value, all on "
+              "one y range.",
               frontiers),
       Section(
           "Accuracy matrices",
           "R[i][j]: accuracy on task j after training task i, mean over seeds.",
           matrices),
+      Section("Hyperparameters",
+              "The resolved experiment every job starts from (defaults filled "
+              "in); the axes and seeds vary the fields marked as such.",
+              HyperparameterTable(in.sweep.spec())),
+      Section("Provenance",
+              "What produced these results. Results are bit-identical for the "
+              "same spec, device and thread count.",
+              ProvenanceTable(in.results)),
       Section("Sweep specification", "As submitted (text-format SweepSpec).",
               absl::StrCat("<pre>", Escape(spec_text), "</pre>")),
       "</body></html>\n");

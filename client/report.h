@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "client/render.h"
 #include "forgetlab/v1/forgetlab.pb.h"
 
 namespace forgetlab {
@@ -15,15 +16,21 @@ struct ReportInput {
   v1::SweepStatus sweep;  // with its spec
   v1::Table table;        // the metric over rows x columns
   std::vector<v1::JobResultEntry> results;
+  Aggregation agg = Aggregation::kMean;  // kMean or kMedian
 };
 
 // The metric against model size, one line per column value (e.g. pretraining
 // size), with 95% CI error bars. The x axis is the parameter count (log
 // scale) when rows are a model axis, else the row value.
-std::string PaperFigureSvg(const v1::Table& table, bool standalone);
+// With kMedian the points are medians and carry no error bars. Every point
+// shows its n and its single values as faint dots.
+std::string PaperFigureSvg(const v1::Table& table, bool standalone,
+                           Aggregation agg = Aggregation::kMean);
 
-// The whole report: heatmap, paper figure, forgetting frontiers (task-1
-// accuracy while task 2 trains), mean accuracy matrices, the sweep spec.
+// The whole report: what the table pooled over, heatmap, paper figure,
+// forgetting frontiers (task-1 accuracy while task 2 trains), mean accuracy
+// matrices, the resolved hyperparameters, the provenance of the results and
+// the sweep spec (without its request_id).
 std::string ReportHtml(const ReportInput& input);
 
 }  // namespace forgetlab

@@ -28,6 +28,7 @@ ReportInput SampleInput() {
   in.sweep.set_succeeded(8);
   in.sweep.set_state("DONE");
   in.sweep.mutable_spec()->set_name("test <sweep>");
+  in.sweep.mutable_spec()->set_request_id("cli-123456789");
   v1::Table& t = in.table;
   t.set_metric("forgetting");
   t.set_row_axis("model.width");
@@ -48,6 +49,8 @@ ReportInput SampleInput() {
       c->set_mean(0.3 - w / 1000 - n / 10000);
       c->set_ci95_low(c->mean() - 0.05);
       c->set_ci95_high(c->mean() + 0.05);
+      c->add_values(c->mean() - 0.01);
+      c->add_values(c->mean() + 0.01);
       for (int seed = 0; seed < 2; ++seed) {
         v1::JobResultEntry e;
         (*e.mutable_axis_values())["model.width"] = w;
@@ -66,11 +69,34 @@ ReportInput SampleInput() {
           p->add_accuracy(0.9 - c->mean() * step / 300);
           p->add_accuracy(0.9);
         }
+        v1::Provenance* p = e.mutable_result()->mutable_provenance();
+        p->set_forgetlab_version("0.5.0");
+        p->set_forgetlab_commit("abc123");
+        p->set_torch_version("1.13.0");
+        p->set_blas("/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3");
+        p->set_device("cpu");
+        p->set_threads(2);
         in.results.push_back(e);
       }
     }
   }
   return in;
+}
+
+TEST(ReportTest, TitlesFollowTheMetricAndTheAggregation) {
+  ReportInput in = SampleInput();
+  in.table.set_metric("acc");
+  in.agg = Aggregation::kMedian;
+  const std::string html = ReportHtml(in);
+  EXPECT_THAT(html, HasSubstr("<h2>Acc: heatmap</h2>"));
+  EXPECT_THAT(html, HasSubstr("<h2>Acc against model size</h2>"));
+  EXPECT_THAT(html, HasSubstr("acc: median over seeds"));
+  EXPECT_EQ(Count(html, "class=\"errorbar\""), 0);  // medians carry none
+  in.table.add_pooled_over()->set_path("model.depth");
+  in.table.set_duplicates_dropped(3);
+  const std::string pooled = ReportHtml(in);
+  EXPECT_THAT(pooled, HasSubstr("Pooled over <code>model.depth</code>"));
+  EXPECT_THAT(pooled, HasSubstr("3 duplicate results dropped"));
 }
 
 TEST(ReportTest, HasEveryChartAndNothingExternal) {
@@ -83,7 +109,23 @@ TEST(ReportTest, HasEveryChartAndNothingExternal) {
   EXPECT_EQ(Count(html, "class=\"legend\""), 2 + 2 * 2);
   EXPECT_EQ(Count(html, "<table class=\"matrix\">"), 4);
   EXPECT_THAT(html, HasSubstr("parameters (count, log scale)"));
-  EXPECT_THAT(html, HasSubstr("N = 1k"));
+  EXPECT_THAT(html, HasSubstr("pretrain.examples = 1k"));
+  // Legends are titled with what their labels are values of.
+  EXPECT_EQ(Count(html, "class=\"legend-title\">pretrain.examples<"), 1);
+  EXPECT_EQ(Count(html, "class=\"legend-title\">model.width<"), 2);
+  // Each point of the figure says its n and shows its seeds.
+  EXPECT_EQ(Count(html, ">n=2<"), 4);
+  EXPECT_EQ(Count(html, "class=\"single\""), 8);
+  // Both frontier panels share one y range: the same top tick.
+  EXPECT_EQ(Count(html, ">0.9</text>"), 2);
+  EXPECT_THAT(html, HasSubstr("<h2>Forgetting against model size</h2>"));
+  // The provenance block and the resolved hyperparameters.
+  EXPECT_THAT(html, HasSubstr("0.5.0 (commit abc123) <small>(8 results)"));
+  EXPECT_THAT(html, HasSubstr("openblas-openmp"));
+  EXPECT_THAT(html, HasSubstr("<th>finetune.lr</th><td>0.01</td>"));
+  EXPECT_THAT(html, HasSubstr("bit-identical"));
+  EXPECT_EQ(html.find("request_id"), std::string::npos);
+  EXPECT_EQ(html.find("cli-123456789"), std::string::npos);
   EXPECT_THAT(html, HasSubstr("task-A test accuracy (fraction)"));
   // Names are escaped; nothing is loaded from elsewhere.
   EXPECT_THAT(html, HasSubstr("test &lt;sweep&gt;"));
@@ -96,9 +138,13 @@ TEST(ReportTest, PaperFigurePlotsParametersOnALogAxis) {
   const std::string svg = PaperFigureSvg(SampleInput().table, true);
   EXPECT_THAT(svg, HasSubstr("xmlns=\"http://www.w3.org/2000/svg\""));
   EXPECT_EQ(Count(svg, "<polyline"), 2);  // one line per pretraining size
-  EXPECT_EQ(Count(svg, "<circle"), 4);
-  EXPECT_THAT(svg, HasSubstr(">10k<"));  // decade ticks
+  EXPECT_EQ(Count(svg, "r=\"3.5\""), 4);  // one marker per cell
+  // The x axis fits 26.5k..118k parameters: no empty decades around them.
+  EXPECT_THAT(svg, HasSubstr(">50k<"));
   EXPECT_THAT(svg, HasSubstr(">100k<"));
+  EXPECT_THAT(svg, ::testing::Not(HasSubstr(">10k<")));
+  EXPECT_THAT(svg, ::testing::Not(HasSubstr(">1M<")));
+  EXPECT_GE(Count(svg, "class=\"tick\" x1=\"70.00\""), 4);  // y ticks
   EXPECT_THAT(svg, HasSubstr("forgetting (task-A accuracy lost, fraction)"));
 }
 

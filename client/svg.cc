@@ -16,23 +16,37 @@ const char* const kPalette[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7",
 
 std::string Num(double v) { return absl::StrFormat("%.2f", v); }
 
-// Tick values for a linear axis over [low, high]: steps of 1, 2 or 5 x 10^k.
+// Tick values for a linear axis over [low, high]: steps of 1, 2 or 5 x 10^k,
+// the largest step that still gives at least 4 ticks.
 std::vector<double> LinearTicks(double low, double high) {
   const double span = high - low;
   if (!(span > 0)) return {low};
-  const double raw = span / 5;
-  const double magnitude = std::pow(10, std::floor(std::log10(raw)));
-  double step = magnitude;
-  for (double m : {1.0, 2.0, 5.0, 10.0}) {
-    if (raw <= m * magnitude) {
-      step = m * magnitude;
-      break;
-    }
-  }
+  const double magnitude = std::pow(10, std::floor(std::log10(span)));
   std::vector<double> ticks;
-  for (double t = std::ceil(low / step) * step; t <= high + step * 1e-9;
-       t += step) {
-    ticks.push_back(std::fabs(t) < step * 1e-9 ? 0 : t);
+  for (double step : {magnitude, magnitude / 2, magnitude / 5,
+                      magnitude / 10, magnitude / 20, magnitude / 50}) {
+    ticks.clear();
+    for (double t = std::ceil(low / step) * step; t <= high + step * 1e-9;
+         t += step) {
+      ticks.push_back(std::fabs(t) < step * 1e-9 ? 0 : t);
+    }
+    if (ticks.size() >= 4) break;
+  }
+  return ticks;
+}
+
+// Ticks for a log axis over [10^low, 10^high]: the decades inside, and 2 and
+// 5 times them when fewer than 3 decades fit.
+std::vector<double> LogTicks(double low, double high) {
+  std::vector<double> ticks;
+  const bool fine = std::floor(high) - std::ceil(low) < 2;
+  for (double e = std::floor(low); e <= std::ceil(high); e += 1) {
+    for (double m : {1.0, 2.0, 5.0}) {
+      if (m != 1.0 && !fine) continue;
+      const double v = m * std::pow(10, e);
+      const double l = std::log10(v);
+      if (l >= low - 1e-9 && l <= high + 1e-9) ticks.push_back(v);
+    }
   }
   return ticks;
 }
@@ -98,13 +112,19 @@ std::string LineChart(const std::vector<Series>& series,
       x_max = std::max(x_max, x);
       y_min = std::min(y_min, i < s.y_low.size() ? s.y_low[i] : s.y[i]);
       y_max = std::max(y_max, i < s.y_high.size() ? s.y_high[i] : s.y[i]);
+      if (i < s.values.size()) {
+        for (double v : s.values[i]) {
+          y_min = std::min(y_min, v);
+          y_max = std::max(y_max, v);
+        }
+      }
     }
   }
   if (!std::isfinite(x_min)) x_min = 0, x_max = 1, y_min = 0, y_max = 1;
-  const Range xr =
-      o.log_x ? Range{std::floor(x_min) - 0.15, std::ceil(x_max) + 0.15}
-              : Padded(x_min, x_max);
-  const Range yr = Padded(y_min, y_max);
+  const Range xr = Padded(x_min, x_max);
+  const Range yr = o.y_range.has_value()
+                       ? Range{o.y_range->first, o.y_range->second}
+                       : Padded(y_min, y_max);
   auto base_px = [&](double x) {
     const double v = o.log_x ? std::log10(std::max(x, 1e-12)) : x;
     return left + (v - xr.low) / (xr.high - xr.low) * plot_w;
@@ -127,14 +147,8 @@ std::string LineChart(const std::vector<Series>& series,
   absl::StrAppend(&out, "<rect x=\"", Num(left), "\" y=\"", Num(top),
                   "\" width=\"", Num(plot_w), "\" height=\"", Num(plot_h),
                   "\" fill=\"none\" stroke=\"#333\"/>\n");
-  std::vector<double> x_ticks;
-  if (o.log_x) {
-    for (double e = std::ceil(xr.low); e <= xr.high; e += 1) {
-      x_ticks.push_back(std::pow(10, e));
-    }
-  } else {
-    x_ticks = LinearTicks(xr.low, xr.high);
-  }
+  const std::vector<double> x_ticks =
+      o.log_x ? LogTicks(xr.low, xr.high) : LinearTicks(xr.low, xr.high);
   for (double t : x_ticks) {
     const double x = base_px(t);
     absl::StrAppend(&out, "<line class=\"tick\" x1=\"", Num(x), "\" y1=\"",
@@ -157,6 +171,12 @@ std::string LineChart(const std::vector<Series>& series,
                   Num(top + plot_h / 2),
                   ") rotate(-90)\" text-anchor=\"middle\">", Escape(o.y_label),
                   "</text>\n");
+  if (!o.legend_title.empty()) {
+    absl::StrAppend(&out, "<text x=\"", Num(left + plot_w + 14), "\" y=\"",
+                    Num(top + 14),
+                    "\" font-weight=\"bold\" class=\"legend-title\">",
+                    Escape(o.legend_title), "</text>\n");
+  }
   // Series.
   for (size_t k = 0; k < series.size(); ++k) {
     const Series& s = series[k];
@@ -178,6 +198,18 @@ std::string LineChart(const std::vector<Series>& series,
                     "\" stroke-width=\"2\"/>\n");
     for (size_t i = 0; i < s.x.size(); ++i) {
       const double x = px(s.x[i]);
+      if (i < s.values.size()) {
+        for (double v : s.values[i]) {
+          absl::StrAppend(&out, "<circle class=\"single\" cx=\"", Num(x),
+                          "\" cy=\"", Num(py(v)), "\" r=\"2\" fill=\"", color,
+                          "\" fill-opacity=\"0.3\"/>\n");
+        }
+      }
+      if (i < s.n.size()) {
+        absl::StrAppend(&out, "<text class=\"n\" x=\"", Num(x + 5), "\" y=\"",
+                        Num(py(s.y[i]) - 6), "\" font-size=\"9\" fill=\"",
+                        color, "\">n=", s.n[i], "</text>\n");
+      }
       if (i < s.y_low.size() && i < s.y_high.size()) {
         const double lo = py(s.y_low[i]), hi = py(s.y_high[i]);
         absl::StrAppend(&out, "<path class=\"errorbar\" d=\"M", Num(x), " ",
@@ -190,7 +222,7 @@ std::string LineChart(const std::vector<Series>& series,
     }
     absl::StrAppend(&out, "</g>\n");
     // Legend entry.
-    const double ly = top + 10 + 20 * static_cast<double>(k);
+    const double ly = top + 30 + 20 * static_cast<double>(k);
     absl::StrAppend(&out, "<g class=\"legend\"><line x1=\"",
                     Num(left + plot_w + 14), "\" y1=\"", Num(ly), "\" x2=\"",
                     Num(left + plot_w + 38), "\" y2=\"", Num(ly),

@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace forgetlab::svg {
@@ -22,6 +23,10 @@ struct Series {
   // Optional error bars: lower and upper ends, same length as y.
   std::vector<double> y_low;
   std::vector<double> y_high;
+  // Optional, same length as y: how many values each point summarises
+  // (written next to it as "n=3"), and those values (drawn as faint dots).
+  std::vector<int> n;
+  std::vector<std::vector<double>> values;
 };
 
 struct LineChartOptions {
@@ -29,14 +34,20 @@ struct LineChartOptions {
   std::string x_label;  // with units, e.g. "parameters (count, log scale)"
   std::string y_label;
   bool log_x = false;
+  // What the series labels are values of, e.g. "pretrain.examples"; shown
+  // above the legend.
+  std::string legend_title;
+  // A fixed y range, e.g. shared by several panels; unset fits the data.
+  std::optional<std::pair<double, double>> y_range;
   int width = 640;
   int height = 400;
   // Adds xmlns so the SVG stands alone as a file.
   bool standalone = false;
 };
 
-// Axes with ticks and labels, one coloured polyline with markers (and error
-// bars when given) per series, and a legend.
+// Axes with ticks and labels (the x axis fits the data; at least 4 y ticks),
+// one coloured polyline with markers (error bars, n and the single values
+// when given) per series, and a legend under its title.
 std::string LineChart(const std::vector<Series>& series,
                       const LineChartOptions& options);
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/strings/str_split.h"
 #include "tests/harness.h"
 
 namespace forgetlab::e2e {
@@ -110,6 +111,43 @@ TEST_F(EndToEndTest, SubmitWatchTableAndCleanStop) {
               "SUCCEEDED");
     EXPECT_EQ(job.struct_value().fields().at("attempt").number_value(), 1);
   }
+
+  // Every result says what produced it.
+  Output results = Cli({"results", id, "--format=jsonl"});
+  ASSERT_EQ(results.code, 0) << results.err;
+  std::vector<std::string> lines =
+      absl::StrSplit(results.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 8u);
+  for (const std::string& line : lines) {
+    const Value rv = Json(line);
+    const auto& f = rv.struct_value().fields();
+    const auto& p = f.at("provenance").struct_value().fields();
+    EXPECT_EQ(p.at("forgetlab_version").string_value(), "0.5.0");
+    EXPECT_THAT(p.at("torch_version").string_value(), HasSubstr("1.13"));
+    EXPECT_FALSE(p.at("blas").string_value().empty());
+    EXPECT_EQ(p.at("device").string_value(), "cpu");
+    EXPECT_GE(p.at("threads").number_value(), 1);
+    EXPECT_EQ(f.at("spec").struct_value().fields().at("pretrain.steps")
+                  .number_value(),
+              60);
+  }
+  Output csv = Cli({"results", id, "--format=csv", "--curves"});
+  ASSERT_EQ(csv.code, 0) << csv.err;
+  EXPECT_THAT(csv.out, HasSubstr("provenance.threads"));
+  EXPECT_THAT(csv.out, HasSubstr("curve_accuracy"));
+
+  // Usage errors exit 2; a filter that matches nothing exits 1.
+  EXPECT_EQ(Cli({"table", id, "--rows=seed", "--cols=seed"}).code, 2);
+  EXPECT_EQ(Cli({"table", id, "--metric=forgeting"}).code, 2);
+  EXPECT_EQ(Cli({"table", id, "--no-such-flag"}).code, 2);
+  Output none = Cli({"table", id, "--where", "finetune.lr=0.5"});
+  EXPECT_EQ(none.code, 1);
+  EXPECT_THAT(none.err, HasSubstr("no result matches finetune.lr=0.5"));
+  // Rows by width pool over nothing here; by seed they pool over width.
+  EXPECT_EQ(Cli({"table", id, "--strict"}).code, 0);
+  Output pooled = Cli({"table", id, "--rows=seed", "--strict"});
+  EXPECT_EQ(pooled.code, 2);
+  EXPECT_THAT(pooled.err, HasSubstr("model.width (16, 32)"));
 
   Output sweeps = Cli({"sweeps"});
   EXPECT_THAT(sweeps.out, HasSubstr(id));

@@ -3,9 +3,11 @@
 
 #include <limits.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "proto/net/build_info.h"
 #include "proto/spec/defaults.h"
 #include "proto/spec/validate.h"
 
@@ -119,7 +121,19 @@ absl::StatusOr<v1::JobResult> RunJob(const v1::ExperimentSpec& spec,
   s = FromTrainStatus(
       train::RunExperiment(ToTrainConfig(resolved), options, &result));
   if (!s.ok()) return s;
-  return ToJobResult(result);
+  v1::JobResult out = ToJobResult(result);
+  v1::Provenance* p = out.mutable_provenance();
+  *p->mutable_spec() = resolved;
+  p->set_forgetlab_version(ForgetlabVersion());
+  p->set_forgetlab_commit(ForgetlabCommit());
+  p->set_torch_version(train::TorchVersion());
+  const std::string blas = train::BlasLibrary();
+  p->set_blas(blas.empty() ? "unknown" : blas);
+  p->set_device(result.device);
+  p->set_threads(result.threads);
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) == 0) p->set_host(host);
+  return out;
 }
 
 absl::Status CheckDataRoots(const std::string& path,

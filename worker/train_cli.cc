@@ -15,7 +15,10 @@ ABSL_FLAG(std::string, spec, "",
           "the default protocol");
 ABSL_FLAG(std::string, format, "text", "text or json");
 ABSL_FLAG(std::string, device, "cpu", "cpu, cuda or cuda:N");
-ABSL_FLAG(int, threads, 0, "intra-op threads (0: LibTorch's default)");
+ABSL_FLAG(int, threads, 0,
+          "intra-op threads (0: the CPUs available to this process, the "
+          "fastest choice); results are bit-identical for the same spec, "
+          "device and thread count");
 ABSL_FLAG(int, repeats, 1,
           "run the job this many times in this process and report the "
           "fastest run (the first pays for thread pools and first-touch "

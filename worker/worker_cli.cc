@@ -27,7 +27,10 @@ ABSL_FLAG(std::vector<std::string>, data_roots, {"/usr/share/datasets"},
           "folders a job's data path must resolve into, comma-separated; "
           "empty accepts any path");
 ABSL_FLAG(std::string, device, "cpu", "cpu, cuda or cuda:N");
-ABSL_FLAG(int, threads, 0, "intra-op threads (0: LibTorch's default)");
+ABSL_FLAG(int, threads, 0,
+          "intra-op threads (0: the CPUs available to this process, the "
+          "fastest choice); results are bit-identical for the same spec, "
+          "device and thread count");
 ABSL_FLAG(std::string, checkpoint_dir, "",
           "keep pretrained bodies in this folder and reuse them (keyed by "
           "model, data, pretraining spec and seed)");

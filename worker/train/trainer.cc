@@ -1,6 +1,9 @@
 // The experiment protocol of DESIGN.md on LibTorch: pretrain, train the task
 // sequence, evaluate after every task and every eval_every steps.
 #include <dlfcn.h>
+#include <sched.h>
+#include <unistd.h>
+#include <torch/version.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -498,6 +501,7 @@ TrainStatus Trainer::Run(ExperimentResult* result) {
   }
   result->parameter_count = parameters;
   result->device = device_.str();
+  result->threads = torch::get_num_threads();
   result->total_seconds = SecondsSince(start);
   const double train_seconds =
       result->pretrain_seconds + result->finetune_seconds;
@@ -562,6 +566,19 @@ std::string BlasLibrary() {
   return info.dli_fname;
 }
 
+int AvailableCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    const int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+  const long online = sysconf(_SC_NPROCESSORS_ONLN);
+  return online > 0 ? static_cast<int>(online) : 1;
+}
+
+std::string TorchVersion() { return TORCH_VERSION; }
+
 TrainStatus RunExperiment(const ExperimentConfig& config,
                           const RunOptions& options, ExperimentResult* result) {
   TuneAllocatorOnce();
@@ -571,7 +588,9 @@ TrainStatus RunExperiment(const ExperimentConfig& config,
   }
   *result = ExperimentResult();
   try {
-    if (options.threads > 0) torch::set_num_threads(options.threads);
+    const int threads =
+        options.threads > 0 ? options.threads : AvailableCpus();
+    if (torch::get_num_threads() != threads) torch::set_num_threads(threads);
     torch::Device device(torch::kCPU);
     TrainStatus s = ParseDevice(options.device, &device);
     if (!s.ok()) return s;
