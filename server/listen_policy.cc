@@ -4,6 +4,7 @@
 #include <glog/logging.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace forgetlab {
@@ -16,6 +17,23 @@ bool IsLoopbackAddress(const std::string& listen) {
     host = host.substr(1, host.size() - 2);
   }
   return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+}
+
+absl::Status CheckListenAddress(const std::string& listen,
+                                const std::string& flag) {
+  const size_t colon = listen.rfind(':');
+  const std::string port =
+      colon == std::string::npos ? "" : listen.substr(colon + 1);
+  int value = -1;
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos ||
+      !absl::SimpleAtoi(port, &value) || value > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        flag, "=", listen,
+        ": expected HOST:PORT with a port from 1 to 65535 (0 picks a free "
+        "one), e.g. 127.0.0.1:50051"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status CheckListenPolicy(const std::string& listen, bool tls, bool tokens,

@@ -22,6 +22,7 @@
 #include "server/client_service.h"
 #include "server/lease_dispatcher.h"
 #include "server/listen_policy.h"
+#include "storage/database_lock.h"
 #include "server/rpc_metrics.h"
 #include "server/server_metrics.h"
 #include "server/watch_hub.h"
@@ -57,6 +58,7 @@ class SchedulerServer::Impl {
 
   const Options options_;
   std::unique_ptr<AccessPolicy> policy_;
+  std::unique_ptr<storage::DatabaseLock> db_lock_;  // held while running
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<WatchHub> hub_;
   std::unique_ptr<LeaseDispatcher> dispatcher_;
@@ -107,8 +109,18 @@ SchedulerServer::Impl::Credentials() {
     }
     tokens = *std::move(loaded);
   }
-  absl::Status s = CheckListenPolicy(options_.listen, tls, tokens.has_value(),
-                                     options_.allow_insecure);
+  absl::Status s = CheckListenAddress(options_.listen, "--listen");
+  if (!s.ok()) return s;
+  for (const auto& [flag, address] :
+       {std::pair<const char*, const std::string*>{"--metrics_listen",
+                                                   &options_.metrics_listen},
+        {"--health_listen", &options_.health_listen}}) {
+    if (address->empty()) continue;
+    s = CheckListenAddress(*address, flag);
+    if (!s.ok()) return s;
+  }
+  s = CheckListenPolicy(options_.listen, tls, tokens.has_value(),
+                        options_.allow_insecure);
   if (!s.ok()) return s;
   policy_ = std::make_unique<AccessPolicy>(std::move(tokens));
   if (!tls) return grpc::InsecureServerCredentials();
@@ -125,6 +137,11 @@ absl::Status SchedulerServer::Impl::Start() {
         absl::StrCat("--lease_seconds must be between 1 and 3600 (got ",
                      options_.lease_seconds, ")"));
   }
+  // One server per database: a second one would hand out the same jobs.
+  absl::StatusOr<std::unique_ptr<storage::DatabaseLock>> lock =
+      storage::DatabaseLock::Acquire(options_.db_path);
+  if (!lock.ok()) return lock.status();
+  db_lock_ = *std::move(lock);
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
       storage::Store::Open({options_.db_path, options_.now_ms});
   if (!store.ok()) return store.status();
@@ -152,6 +169,7 @@ absl::Status SchedulerServer::Impl::Start() {
     if (!health.ok()) return health.status();
     health_server_ = *std::move(health);
   }
+  db_lock_->SetHolder(absl::StrCat("listening on port ", port_));
   dispatcher_->Start();
   return absl::OkStatus();
 }
@@ -183,6 +201,9 @@ absl::Status SchedulerServer::Impl::StartGrpc(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  // gRPC sets SO_REUSEPORT by default, which lets a second server bind the
+  // same port and take half the calls; one server per port.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(options_.listen, credentials, &port_);
   builder.RegisterService(client_service_.get());
   builder.RegisterService(worker_service_.get());

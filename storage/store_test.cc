@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/synchronization/notification.h"
+#include "storage/database_lock.h"
 #include "tests/fixtures.h"
 
 namespace forgetlab::storage {
@@ -692,6 +693,30 @@ TEST_F(StoreTest, VersionThreeDatabaseGetsTheVersionFourIndexes) {
   steps.clear();
   while (counts.executeStep()) steps += counts.getColumn(3).getString() + "\n";
   EXPECT_THAT(steps, HasSubstr("COVERING INDEX jobs_by_sweep"));
+}
+
+}  // namespace
+}  // namespace forgetlab::storage
+
+namespace forgetlab::storage {
+namespace {
+
+TEST(DatabaseLockTest, OneHolderAtATimeAndItSaysWho) {
+  fixtures::TempDatabase database;
+  absl::StatusOr<std::unique_ptr<DatabaseLock>> first =
+      DatabaseLock::Acquire(database.path());
+  ASSERT_TRUE(first.ok()) << first.status();
+  (*first)->SetHolder("listening on port 4242");
+  absl::StatusOr<std::unique_ptr<DatabaseLock>> second =
+      DatabaseLock::Acquire(database.path());
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(second.status().message(),
+              ::testing::HasSubstr(database.path() + " is in use"));
+  EXPECT_THAT(second.status().message(),
+              ::testing::HasSubstr("listening on port 4242"));
+  first->reset();
+  EXPECT_TRUE(DatabaseLock::Acquire(database.path()).ok());
 }
 
 }  // namespace

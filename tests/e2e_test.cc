@@ -161,6 +161,38 @@ TEST_F(EndToEndTest, SubmitWatchTableAndCleanStop) {
   EXPECT_EQ(cluster_.server()->Wait(std::chrono::seconds(10)), 0);
 }
 
+// A second server on a port or a database that is taken exits 1 and names
+// what it collided with; so does a port out of range.
+TEST_F(EndToEndTest, OneServerPerPortAndPerDatabase) {
+  ASSERT_TRUE(cluster_.StartServer());
+  const std::string port =
+      cluster_.address().substr(cluster_.address().rfind(':') + 1);
+  auto second = [&](const std::string& listen, const std::string& db) {
+    const std::string log = (cluster_.dir() / "second.log").string();
+    Process p({FORGETLAB_SERVER_BIN, "--listen=" + listen, "--db=" + db}, log);
+    const int code = p.Wait(std::chrono::seconds(20));
+    return Output{code, "", ReadFile(log)};
+  };
+  const std::string other_db = (cluster_.dir() / "other.db").string();
+  Output same_port = second("127.0.0.1:" + port, other_db);
+  EXPECT_EQ(same_port.code, 1) << same_port.err;
+  EXPECT_THAT(same_port.err, HasSubstr("cannot listen on 127.0.0.1:" + port));
+
+  Output same_db =
+      second("127.0.0.1:0", (cluster_.dir() / "forgetlab.db").string());
+  EXPECT_EQ(same_db.code, 1) << same_db.err;
+  EXPECT_THAT(same_db.err, HasSubstr("forgetlab.db is in use by another "
+                                     "forgetlab-server (pid "));
+  EXPECT_THAT(same_db.err, HasSubstr("listening on port " + port));
+
+  Output bad_port = second("127.0.0.1:99999", other_db);
+  EXPECT_EQ(bad_port.code, 1) << bad_port.err;
+  EXPECT_THAT(bad_port.err, HasSubstr("--listen=127.0.0.1:99999"));
+
+  // The first server still answers every call from its own database.
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(Cli({"sweeps"}).code, 0);
+}
+
 // The binaries as a lab would run them: TLS with client certificates, and a
 // worker token and a client token made by `forgetlab-server tokens add`.
 TEST_F(EndToEndTest, SecureClusterWithTlsAndTokens) {

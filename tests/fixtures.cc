@@ -29,7 +29,7 @@ TempDatabase::TempDatabase()
 TempDatabase::~TempDatabase() { Remove(); }
 
 void TempDatabase::Remove() const {
-  for (const char* suffix : {"", "-wal", "-shm"}) {
+  for (const char* suffix : {"", "-wal", "-shm", ".lock"}) {
     std::error_code ignored;
     std::filesystem::remove(path_ + suffix, ignored);
   }

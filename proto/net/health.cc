@@ -28,6 +28,7 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartHealthServer(
     const std::string& listen, const std::string& flag, HealthService* service,
     int* port) {
   grpc::ServerBuilder builder;
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // one per port
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), port);
   builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
