@@ -6,15 +6,14 @@
 #include <string>
 #include <vector>
 
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/synchronization/mutex.h"
+#include "proto/net/usage.h"
 #include "server/scheduler.h"
 #include "server/server_cli.h"
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(forgetlab::kServerUsage);
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  std::vector<char*> args =
+      forgetlab::ParseFlagsOrExit(argc, argv, forgetlab::kServerUsage);
   if (args.size() == 3 && std::string(args[1]) == "tokens" &&
       std::string(args[2]) == "add") {
     return forgetlab::RunTokensAdd();

@@ -193,6 +193,32 @@ TEST_F(EndToEndTest, OneServerPerPortAndPerDatabase) {
   for (int i = 0; i < 6; ++i) EXPECT_EQ(Cli({"sweeps"}).code, 0);
 }
 
+// Exit codes as README.md documents them: 0 ok (--help included), 1 a
+// failed call, 2 bad usage or bad input.
+TEST_F(EndToEndTest, HelpAndUsageErrorsExitAsDocumented) {
+  auto run = [&](const std::vector<std::string>& argv) {
+    const std::string log = (cluster_.dir() / "run.log").string();
+    Process p(argv, log);
+    const int code = p.Wait(std::chrono::seconds(60));
+    return Output{code, ReadFile(log), ""};
+  };
+  for (const auto& [binary, flag] :
+       std::vector<std::pair<std::string, std::string>>{
+           {FORGETLAB_SERVER_BIN, "--listen"},
+           {FORGETLAB_WORKER_BIN, "--scheduler"},
+           {FORGETLAB_TRAIN_BIN, "--spec"},
+           {FORGETLAB_CLI_BIN, "submit"}}) {
+    Output help = run({binary, "--help"});
+    EXPECT_EQ(help.code, 0) << binary << "\n" << help.out;
+    EXPECT_THAT(help.out, HasSubstr(flag)) << binary;
+    EXPECT_EQ(run({binary, "--no_such_flag=1"}).code, 2) << binary;
+  }
+  const std::string bad = WriteFile("bad.textproto", "model { width: 0 }\n");
+  Output refused = run({FORGETLAB_TRAIN_BIN, "--spec=" + bad});
+  EXPECT_EQ(refused.code, 2) << refused.out;
+  EXPECT_THAT(refused.out, HasSubstr("model.width"));
+}
+
 // The binaries as a lab would run them: TLS with client certificates, and a
 // worker token and a client token made by `forgetlab-server tokens add`.
 TEST_F(EndToEndTest, SecureClusterWithTlsAndTokens) {

@@ -41,7 +41,16 @@ std::string ResultJson(const v1::JobResult& r) {
   absl::StrAppend(
       &out, "], \"device\": ", JsonString(r.device()),
       ", \"total_seconds\": ", JsonNumber(r.total_seconds()),
-      ", \"samples_per_second\": ", JsonNumber(r.samples_per_second()), "}");
+      ", \"samples_per_second\": ", JsonNumber(r.samples_per_second()));
+  const v1::Provenance& p = r.provenance();
+  absl::StrAppend(
+      &out, ", \"provenance\": {\"forgetlab_version\": ",
+      JsonString(p.forgetlab_version()),
+      ", \"forgetlab_commit\": ", JsonString(p.forgetlab_commit()),
+      ", \"torch_version\": ", JsonString(p.torch_version()),
+      ", \"blas\": ", JsonString(p.blas()),
+      ", \"device\": ", JsonString(p.device()), ", \"threads\": ", p.threads(),
+      ", \"host\": ", JsonString(p.host()), "}}");
   return out;
 }
 
@@ -75,6 +84,15 @@ std::string ResultText(const v1::ExperimentSpec& spec, const v1::JobResult& r) {
                                   r.total_seconds(), r.pretrain_seconds(),
                                   r.finetune_seconds(), r.samples_per_second(),
                                   r.device()));
+  const v1::Provenance& p = r.provenance();
+  absl::StrAppend(
+      &out, absl::StrFormat("provenance: forgetlab %s%s, LibTorch %s, %d "
+                            "threads, BLAS %s\n",
+                            p.forgetlab_version(),
+                            p.forgetlab_commit().empty()
+                                ? ""
+                                : absl::StrCat(" (", p.forgetlab_commit(), ")"),
+                            p.torch_version(), p.threads(), p.blas()));
   return out;
 }
 

@@ -11,7 +11,10 @@ namespace forgetlab {
 
 // {"accuracy_matrix": [[...]], "metrics": {...}, "parameter_count": N,
 //  "curves": [...], "device": "...", "total_seconds": S,
-//  "samples_per_second": R}, without a trailing newline.
+//  "samples_per_second": R, "provenance": {"forgetlab_version": "...",
+//  "forgetlab_commit": "...", "torch_version": "...", "blas": "...",
+//  "device": "...", "threads": N, "host": "..."}}, without a trailing
+//  newline.
 std::string ResultJson(const v1::JobResult& result);
 
 // The experiment, its accuracy matrix, metrics and timing, for a resolved

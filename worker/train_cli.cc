@@ -62,7 +62,12 @@ int RunTrainCommand() {
     if (!run.ok()) {
       std::fprintf(stderr, "forgetlab-train: %s: %s\n", path.c_str(),
                    std::string(run.status().message()).c_str());
-      return 1;
+      // A spec the validator or the trainer refuses is bad input.
+      const absl::StatusCode code = run.status().code();
+      return code == absl::StatusCode::kInvalidArgument ||
+                     code == absl::StatusCode::kNotFound
+                 ? 2
+                 : 1;
     }
     if (i == 0 || run->samples_per_second() > result->samples_per_second()) {
       result = *std::move(run);

@@ -3,13 +3,11 @@
 //   forgetlab-train --spec=experiment.textproto [--format=text|json]
 #include <glog/logging.h>
 
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
+#include "proto/net/usage.h"
 #include "worker/train_cli.h"
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(forgetlab::kTrainUsage);
-  absl::ParseCommandLine(argc, argv);
+  forgetlab::ParseFlagsOrExit(argc, argv, forgetlab::kTrainUsage);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
   return forgetlab::RunTrainCommand();

@@ -7,14 +7,12 @@
 #include <string>
 #include <thread>
 
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
+#include "proto/net/usage.h"
 #include "worker/worker.h"
 #include "worker/worker_cli.h"
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(forgetlab::kWorkerUsage);
-  absl::ParseCommandLine(argc, argv);
+  forgetlab::ParseFlagsOrExit(argc, argv, forgetlab::kWorkerUsage);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
 
