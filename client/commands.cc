@@ -140,7 +140,13 @@ int RunSubmit(Connection& c, const std::string& file, bool dry_run) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
   if (!s.ok()) {
-    if (s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+    // The server names the sweep's field at fault ("sweep.base.data.path
+    // ..."): the file is bad input, whether invalid or refused.
+    const bool bad_file =
+        s.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
+        (s.error_code() == grpc::StatusCode::PERMISSION_DENIED &&
+         s.error_message().rfind("sweep.", 0) == 0);
+    if (bad_file) {
       std::fprintf(stderr, "forgetlab: %s: %s\n", file.c_str(),
                    s.error_message().c_str());
       return 2;

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "proto/spec/defaults.h"
 #include "proto/spec/field_path.h"
@@ -58,6 +59,13 @@ absl::StatusOr<std::vector<ExpandedJob>> ExpandSweep(const v1::SweepSpec& sweep,
       return absl::InvalidArgumentError(absl::StrCat(
           name, " sweeps 'seed' and the sweep also lists seeds; use one"));
     }
+    if (axes[a].path() == "model.family") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          name,
+          " sweeps model.family, but each family has its own knobs and "
+          "defaults; submit one sweep per family (set base.model.family) and "
+          "pool them with `forgetlab table SWEEP_A SWEEP_B`"));
+    }
     if (!seen.insert(axes[a].path()).second) {
       return absl::InvalidArgumentError(
           absl::StrCat(name, " repeats the axis '", axes[a].path(), "'"));
@@ -99,15 +107,21 @@ absl::StatusOr<std::vector<ExpandedJob>> ExpandSweep(const v1::SweepSpec& sweep,
     axes.push_back(seeds);
   }
 
-  int64_t total = 1;
+  // Each axis has at most kMaxAxisValues values and there are at most
+  // kMaxAxes + 1 of them, so the product fits a double exactly enough.
+  double product = 1;
+  std::vector<std::string> factors;
   for (const v1::Axis& axis : axes) {
-    total *= axis.values_size();
-    if (total > max_jobs) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "the sweep expands to more than ", max_jobs,
-          " jobs (the per-sweep limit); split it into smaller sweeps"));
-    }
+    product *= axis.values_size();
+    factors.push_back(absl::StrCat(axis.values_size(), " ", axis.path()));
   }
+  if (product > max_jobs) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "axes: the sweep would expand to ", absl::StrFormat("%.0f", product),
+        " jobs (", absl::StrJoin(factors, " x "), "); at most ", max_jobs,
+        " jobs are allowed per sweep: split it into smaller sweeps"));
+  }
+  const int64_t total = static_cast<int64_t>(product);
 
   std::vector<ExpandedJob> jobs;
   jobs.reserve(static_cast<size_t>(total));

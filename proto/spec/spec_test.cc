@@ -137,7 +137,18 @@ TEST(SpecTest, JobLimitIsEnforced) {
       10);
   ASSERT_FALSE(jobs.ok());
   EXPECT_THAT(std::string(jobs.status().message()),
-              HasSubstr("more than 10 jobs"));
+              HasSubstr("axes: the sweep would expand to 15 jobs (5 seed x 3 "
+                        "finetune.lr); at most 10 jobs are allowed"));
+}
+
+TEST(SpecTest, FamilyIsNotAnAxisAndSaysWhy) {
+  auto jobs = ExpandSweep(
+      ParseSweep("axes { path: 'model.family' values: [1, 2] }"), 100);
+  ASSERT_FALSE(jobs.ok());
+  EXPECT_THAT(std::string(jobs.status().message()),
+              HasSubstr("axes[0] sweeps model.family"));
+  EXPECT_THAT(std::string(jobs.status().message()),
+              HasSubstr("one sweep per family"));
 }
 
 TEST(SpecTest, AxisSetsNestedNumericFields) {
@@ -219,8 +230,33 @@ TEST(SpecIoTest, JsonIsAccepted) {
 
 TEST(SpecIoTest, MissingFileIsNotFound) {
   v1::SweepSpec sweep;
-  EXPECT_EQ(ParseSpecFile("/nonexistent/sweep.textproto", &sweep).code(),
-            absl::StatusCode::kNotFound);
+  absl::Status s = ParseSpecFile("/nonexistent/sweep.textproto", &sweep);
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("No such file or directory"));
+  s = ParseSpecFile("/", &sweep);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("Is a directory"));
+}
+
+TEST(SpecIoTest, BadFilesSayWhatIsWrongAndWhere) {
+  v1::SweepSpec sweep;
+  auto message = [&](const std::string& name, const std::string& text) {
+    return std::string(ParseSpecText(name, text, &sweep).message());
+  };
+  EXPECT_THAT(message("s.textproto", " \n\n"),
+              HasSubstr("s.textproto: sweep file is empty"));
+  EXPECT_THAT(message("s.json", ""), HasSubstr("sweep file is empty"));
+  EXPECT_THAT(message("s.textproto", std::string("\x7f" "ELF\0\0", 6)),
+              HasSubstr("not a text or JSON sweep"));
+  // JSON syntax and unknown fields at line:column.
+  EXPECT_THAT(message("s.json", "{\n  \"name\": \"x\"\n  \"seeds\": []\n}"),
+              HasSubstr("s.json:3:3: not valid JSON"));
+  EXPECT_THAT(message("s.json", "{\"base\": {\n \"modle\": {}}}"),
+              HasSubstr("s.json:2:2: base.modle: no such field"));
+  // Enum errors list the valid values, in both formats.
+  EXPECT_THAT(message("s.json", "{\"base\": {\"model\": {\"family\": \"CNN\"}}}"),
+              HasSubstr("\"CNN\" is not one of MLP, RESNET, VIT"));
+  EXPECT_THAT(message("s.textproto", "base { model { family: CNN } }"),
+              HasSubstr("valid values: MLP, RESNET, VIT"));
 }
 
 }  // namespace
