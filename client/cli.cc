@@ -82,13 +82,22 @@ int RunCli(int argc, char** argv) {
         g, [&](Connection& c) { return RunStatus(c, id, format); });
   });
 
+  int reconnect_seconds = 300;
   CLI::App* watch = app.add_subcommand(
       "watch",
-      "Live progress until the sweep is done (exit 1 if any job failed)."
-      "\nExample: forgetlab watch sw-1a2b3c4d5e");
+      "Live progress until the sweep is done. Exit 0 when every job "
+      "succeeded, 1 when any failed or was cancelled, 3 when the scheduler "
+      "stayed unreachable for --reconnect_seconds.\nExample: forgetlab "
+      "watch sw-1a2b3c4d5e");
   watch->add_option("SWEEP", id, "sweep id")->required();
+  watch->add_option("--reconnect_seconds", reconnect_seconds,
+                    "how long to keep reconnecting to a scheduler that went "
+                    "away")
+      ->check(CLI::Range(0, 86400))
+      ->capture_default_str();
   watch->callback([&] {
-    code = WithConnection(g, [&](Connection& c) { return RunWatch(c, id); });
+    code = WithConnection(
+        g, [&](Connection& c) { return RunWatch(c, id, reconnect_seconds); });
   });
 
   std::string state;

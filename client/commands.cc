@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
@@ -86,12 +87,15 @@ Aggregation ParseAgg(const std::string& agg) {
 // Every job `request` selects, page by page; on failure prints why and
 // returns the exit code.
 int FetchJobs(Connection& c, v1::ListJobsRequest request,
-              std::vector<v1::Job>* jobs) {
+              std::vector<v1::Job>* jobs, std::string* waiting = nullptr) {
   for (;;) {
     v1::ListJobsResponse response;
     auto ctx = c.Context();
     grpc::Status s = c.stub()->ListJobs(ctx.get(), request, &response);
     if (!s.ok()) return c.Fail(s);
+    if (waiting != nullptr && !response.waiting().empty()) {
+      *waiting = response.waiting();
+    }
     jobs->insert(jobs->end(), response.jobs().begin(), response.jobs().end());
     if (response.next_after_job_id() == 0) return 0;
     request.set_after_job_id(response.next_after_job_id());
@@ -153,6 +157,9 @@ int RunSubmit(Connection& c, const std::string& file, bool dry_run) {
     }
     return c.Fail(s);
   }
+  for (const std::string& warning : response.warnings()) {
+    std::fprintf(stderr, "forgetlab: warning: %s\n", warning.c_str());
+  }
   if (dry_run) {
     PrintDryRun(request.sweep(), response);
     return 0;
@@ -196,20 +203,52 @@ int RunJobs(Connection& c, const std::string& id, const std::string& format,
     request.set_state(parsed);
   }
   std::vector<v1::Job> jobs;
-  if (int code = FetchJobs(c, request, &jobs); code != 0) return code;
+  std::string waiting;
+  if (int code = FetchJobs(c, request, &jobs, &waiting); code != 0) {
+    return code;
+  }
   std::fputs((format == "json" ? JobsJson(jobs) : JobsText(jobs)).c_str(),
              stdout);
+  if (format != "json" && !waiting.empty()) {
+    std::printf("waiting: %s\n", waiting.c_str());
+  }
   return 0;
 }
 
-int RunWatch(Connection& c, const std::string& id) {
+int RunWatch(Connection& c, const std::string& id, int reconnect_seconds) {
   const bool tty = IsTerminal(stdout);
+  // Each job's estimated cost (6 x parameters x samples), so the ETA weighs
+  // a large model's job more than a small one's.
+  std::map<int64_t, double> cost;
+  std::map<int64_t, bool> finished_jobs;
+  {
+    v1::ListJobsRequest request;
+    request.set_sweep_id(id);
+    std::vector<v1::Job> jobs;
+    if (int code = FetchJobs(c, request, &jobs); code != 0) return code;
+    for (const v1::Job& job : jobs) {
+      cost[job.job_id()] = 6.0 *
+                           static_cast<double>(EstimateParameterCount(job.spec())) *
+                           static_cast<double>(TrainingSamples(job.spec()));
+      finished_jobs[job.job_id()] = job.state() == v1::SUCCEEDED ||
+                                    job.state() == v1::FAILED ||
+                                    job.state() == v1::CANCELLED;
+    }
+  }
+  auto remaining_cost = [&] {
+    double total = 0;
+    for (const auto& [job, done] : finished_jobs) {
+      if (!done) total += cost[job];
+    }
+    return total;
+  };
+  const double start_remaining = remaining_cost();
   const auto start = std::chrono::steady_clock::now();
-  int start_finished = -1;
   std::string last_line;
   int last_printed = -1;
   v1::SweepStatus last;
-  int reconnects = 0;
+  std::optional<std::chrono::steady_clock::time_point> lost_since;
+  auto last_waiting_check = start - std::chrono::hours(1);
   for (;;) {
     grpc::ClientContext ctx;
     c.AddToken(&ctx);
@@ -218,23 +257,42 @@ int RunWatch(Connection& c, const std::string& id) {
     auto reader = c.stub()->WatchSweep(&ctx, request);
     v1::SweepEvent event;
     while (reader->Read(&event)) {
-      reconnects = 0;
+      lost_since.reset();
       last = event.status();
+      if (event.has_job()) {
+        const v1::JobState state = event.job().state();
+        finished_jobs[event.job().job_id()] = state == v1::SUCCEEDED ||
+                                              state == v1::FAILED ||
+                                              state == v1::CANCELLED;
+      }
+      // Nothing runs although jobs are queued: ask why (at most every 10 s).
+      const auto now = std::chrono::steady_clock::now();
+      if (last.queued() > 0 && last.leased() == 0 &&
+          now - last_waiting_check > std::chrono::seconds(10)) {
+        last_waiting_check = now;
+        v1::GetSweepRequest get;
+        get.set_sweep_id(id);
+        v1::SweepStatus fresh;
+        auto get_ctx = c.Context(5);
+        if (c.stub()->GetSweep(get_ctx.get(), get, &fresh).ok()) {
+          last.set_waiting(fresh.waiting());
+        }
+      }
       const int finished = last.succeeded() + last.failed() + last.cancelled();
-      if (start_finished < 0) start_finished = finished;
-      const double elapsed = std::chrono::duration<double>(
-                                 std::chrono::steady_clock::now() - start)
-                                 .count();
-      const int done_here = finished - start_finished;
+      const double elapsed =
+          std::chrono::duration<double>(now - start).count();
+      const double remaining = remaining_cost();
+      const double done_here = start_remaining - remaining;
       const double eta =
-          done_here > 0 ? elapsed / done_here * (last.total() - finished) : -1;
+          done_here > 0 ? elapsed / done_here * remaining : -1;
       const std::string line = ProgressLine(last, eta, tty ? 30 : 0);
       if (tty) {
         std::printf("\r%s\033[K", line.c_str());
         std::fflush(stdout);
-      } else if (finished != last_printed || last.state() == "DONE") {
-        // Off a terminal (logs, CI): one line per finished job.
-        if (finished != last_printed || line != last_line) {
+      } else if (finished != last_printed || line != last_line) {
+        // Off a terminal (logs, CI): a line per finished job or new reason.
+        if (finished != last_printed || last.state() == "DONE" ||
+            !last.waiting().empty()) {
           std::printf("%s\n", line.c_str());
           std::fflush(stdout);
         }
@@ -244,10 +302,23 @@ int RunWatch(Connection& c, const std::string& id) {
     }
     grpc::Status s = reader->Finish();
     if (s.ok() && last.state() == "DONE") break;
-    if (s.error_code() == grpc::StatusCode::UNAVAILABLE && ++reconnects <= 30) {
-      // The scheduler restarted: reconnect and carry on.
-      std::this_thread::sleep_for(std::chrono::seconds(1));
-      continue;
+    if (s.ok() || s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      // The scheduler restarted or the stream ended early: reconnect, for
+      // up to the reconnect window.
+      const auto now = std::chrono::steady_clock::now();
+      if (!lost_since.has_value()) lost_since = now;
+      if (now - *lost_since < std::chrono::seconds(reconnect_seconds)) {
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        continue;
+      }
+      if (tty) std::printf("\n");
+      std::fprintf(stderr,
+                   "forgetlab: lost the scheduler at %s for %d s (%s); the "
+                   "sweep goes on without us: `forgetlab watch %s` again "
+                   "later\n",
+                   c.address().c_str(), reconnect_seconds,
+                   s.error_message().c_str(), id.c_str());
+      return 3;
     }
     if (tty) std::printf("\n");
     return c.Fail(s);

@@ -1,6 +1,7 @@
 // The CLI's subcommands over the client API. Each prints its answer to
 // stdout and returns the process exit code: 0 on success, 1 when the call
-// failed (or, for watch, a job failed), 2 for bad usage or input files.
+// failed (or, for watch, a job failed), 2 for bad usage or input files, 3
+// when watch lost the scheduler.
 #ifndef FORGETLAB_CLIENT_COMMANDS_H_
 #define FORGETLAB_CLIENT_COMMANDS_H_
 
@@ -28,7 +29,9 @@ int RunSubmit(Connection& c, const std::string& file, bool dry_run);
 int RunStatus(Connection& c, const std::string& id, const std::string& format);
 int RunJobs(Connection& c, const std::string& id, const std::string& format,
             const std::string& state);
-int RunWatch(Connection& c, const std::string& id);
+// Exit 0 when every job succeeded, 1 when any failed or was cancelled, 3
+// when the scheduler stayed unreachable for `reconnect_seconds`.
+int RunWatch(Connection& c, const std::string& id, int reconnect_seconds);
 int RunTable(Connection& c, const TableQuery& q);
 int RunPlot(Connection& c, const TableQuery& q, const std::string& out);
 int RunReport(Connection& c, const TableQuery& q, const std::string& out);

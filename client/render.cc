@@ -322,17 +322,19 @@ std::string StatusJson(const v1::SweepStatus& s) {
       ", \"owner\": ", JsonString(s.owner()), ", \"total\": ", s.total(),
       ", \"counts\": {\"queued\": ", s.queued(), ", \"leased\": ", s.leased(),
       ", \"succeeded\": ", s.succeeded(), ", \"failed\": ", s.failed(),
-      ", \"cancelled\": ", s.cancelled(), "}}\n");
+      ", \"cancelled\": ", s.cancelled(),
+      "}, \"waiting\": ", JsonString(s.waiting()), "}\n");
 }
 
 std::string StatusText(const v1::SweepStatus& s) {
   return absl::StrFormat(
       "sweep %s \"%s\": %s\n  %d jobs: %d succeeded (%d cached), %d running, "
-      "%d queued, %d failed, %d cancelled\n  created %s%s\n",
+      "%d queued, %d failed, %d cancelled\n  created %s%s\n%s",
       s.sweep_id(), s.name(), s.state(), s.total(), s.succeeded(), s.cached(),
       s.leased(), s.queued(), s.failed(), s.cancelled(),
       LocalTime(s.created_ms()),
-      s.owner().empty() ? "" : absl::StrCat(" by ", s.owner()));
+      s.owner().empty() ? "" : absl::StrCat(" by ", s.owner()),
+      s.waiting().empty() ? "" : absl::StrCat("  waiting: ", s.waiting(), "\n"));
 }
 
 std::string JobsJson(const std::vector<v1::Job>& jobs) {
@@ -419,11 +421,14 @@ std::string SweepsText(const std::vector<v1::SweepStatus>& sweeps) {
 std::string WorkersText(const std::vector<v1::WorkerInfo>& workers,
                         int64_t now_ms) {
   if (workers.empty()) return "no workers have registered\n";
-  std::vector<std::vector<std::string>> rows = {
-      {"WORKER", "HOST", "DEVICE", "JOB", "LAST SEEN", "STATE"}};
+  std::vector<std::vector<std::string>> rows = {{"WORKER", "HOST", "DEVICE",
+                                                 "THREADS", "DATASETS", "JOB",
+                                                 "LAST SEEN", "STATE"}};
   for (const v1::WorkerInfo& w : workers) {
     rows.push_back(
         {w.worker_id(), w.host(), w.device(),
+         w.threads() > 0 ? absl::StrCat(w.threads()) : "-",
+         w.datasets().empty() ? "any" : absl::StrJoin(w.datasets(), ","),
          w.current_job_id() ? absl::StrCat(w.current_job_id()) : "-",
          absl::StrCat(Duration((now_ms - w.last_seen_ms()) / 1000.0), " ago"),
          w.lost() ? "lost" : (w.current_job_id() ? "busy" : "idle")});
@@ -452,6 +457,9 @@ std::string ProgressLine(const v1::SweepStatus& s, double eta_seconds,
     absl::StrAppend(&out, "  finished");
   } else if (eta_seconds >= 0) {
     absl::StrAppend(&out, "  ETA ", Duration(eta_seconds));
+  }
+  if (!s.waiting().empty() && s.state() != "DONE") {
+    absl::StrAppend(&out, "  waiting: ", s.waiting());
   }
   return out;
 }

@@ -40,7 +40,8 @@ std::string TableText(const v1::Table& table, bool color,
                       Aggregation agg = Aggregation::kMean);
 
 // {"sweep_id": str, "state": str, "total": int, "counts": {"queued": int,
-//  "leased": int, "succeeded": int, "failed": int, "cancelled": int}}
+//  "leased": int, "succeeded": int, "failed": int, "cancelled": int},
+//  "waiting": str}   ("waiting": why queued jobs wait, "" when they don't)
 std::string StatusJson(const v1::SweepStatus& status);
 std::string StatusText(const v1::SweepStatus& status);
 
@@ -55,7 +56,8 @@ std::string SweepsText(const std::vector<v1::SweepStatus>& sweeps);
 std::string WorkersText(const std::vector<v1::WorkerInfo>& workers,
                         int64_t now_ms);
 
-// One progress line: "12/36 done  1 running  0 failed  ETA 1m05s". With
+// One progress line: "12/36 done  1 running  0 failed  ETA 1m05s", then
+// "waiting: <why>" when no live worker can take the queued jobs. With
 // `bar_width` > 0 a bar of that many characters leads it.
 std::string ProgressLine(const v1::SweepStatus& status, double eta_seconds,
                          int bar_width);

@@ -16,6 +16,7 @@
 #include "server/request_limits.h"
 #include "server/table_query.h"
 #include "server/unary_call.h"
+#include "server/waiting.h"
 #include "server/watch_hub.h"
 
 namespace forgetlab {
@@ -53,8 +54,10 @@ grpc::ServerUnaryReactor* ClientService::GetSweep(
   return Unary(context, *policy_, Access::kRead, [&](const Principal&) {
     absl::StatusOr<storage::SweepRow> row =
         store_->GetSweep(request->sweep_id());
-    if (row.ok()) SweepToProto(*row, response);
-    return row.status();
+    if (!row.ok()) return row.status();
+    SweepToProto(*row, response);
+    if (response->queued() > 0) response->set_waiting(Waiting(row->spec));
+    return absl::OkStatus();
   });
 }
 
@@ -204,6 +207,8 @@ absl::Status ClientService::Submit(const v1::SweepSpec& spec, bool dry_run,
     if (!cached.ok()) return cached.status();
     response->set_jobs(static_cast<int>(jobs->size()));
     response->set_cached(*cached);
+    AddWaitingWarning(response->jobs() - *cached, spec.SerializeAsString(),
+                      response);
     return absl::OkStatus();
   }
   storage::NewSweep sweep;
@@ -234,7 +239,12 @@ absl::Status ClientService::Submit(const v1::SweepSpec& spec, bool dry_run,
   response->set_existing(existing);
   response->set_jobs(static_cast<int>(sweep.jobs.size()));
   absl::StatusOr<storage::SweepRow> stored = store_->GetSweep(*id);
-  if (stored.ok()) response->set_cached(stored->cached);
+  if (stored.ok()) {
+    response->set_cached(stored->cached);
+    AddWaitingWarning(
+        stored->counts[static_cast<int>(storage::JobState::kQueued)],
+        stored->spec, response);
+  }
   if (!existing) {
     LOG(INFO) << "sweep " << *id << " '" << spec.name()
               << "': " << sweep.jobs.size() << " jobs queued";
@@ -261,7 +271,12 @@ absl::Status ClientService::ListJobsPage(const v1::ListJobsRequest& request,
   absl::StatusOr<std::vector<storage::JobRow>> rows =
       store_->ListJobs(request.sweep_id(), state, request.after_job_id(), page);
   if (!rows.ok()) return rows.status();
-  for (const auto& row : *rows) JobToProto(row, response->add_jobs());
+  bool queued = false;
+  for (const auto& row : *rows) {
+    JobToProto(row, response->add_jobs());
+    queued = queued || row.state == storage::JobState::kQueued;
+  }
+  if (queued) response->set_waiting(Waiting(*sweep));
   if (static_cast<int>(rows->size()) == page) {
     response->set_next_after_job_id(rows->back().job_id);
   }
@@ -306,8 +321,32 @@ absl::Status ClientService::ListAllWorkers(v1::ListWorkersResponse* response) {
     w->set_current_job_id(row.current_job_id);
     w->set_last_seen_ms(row.last_seen_ms);
     w->set_lost(now - row.last_seen_ms > options_.lease_ms);
+    for (const std::string& d : row.datasets) w->add_datasets(d);
+    w->set_threads(row.threads);
   }
   return absl::OkStatus();
+}
+
+std::string ClientService::Waiting(const std::string& sweep_spec) {
+  v1::SweepSpec spec;
+  if (!spec.ParseFromString(sweep_spec)) return "";
+  absl::StatusOr<std::vector<storage::WorkerRow>> workers =
+      store_->ListWorkers();
+  if (!workers.ok()) return "";
+  return WaitingReason(ResolveDefaults(spec.base()).data().dataset(),
+                       spec.device_kind(), *workers, options_.now_ms(),
+                       options_.lease_ms);
+}
+
+void ClientService::AddWaitingWarning(int queued,
+                                      const std::string& sweep_spec,
+                                      v1::SubmitSweepResponse* response) {
+  if (queued <= 0) return;
+  const std::string waiting = Waiting(sweep_spec);
+  if (waiting.empty()) return;
+  response->add_warnings(
+      absl::StrCat(queued, " job(s) will wait: ", waiting,
+                   " (`forgetlab workers` lists what each worker offers)"));
 }
 
 absl::Status ClientService::CheckSweepOwner(const Principal& who,

@@ -80,6 +80,12 @@ class ClientService final : public v1::ForgetlabService::CallbackService {
   absl::Status ListResultsPage(const v1::ListResultsRequest& request,
                                v1::ListResultsResponse* response);
   absl::Status ListAllWorkers(v1::ListWorkersResponse* response);
+  // Why the queued jobs of a sweep with this (serialized) spec wait, or ""
+  // (waiting.h).
+  std::string Waiting(const std::string& sweep_spec);
+  // Adds the waiting reason to a submit's warnings when `queued` jobs wait.
+  void AddWaitingWarning(int queued, const std::string& sweep_spec,
+                         v1::SubmitSweepResponse* response);
   // PERMISSION_DENIED unless `who` may change the sweep; NOT_FOUND for an
   // unknown one.
   absl::Status CheckSweepOwner(const Principal& who,

@@ -370,6 +370,71 @@ TEST_F(SchedulerTest, TableCountsAnExperimentOnceAndSaysWhatItPooled) {
   EXPECT_THAT(s.error_message(), HasSubstr("col_axis"));
 }
 
+TEST_F(SchedulerTest, SweepsNoWorkerCanTakeSayWhyTheyWait) {
+  auto submit = [&](const std::string& text) {
+    v1::SubmitSweepResponse out;
+    EXPECT_TRUE(Submit(Sweep(text), &out).ok());
+    return out;
+  };
+  // No worker at all.
+  v1::SubmitSweepResponse first = submit(R"pb(
+    base { data { dataset: "synthetic" } }
+  )pb");
+  ASSERT_EQ(first.warnings_size(), 1);
+  EXPECT_THAT(first.warnings(0), HasSubstr("no live worker is connected"));
+
+  // A worker that offers synthetic data only, on a CPU.
+  grpc::ClientContext ctx;
+  v1::RegisterWorkerRequest request;
+  request.set_host("cpu-box");
+  request.set_device("cpu");
+  request.set_threads(2);
+  request.add_datasets("synthetic");
+  v1::RegisterWorkerResponse registered;
+  ASSERT_TRUE(worker_->RegisterWorker(&ctx, request, &registered).ok());
+  EXPECT_EQ(submit(R"pb(base { data { dataset: "synthetic" } })pb")
+                .warnings_size(),
+            0);
+  v1::SubmitSweepResponse idx = submit(R"pb(
+    base { data { dataset: "idx" path: "/usr/share/datasets" } }
+  )pb");
+  ASSERT_EQ(idx.warnings_size(), 1);
+  EXPECT_THAT(idx.warnings(0),
+              HasSubstr("1 job(s) will wait: no live worker offers dataset "
+                        "idx"));
+  EXPECT_EQ(Status(idx.sweep_id()).waiting(),
+            "no live worker offers dataset idx");
+  v1::SubmitSweepResponse cuda = submit(R"pb(
+    base { data { dataset: "synthetic" } }
+    device_kind: "cuda"
+  )pb");
+  EXPECT_EQ(Status(cuda.sweep_id()).waiting(),
+            "no live worker offers dataset synthetic on a cuda device");
+  {
+    grpc::ClientContext jobs_ctx;
+    v1::ListJobsRequest list;
+    list.set_sweep_id(idx.sweep_id());
+    v1::ListJobsResponse jobs;
+    ASSERT_TRUE(client_->ListJobs(&jobs_ctx, list, &jobs).ok());
+    EXPECT_EQ(jobs.waiting(), "no live worker offers dataset idx");
+  }
+  {
+    grpc::ClientContext workers_ctx;
+    v1::ListWorkersResponse workers;
+    ASSERT_TRUE(
+        client_->ListWorkers(&workers_ctx, v1::ListWorkersRequest(), &workers)
+            .ok());
+    ASSERT_EQ(workers.workers_size(), 1);
+    EXPECT_THAT(workers.workers(0).datasets(),
+                ::testing::ElementsAre("synthetic"));
+    EXPECT_EQ(workers.workers(0).threads(), 2);
+  }
+  // Once the worker falls silent for a lease period, none is live.
+  now_ += 31'000;
+  EXPECT_THAT(Status(idx.sweep_id()).waiting(),
+              HasSubstr("no live worker is connected"));
+}
+
 TEST_F(SchedulerTest, ResultsAreValidatedAndTokensFenced) {
   SubmitOk(SmallSweep());
   const std::string worker = Register();

@@ -193,6 +193,35 @@ TEST_F(EndToEndTest, OneServerPerPortAndPerDatabase) {
   for (int i = 0; i < 6; ++i) EXPECT_EQ(Cli({"sweeps"}).code, 0);
 }
 
+// A sweep no worker can take says why it waits; watch exits 3 when the
+// scheduler stays away for its reconnect window.
+TEST_F(EndToEndTest, WatchSaysWhyJobsWaitAndExitsThreeWithoutAScheduler) {
+  ASSERT_TRUE(cluster_.StartServer());
+  Output submit = Cli({"submit", WriteFile("sweep.textproto", kSweep)});
+  ASSERT_EQ(submit.code, 0) << submit.err;
+  EXPECT_THAT(submit.err, HasSubstr("warning: 8 job(s) will wait: no live "
+                                    "worker is connected"));
+  const std::string id = LastLine(submit.out);
+  EXPECT_THAT(Cli({"status", id}).out,
+              HasSubstr("waiting: no live worker is connected"));
+  EXPECT_THAT(Cli({"jobs", id}).out,
+              HasSubstr("waiting: no live worker is connected"));
+
+  const std::string log = (cluster_.dir() / "watch.log").string();
+  Process watch({FORGETLAB_CLI_BIN, "--scheduler=" + cluster_.address(),
+                 "watch", id, "--reconnect_seconds=2"},
+                log);
+  for (int i = 0; i < 100 && ReadFile(log).find("waiting:") ==
+                                 std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_THAT(ReadFile(log), HasSubstr("waiting: no live worker is connected"));
+  cluster_.server()->Signal(SIGKILL);
+  cluster_.server()->Wait(std::chrono::seconds(10));
+  EXPECT_EQ(watch.Wait(std::chrono::seconds(30)), 3) << ReadFile(log);
+  EXPECT_THAT(ReadFile(log), HasSubstr("lost the scheduler"));
+}
+
 // Exit codes as README.md documents them: 0 ok (--help included), 1 a
 // failed call, 2 bad usage or bad input.
 TEST_F(EndToEndTest, HelpAndUsageErrorsExitAsDocumented) {
