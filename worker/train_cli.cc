@@ -49,7 +49,9 @@ int RunTrainCommand() {
   }
   train::RunOptions options;
   options.device = absl::GetFlag(FLAGS_device);
-  options.threads = absl::GetFlag(FLAGS_threads);
+  options.threads = absl::GetFlag(FLAGS_threads) > 0
+                        ? absl::GetFlag(FLAGS_threads)
+                        : train::AvailableCpus();
   options.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
   const int repeats = absl::GetFlag(FLAGS_repeats);
   if (repeats < 1) {

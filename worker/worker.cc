@@ -58,7 +58,6 @@ class Worker::Impl {
  public:
   explicit Impl(Options options) : options_(std::move(options)) {
     if (options_.host.empty()) options_.host = HostName();
-    if (options_.threads <= 0) options_.threads = train::AvailableCpus();
     if (options_.datasets.empty()) {
       options_.datasets.push_back("synthetic");
       if (train::IdxFolderPresent(protocol::kFashionMnistPath)) {
@@ -517,7 +516,10 @@ absl::Status Worker::Impl::StartEndpoints() {
 }
 
 absl::Status Worker::Impl::Run() {
-  LOG(INFO) << "training with " << options_.threads << " intra-op threads";
+  LOG(INFO) << "training with "
+            << (options_.threads > 0 ? std::to_string(options_.threads)
+                                     : std::string("LibTorch's default"))
+            << " intra-op threads";
   const std::string blas = train::BlasLibrary();
   LOG(INFO) << "BLAS: " << (blas.empty() ? "unknown" : blas);
   if (!blas.empty() && blas.find("openblas") == std::string::npos) {

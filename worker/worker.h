@@ -29,7 +29,7 @@ class Worker {
     // followed); empty accepts any path.
     std::vector<std::string> data_roots;
     std::string device = "cpu";
-    int threads = 0;   // intra-op threads; 0 = train::AvailableCpus()
+    int threads = 0;   // intra-op threads; 0 = LibTorch's default
     std::string host;  // reported name; default: the machine's host name
     // Datasets offered to the scheduler; empty: "synthetic", plus
     // "fashion_mnist" when its Debian folder is present.

@@ -7,6 +7,7 @@
 
 #include "absl/flags/flag.h"
 #include "proto/net/channel.h"
+#include "worker/train/experiment.h"
 
 ABSL_FLAG(std::string, scheduler, "",
           "scheduler address host:port (default: $FORGETLAB_SCHEDULER or "
@@ -66,7 +67,9 @@ absl::StatusOr<Worker::Options> WorkerOptionsFromFlags() {
   options.token = *token;
   options.data_roots = absl::GetFlag(FLAGS_data_roots);
   options.device = absl::GetFlag(FLAGS_device);
-  options.threads = absl::GetFlag(FLAGS_threads);
+  options.threads = absl::GetFlag(FLAGS_threads) > 0
+                        ? absl::GetFlag(FLAGS_threads)
+                        : train::AvailableCpus();
   options.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
   options.max_jobs = absl::GetFlag(FLAGS_max_jobs);
   options.datasets = absl::GetFlag(FLAGS_datasets);

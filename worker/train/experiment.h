@@ -97,9 +97,10 @@ struct Progress {
 
 struct RunOptions {
   std::string device = "cpu";  // "cpu", "cuda" or "cuda:N"
-  // Intra-op threads; 0 means AvailableCpus(), which the 2-core CI machine
-  // measured 1.6x faster than LibTorch's own default. Results are
-  // bit-identical for the same spec, device and thread count only.
+  // Intra-op threads; 0 leaves LibTorch's choice. The binaries pass
+  // AvailableCpus() by default, which the 2-core CI machine measured 1.6x
+  // faster than LibTorch's own default. Results are bit-identical for the
+  // same spec, device and thread count only.
   int threads = 0;
   // Called from the training thread every few steps; must be cheap.
   std::function<void(const Progress&)> on_progress;

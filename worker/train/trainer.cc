@@ -588,9 +588,9 @@ TrainStatus RunExperiment(const ExperimentConfig& config,
   }
   *result = ExperimentResult();
   try {
-    const int threads =
-        options.threads > 0 ? options.threads : AvailableCpus();
-    if (torch::get_num_threads() != threads) torch::set_num_threads(threads);
+    if (options.threads > 0 && torch::get_num_threads() != options.threads) {
+      torch::set_num_threads(options.threads);
+    }
     torch::Device device(torch::kCPU);
     TrainStatus s = ParseDevice(options.device, &device);
     if (!s.ok()) return s;
