@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "client/eta.h"
 #include "client/render.h"
 #include "client/report.h"
 #include "client/results_export.h"
@@ -28,6 +29,11 @@ namespace forgetlab {
 namespace {
 
 bool IsTerminal(FILE* f) { return isatty(fileno(f)) != 0; }
+
+bool IsFinished(v1::JobState state) {
+  return state == v1::SUCCEEDED || state == v1::FAILED ||
+         state == v1::CANCELLED;
+}
 
 std::string NewRequestId() {
   std::random_device rd;
@@ -219,30 +225,20 @@ int RunWatch(Connection& c, const std::string& id, int reconnect_seconds) {
   const bool tty = IsTerminal(stdout);
   // Each job's estimated cost (6 x parameters x samples), so the ETA weighs
   // a large model's job more than a small one's.
-  std::map<int64_t, double> cost;
-  std::map<int64_t, bool> finished_jobs;
+  CostWeightedEta eta;
   {
     v1::ListJobsRequest request;
     request.set_sweep_id(id);
     std::vector<v1::Job> jobs;
     if (int code = FetchJobs(c, request, &jobs); code != 0) return code;
     for (const v1::Job& job : jobs) {
-      cost[job.job_id()] = 6.0 *
-                           static_cast<double>(EstimateParameterCount(job.spec())) *
-                           static_cast<double>(TrainingSamples(job.spec()));
-      finished_jobs[job.job_id()] = job.state() == v1::SUCCEEDED ||
-                                    job.state() == v1::FAILED ||
-                                    job.state() == v1::CANCELLED;
+      eta.AddJob(job.job_id(),
+                 6.0 * static_cast<double>(EstimateParameterCount(job.spec())) *
+                     static_cast<double>(TrainingSamples(job.spec())),
+                 IsFinished(job.state()));
     }
   }
-  auto remaining_cost = [&] {
-    double total = 0;
-    for (const auto& [job, done] : finished_jobs) {
-      if (!done) total += cost[job];
-    }
-    return total;
-  };
-  const double start_remaining = remaining_cost();
+  eta.Start();
   const auto start = std::chrono::steady_clock::now();
   std::string last_line;
   int last_printed = -1;
@@ -260,10 +256,7 @@ int RunWatch(Connection& c, const std::string& id, int reconnect_seconds) {
       lost_since.reset();
       last = event.status();
       if (event.has_job()) {
-        const v1::JobState state = event.job().state();
-        finished_jobs[event.job().job_id()] = state == v1::SUCCEEDED ||
-                                              state == v1::FAILED ||
-                                              state == v1::CANCELLED;
+        eta.SetFinished(event.job().job_id(), IsFinished(event.job().state()));
       }
       // Nothing runs although jobs are queued: ask why (at most every 10 s).
       const auto now = std::chrono::steady_clock::now();
@@ -281,11 +274,8 @@ int RunWatch(Connection& c, const std::string& id, int reconnect_seconds) {
       const int finished = last.succeeded() + last.failed() + last.cancelled();
       const double elapsed =
           std::chrono::duration<double>(now - start).count();
-      const double remaining = remaining_cost();
-      const double done_here = start_remaining - remaining;
-      const double eta =
-          done_here > 0 ? elapsed / done_here * remaining : -1;
-      const std::string line = ProgressLine(last, eta, tty ? 30 : 0);
+      const std::string line =
+          ProgressLine(last, eta.Eta(elapsed), tty ? 30 : 0);
       if (tty) {
         std::printf("\r%s\033[K", line.c_str());
         std::fflush(stdout);
