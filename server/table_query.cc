@@ -130,30 +130,36 @@ absl::Status QueryTable(storage::Store& store,
       }
     }
     if (!excluded) {
-      absl::StatusOr<std::vector<storage::MetricSample>> samples =
+      absl::StatusOr<storage::SampleSet> samples =
           store.MetricSamples({id}, table->metric(), table->row_axis(),
                               table->col_axis(), axis_filters);
       if (!samples.ok()) return samples.status();
-      for (const storage::MetricSample& s : *samples) {
+      // Consecutive samples mostly share their other axes: skip the set
+      // lookup for a repeat.
+      const std::string* previous = nullptr;
+      for (const storage::MetricSample& s : **samples) {
         if (several && !seen_keys.insert(s.spec_key).second) {
           ++duplicates;
           continue;
         }
         values.push_back({s.row.value_or(fixed[0]), s.col.value_or(fixed[1]),
                           s.value, s.parameter_count});
-        sweep.other_axes.insert(s.other_axes);
+        if (previous == nullptr || *previous != s.other_axes) {
+          sweep.other_axes.insert(s.other_axes);
+          previous = &s.other_axes;
+        }
       }
     }
     if (request.where_size() > 0 && values.empty()) {
       // Kept for the error when the filters leave nothing: which values the
       // filtered fields do take.
-      absl::StatusOr<std::vector<storage::MetricSample>> all =
+      absl::StatusOr<storage::SampleSet> all =
           store.MetricSamples({id}, table->metric(), table->row_axis(),
                               table->col_axis());
       if (!all.ok()) return all.status();
-      unfiltered += static_cast<int64_t>(all->size());
+      unfiltered += static_cast<int64_t>((*all)->size());
       SweepFields seen{sweep.base, sweep.axes, {}};
-      for (const storage::MetricSample& s : *all) {
+      for (const storage::MetricSample& s : **all) {
         std::string coordinates = s.other_axes;
         for (int a = 0; a < 2; ++a) {
           const std::optional<double>& v = a == 0 ? s.row : s.col;

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -131,6 +132,9 @@ struct MetricSample {
   // "path=value;..." in path order; "" when it has none.
   std::string other_axes;
 };
+
+// A query's samples, shared with the store's cache: read-only.
+using SampleSet = std::shared_ptr<const std::vector<MetricSample>>;
 
 struct WorkerRow {
   std::string worker_id;

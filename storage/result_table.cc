@@ -89,7 +89,7 @@ absl::StatusOr<std::string> ResultTable::Blob(int64_t job_id) {
   return storage::Blob(q.getColumn(0));
 }
 
-std::vector<MetricSample> ResultTable::Samples(
+SampleSet ResultTable::Samples(
     const std::vector<std::string>& sweep_ids, const std::string& metric,
     const std::string& row_axis, const std::string& col_axis,
     const std::vector<std::pair<std::string, double>>& filters) {
@@ -140,7 +140,7 @@ std::vector<MetricSample> ResultTable::Samples(
     q.bind(i++, value);
   }
   for (const std::string& id : sweep_ids) q.bind(i++, id);
-  std::vector<MetricSample> samples;
+  auto samples = std::make_shared<std::vector<MetricSample>>();
   while (q.executeStep()) {
     MetricSample s;
     s.sweep_id = q.getColumn(0).getString();
@@ -151,7 +151,7 @@ std::vector<MetricSample> ResultTable::Samples(
     s.job_id = q.getColumn(5).getInt64();
     s.spec_key = q.getColumn(6).getString();
     if (!q.getColumn(7).isNull()) s.other_axes = q.getColumn(7).getString();
-    samples.push_back(std::move(s));
+    samples->push_back(std::move(s));
   }
   if (sample_cache_.size() >= kMaxCachedQueries) sample_cache_.clear();
   sample_cache_[key] = CachedSamples{std::move(generations), samples};

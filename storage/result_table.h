@@ -37,8 +37,8 @@ class ResultTable {
   // Every stored value of `metric` over SUCCEEDED jobs of the sweeps, with
   // their values on the two axes, in job order. `filters` keeps only jobs
   // whose axis (path) has the value. Repeated calls are answered from
-  // memory until one of the sweeps gets a new result.
-  std::vector<MetricSample> Samples(
+  // memory (shared, not copied) until one of the sweeps gets a new result.
+  SampleSet Samples(
       const std::vector<std::string>& sweep_ids, const std::string& metric,
       const std::string& row_axis, const std::string& col_axis,
       const std::vector<std::pair<std::string, double>>& filters);
@@ -62,7 +62,7 @@ class ResultTable {
   // while the generations of its sweeps are unchanged.
   struct CachedSamples {
     std::vector<uint64_t> generations;  // one per sweep, as when cached
-    std::vector<MetricSample> samples;
+    SampleSet samples;
   };
   std::map<std::string, CachedSamples> sample_cache_;
   std::map<std::string, uint64_t> sweep_generation_;

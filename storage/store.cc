@@ -296,12 +296,12 @@ absl::StatusOr<std::string> Store::GetResultBlob(int64_t job_id) {
   });
 }
 
-absl::StatusOr<std::vector<MetricSample>> Store::MetricSamples(
+absl::StatusOr<SampleSet> Store::MetricSamples(
     const std::vector<std::string>& sweep_ids, const std::string& metric,
     const std::string& row_axis, const std::string& col_axis,
     const std::vector<std::pair<std::string, double>>& filters) {
   return Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
-                  mutex_) -> absl::StatusOr<std::vector<MetricSample>> {
+                  mutex_) -> absl::StatusOr<SampleSet> {
     return results_->Samples(sweep_ids, metric, row_axis, col_axis, filters);
   });
 }

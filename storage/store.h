@@ -158,9 +158,9 @@ class Store {
   // Every stored value of `metric` over SUCCEEDED jobs of the sweeps, with
   // their values on the two axes, in job order. `filters` keeps only jobs
   // whose axis (path) has the value; the path must be an axis of the jobs.
-  // Repeated calls are answered from memory until one of the sweeps gets a
-  // new result.
-  absl::StatusOr<std::vector<MetricSample>> MetricSamples(
+  // Repeated calls are answered from memory (the same shared set) until one
+  // of the sweeps gets a new result.
+  absl::StatusOr<SampleSet> MetricSamples(
       const std::vector<std::string>& sweep_ids, const std::string& metric,
       const std::string& row_axis, const std::string& col_axis,
       const std::vector<std::pair<std::string, double>>& filters = {});

@@ -249,11 +249,11 @@ TEST_F(StoreTest, CompleteIsFencedAndIdempotent) {
   auto samples = store_->MetricSamples({lease.job.sweep_id}, "forgetting",
                                        "model.width", "seed");
   ASSERT_TRUE(samples.ok());
-  ASSERT_EQ(samples->size(), 1u);
-  EXPECT_DOUBLE_EQ((*samples)[0].value, 0.1);
-  EXPECT_EQ((*samples)[0].row, 32);
-  EXPECT_EQ((*samples)[0].col, 0);
-  EXPECT_EQ((*samples)[0].parameter_count, 1234);
+  ASSERT_EQ((*samples)->size(), 1u);
+  EXPECT_DOUBLE_EQ((**samples)[0].value, 0.1);
+  EXPECT_EQ((**samples)[0].row, 32);
+  EXPECT_EQ((**samples)[0].col, 0);
+  EXPECT_EQ((**samples)[0].parameter_count, 1234);
   EXPECT_EQ(*store_->GetResultBlob(lease.job.job_id), "result-blob");
   // Heartbeats and failures after completion are stale.
   EXPECT_EQ(
@@ -270,7 +270,7 @@ TEST_F(StoreTest, RepeatedSampleQueriesSeeEveryNewResult) {
     auto samples =
         store_->MetricSamples(sweeps, "forgetting", "model.width", "seed");
     EXPECT_TRUE(samples.ok());
-    return samples.ok() ? samples->size() : size_t{999};
+    return samples.ok() ? (*samples)->size() : size_t{999};
   };
   EXPECT_EQ(count({a}), 0u);
   for (int done = 1; done <= 4; ++done) {
@@ -288,7 +288,7 @@ TEST_F(StoreTest, RepeatedSampleQueriesSeeEveryNewResult) {
   auto filtered = store_->MetricSamples({a}, "acc", "model.width", "seed",
                                         {{"model.width", 32}});
   ASSERT_TRUE(filtered.ok());
-  EXPECT_EQ(filtered->size(), 2u);
+  EXPECT_EQ((*filtered)->size(), 2u);
 }
 
 TEST_F(StoreTest, ExpiredLeaseIsRetriedThenFails) {
@@ -479,8 +479,8 @@ TEST_F(StoreTest, IdenticalSpecIsServedFromTheCacheUnlessRerun) {
   EXPECT_EQ(sweep->counts[static_cast<int>(JobState::kQueued)], 1);
   auto samples =
       store_->MetricSamples({id}, "forgetting", "model.width", "seed");
-  ASSERT_EQ(samples->size(), 1u);
-  EXPECT_DOUBLE_EQ((*samples)[0].value, 0.25);
+  ASSERT_EQ((*samples)->size(), 1u);
+  EXPECT_DOUBLE_EQ((**samples)[0].value, 0.25);
   auto jobs = store_->ListJobs(id, JobState::kSucceeded, 0, 10);
   ASSERT_EQ(jobs->size(), 1u);
   EXPECT_TRUE((*jobs)[0].cached);
