@@ -228,6 +228,24 @@ int RunCli(int argc, char** argv) {
     code = WithConnection(g, [&](Connection& c) { return RunRetry(c, id); });
   });
 
+  std::string worker_token_name;
+  CLI::App* invalidate = app.add_subcommand(
+      "invalidate",
+      "Admin: drop every result that a worker with this token produced (a "
+      "compromised or broken worker), cached copies included, and queue "
+      "those jobs again.\nExample: forgetlab invalidate "
+      "--worker_token_name=gpu-node-7");
+  invalidate
+      ->add_option("--worker_token_name", worker_token_name,
+                   "the name the worker's token was made with (`forgetlab-"
+                   "server tokens add --name`)")
+      ->required();
+  invalidate->callback([&] {
+    code = WithConnection(g, [&](Connection& c) {
+      return RunInvalidate(c, worker_token_name);
+    });
+  });
+
   CLI::App* sweeps = app.add_subcommand(
       "sweeps", "List sweeps, newest first.\nExample: forgetlab sweeps");
   sweeps->callback([&] {

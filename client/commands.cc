@@ -505,6 +505,26 @@ int RunRetry(Connection& c, const std::string& id) {
   return 0;
 }
 
+int RunInvalidate(Connection& c, const std::string& worker_token_name) {
+  v1::InvalidateResultsRequest request;
+  request.set_worker_token_name(worker_token_name);
+  v1::InvalidateResultsResponse response;
+  auto ctx = c.Context(60);
+  grpc::Status s = c.stub()->InvalidateResults(ctx.get(), request, &response);
+  if (s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+    std::fprintf(stderr, "forgetlab: %s\n", s.error_message().c_str());
+    return 2;
+  }
+  if (!s.ok()) return c.Fail(s);
+  std::printf(
+      "%d result(s) of worker token '%s' dropped (cached copies included) "
+      "and their jobs queued again, in %d sweep(s)%s%s\n",
+      response.invalidated(), worker_token_name.c_str(),
+      response.sweep_ids_size(), response.sweep_ids().empty() ? "" : ": ",
+      absl::StrJoin(response.sweep_ids(), " ").c_str());
+  return 0;
+}
+
 int RunSweeps(Connection& c) {
   v1::ListSweepsResponse response;
   auto ctx = c.Context();

@@ -89,7 +89,8 @@ std::vector<std::string> PoolingNotes(const v1::Table& table) {
   if (table.pooled_over_size() > 0) {
     std::vector<std::string> axes;
     for (const v1::PooledAxis& p : table.pooled_over()) {
-      axes.push_back(absl::StrCat(p.path(), " (", p.values_size(), " values)"));
+      axes.push_back(absl::StrCat(
+          p.path(), " (", std::max(p.distinct(), p.values_size()), " values)"));
     }
     notes.push_back(absl::StrCat("pooled over: ", absl::StrJoin(axes, ", ")));
   }
@@ -186,6 +187,7 @@ std::string TableJson(const v1::Table& table, Aggregation agg) {
     std::vector<std::string> values;
     for (const std::string& v : p.values()) values.push_back(JsonString(v));
     absl::StrAppend(&out, i ? ", " : "", "{\"path\": ", JsonString(p.path()),
+                    ", \"distinct\": ", std::max(p.distinct(), p.values_size()),
                     ", \"values\": [", absl::StrJoin(values, ", "), "]}");
   }
   absl::StrAppend(&out, "], \"cells\": [");

@@ -18,7 +18,7 @@ enum class Aggregation {
 };
 
 // {"metric": str, "row_axis": str, "col_axis": str, "duplicates_dropped":
-//  int, "pooled_over": [{"path": str, "values": [str, ...]}],
+//  int, "pooled_over": [{"path": str, "distinct": int, "values": [str, ...]}],
 //  "cells": [{"row": number,
 //  "col": number, "n": int, "mean": x, "std": x, "sem": x, "ci95_low": x,
 //  "ci95_high": x, "min": x, "max": x}]}

@@ -25,7 +25,9 @@ absl::StatusOr<Principal> AccessPolicy::Authorize(
         "missing or unknown token: pass --token=TOKEN or set FORGETLAB_TOKEN "
         "(an admin makes one with 'forgetlab-server tokens add')");
   }
-  const Role needed = access == Access::kWorker ? Role::kWorker : Role::kClient;
+  const Role needed = access == Access::kWorker  ? Role::kWorker
+                      : access == Access::kAdmin ? Role::kAdmin
+                                                 : Role::kClient;
   if (found->role != Role::kAdmin && found->role != needed) {
     return absl::PermissionDeniedError(absl::StrCat(
         "token '", found->name, "' has role ", RoleName(found->role),

@@ -15,9 +15,9 @@
 
 namespace forgetlab {
 
-// What a call needs: the worker calls, reading, or submitting (cancel and
-// retry are submitting plus CheckOwner).
-enum class Access { kWorker, kRead, kSubmit };
+// What a call needs: the worker calls, reading, submitting (cancel and
+// retry are submitting plus CheckOwner), or an admin.
+enum class Access { kWorker, kRead, kSubmit, kAdmin };
 
 class AccessPolicy {
  public:

@@ -1,11 +1,14 @@
 // Tokens files and TLS credentials.
 #include "server/auth.h"
 
+#include <sys/stat.h>
+
 #include <fcntl.h>
 #include <grpcpp/security/server_credentials.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,6 +20,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "proto/net/channel.h"
 
@@ -66,6 +70,13 @@ std::optional<Role> ParseRole(absl::string_view name) {
 }
 
 absl::StatusOr<TokenSet> TokenSet::Load(const std::string& path) {
+  struct stat info;
+  if (stat(path.c_str(), &info) == 0 && (info.st_mode & 077) != 0) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "--tokens_file: %s can be read by other users (mode %04o); the token "
+        "names and roles are for the server alone: run  chmod 600 %s",
+        path, info.st_mode & 07777, path));
+  }
   std::ifstream in(path);
   if (!in) {
     return absl::NotFoundError(absl::StrCat(

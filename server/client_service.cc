@@ -160,6 +160,34 @@ grpc::ServerUnaryReactor* ClientService::ListWorkers(
                [&](const Principal&) { return ListAllWorkers(response); });
 }
 
+grpc::ServerUnaryReactor* ClientService::InvalidateResults(
+    grpc::CallbackServerContext* context,
+    const v1::InvalidateResultsRequest* request,
+    v1::InvalidateResultsResponse* response) {
+  return Unary(context, *policy_, Access::kAdmin, [&](const Principal& who) {
+    if (request->worker_token_name().empty() ||
+        request->worker_token_name().size() > kMaxNameLength) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "worker_token_name: name the worker token (1 to ", kMaxNameLength,
+          " characters)"));
+    }
+    absl::StatusOr<storage::Store::Invalidation> out =
+        store_->InvalidateResults(request->worker_token_name());
+    if (!out.ok()) return out.status();
+    response->set_invalidated(out->results);
+    for (const std::string& id : out->sweep_ids) {
+      response->add_sweep_ids(id);
+      hub_->Publish(id);
+    }
+    if (out->results > 0) dispatcher_->SignalWork();
+    LOG(WARNING) << "admin '" << who.name << "' invalidated " << out->results
+                 << " result(s) of worker token '"
+                 << LogSafe(request->worker_token_name()) << "' in "
+                 << out->sweep_ids.size() << " sweep(s)";
+    return absl::OkStatus();
+  });
+}
+
 absl::Status ClientService::Submit(const v1::SweepSpec& spec, bool dry_run,
                                    const Principal& who,
                                    v1::SubmitSweepResponse* response) {
@@ -246,7 +274,7 @@ absl::Status ClientService::Submit(const v1::SweepSpec& spec, bool dry_run,
         stored->spec, response);
   }
   if (!existing) {
-    LOG(INFO) << "sweep " << *id << " '" << spec.name()
+    LOG(INFO) << "sweep " << *id << " '" << LogSafe(spec.name())
               << "': " << sweep.jobs.size() << " jobs queued";
     dispatcher_->SignalWork();
   }

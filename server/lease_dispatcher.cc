@@ -18,7 +18,7 @@ namespace forgetlab {
 void DeliverLease(const storage::Lease& lease, WatchHub* hub,
                   v1::LeaseJobResponse* response) {
   JobToProto(lease.job, response->mutable_job());
-  response->set_lease_token(lease.token);
+  response->set_lease_token(lease.key);
   response->set_deadline_ms(lease.deadline_ms);
   hub->Publish(lease.job.sweep_id, &lease.job);
 }

@@ -143,7 +143,13 @@ absl::Status SchedulerServer::Impl::Start() {
   if (!lock.ok()) return lock.status();
   db_lock_ = *std::move(lock);
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
-      storage::Store::Open({options_.db_path, options_.now_ms});
+      storage::Store::Open([&] {
+        storage::Store::Options store;
+        store.path = options_.db_path;
+        store.now_ms = options_.now_ms;
+        store.synchronous_full = options_.synchronous_full;
+        return store;
+      }());
   if (!store.ok()) return store.status();
   store_ = *std::move(store);
   // Workers kept training while we were down: give them a lease period to

@@ -44,6 +44,8 @@ class SchedulerServer {
     int max_polls = 10000;
     // SQLite database file.
     std::string db_path;
+    // SQLite synchronous=FULL instead of NORMAL (storage::Store::Options).
+    bool synchronous_full = false;
     // Lease length; heartbeats extend it by this much.
     int lease_seconds = 60;
     // Largest sweep accepted.

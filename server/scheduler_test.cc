@@ -127,6 +127,7 @@ class SchedulerTest : public ::testing::Test {
                         const v1::JobResult& result) {
     grpc::ClientContext ctx;
     v1::CompleteJobRequest request;
+    request.set_worker_id(lease.job().worker_id());
     request.set_job_id(lease.job().job_id());
     request.set_lease_token(lease.lease_token());
     *request.mutable_result() = result;
@@ -138,6 +139,7 @@ class SchedulerTest : public ::testing::Test {
                          v1::HeartbeatResponse* response) {
     grpc::ClientContext ctx;
     v1::HeartbeatRequest request;
+    request.set_worker_id(lease.job().worker_id());
     request.set_job_id(lease.job().job_id());
     request.set_lease_token(lease.lease_token());
     request.mutable_progress()->set_phase("task:A");
@@ -450,7 +452,7 @@ TEST_F(SchedulerTest, ResultsAreValidatedAndTokensFenced) {
             grpc::StatusCode::INVALID_ARGUMENT);
 
   v1::LeaseJobResponse stale = lease;
-  stale.set_lease_token(lease.lease_token() + 1000);
+  stale.set_lease_token(std::string(32, '0'));
   EXPECT_EQ(Complete(stale, Result(0.9, 0.8)).error_code(),
             grpc::StatusCode::ABORTED);
   ASSERT_TRUE(Complete(lease, Result(0.9, 0.8)).ok());
@@ -621,6 +623,7 @@ TEST_F(SchedulerTest, CancelReachesLeasedJobsThroughHeartbeats) {
   EXPECT_TRUE(hb.cancel());
   grpc::ClientContext fail_ctx;
   v1::FailJobRequest fail;
+  fail.set_worker_id(lease.job().worker_id());
   fail.set_job_id(lease.job().job_id());
   fail.set_lease_token(lease.lease_token());
   fail.set_error("cancelled");

@@ -60,7 +60,8 @@ class AuthTest : public ::testing::Test {
     dir_ = TestDir();
     const std::string tokens_file = (dir_ / "tokens").string();
     for (auto [name, role] :
-         {std::pair{"w1", Role::kWorker}, std::pair{"carol", Role::kClient},
+         {std::pair{"w1", Role::kWorker}, std::pair{"w2", Role::kWorker},
+          std::pair{"carol", Role::kClient},
           std::pair{"dave", Role::kClient}, std::pair{"root", Role::kAdmin}}) {
       absl::StatusOr<std::string> token = AddToken(tokens_file, role, name);
       ASSERT_TRUE(token.ok()) << token.status();
@@ -133,12 +134,19 @@ TEST_F(AuthTest, TokensFileHoldsHashesOnly) {
 TEST(TokenSetTest, BadLinesNameTheFileAndLine) {
   const fs::path dir = TestDir();
   std::ofstream(dir / "tokens") << "# comment\n\nsha256:abc admin x\n";
+  // Readable by others: refused, with the command that fixes it.
   absl::StatusOr<TokenSet> set = TokenSet::Load((dir / "tokens").string());
+  ASSERT_FALSE(set.ok());
+  EXPECT_THAT(std::string(set.status().message()),
+              HasSubstr("run  chmod 600 " + (dir / "tokens").string()));
+  fs::permissions(dir / "tokens", fs::perms::owner_read | fs::perms::owner_write);
+  set = TokenSet::Load((dir / "tokens").string());
   ASSERT_FALSE(set.ok());
   EXPECT_THAT(std::string(set.status().message()),
               HasSubstr((dir / "tokens").string() + ":3:"));
   std::ofstream(dir / "tokens2")
       << "sha256:" << std::string(64, 'a') << " superuser x\n";
+  fs::permissions(dir / "tokens2", fs::perms::owner_read | fs::perms::owner_write);
   set = TokenSet::Load((dir / "tokens2").string());
   ASSERT_FALSE(set.ok());
   EXPECT_THAT(std::string(set.status().message()), HasSubstr("superuser"));
@@ -151,7 +159,7 @@ TEST_F(AuthTest, RoleByRpcMatrix) {
   ASSERT_TRUE(Submit("carol", SmallSweep(), &submitted).ok());
   const std::string carols = submitted.sweep_id();
 
-  enum Need { kWorker, kClient, kOwner };
+  enum Need { kWorker, kClient, kOwner, kAdmin };
   struct Rpc {
     std::string name;
     Need need;
@@ -268,6 +276,13 @@ TEST_F(AuthTest, RoleByRpcMatrix) {
          v1::FailJobResponse out;
          return worker_->FailJob(ctx, r, &out);
        }},
+      {"InvalidateResults", kAdmin,
+       [&](grpc::ClientContext* ctx) {
+         v1::InvalidateResultsRequest r;
+         r.set_worker_token_name("nobody");
+         v1::InvalidateResultsResponse out;
+         return client_->InvalidateResults(ctx, r, &out);
+       }},
   };
   // carol owns the sweep; dave is another client.
   auto expected = [](const std::string& who, Need need) {
@@ -275,6 +290,7 @@ TEST_F(AuthTest, RoleByRpcMatrix) {
       return grpc::StatusCode::UNAUTHENTICATED;
     }
     if (who == "root") return grpc::StatusCode::OK;
+    if (need == kAdmin) return grpc::StatusCode::PERMISSION_DENIED;
     if (who == "w1") {
       return need == kWorker ? grpc::StatusCode::OK
                              : grpc::StatusCode::PERMISSION_DENIED;
@@ -304,7 +320,7 @@ TEST_F(AuthTest, RoleByRpcMatrix) {
       ++checked;
     }
   }
-  EXPECT_EQ(checked, 15 * 6);
+  EXPECT_EQ(checked, 16 * 6);
 
   // Reads that were allowed really answered.
   v1::GetSweepRequest get;
@@ -313,6 +329,101 @@ TEST_F(AuthTest, RoleByRpcMatrix) {
   ASSERT_TRUE(client_->GetSweep(As("dave").get(), get, &status).ok());
   EXPECT_EQ(status.owner(), "carol");
   EXPECT_EQ(status.total(), 2);
+}
+
+// The attack of issue 16: a second worker token acts on a job that the
+// first token's worker holds.
+TEST_F(AuthTest, AWorkerTokenCannotTouchAnotherTokensLease) {
+  v1::SubmitSweepResponse submitted;
+  ASSERT_TRUE(Submit("carol", SmallSweep(), &submitted).ok());
+  auto register_as = [&](const std::string& who) {
+    v1::RegisterWorkerRequest r;
+    r.set_host(who);
+    r.set_device("cpu");
+    v1::RegisterWorkerResponse out;
+    EXPECT_TRUE(worker_->RegisterWorker(As(who).get(), r, &out).ok());
+    return out.worker_id();
+  };
+  const std::string honest = register_as("w1");
+  const std::string thief = register_as("w2");
+  v1::LeaseJobRequest lease_request;
+  lease_request.set_worker_id(honest);
+  // w2 cannot poll as w1's worker.
+  v1::LeaseJobResponse stolen;
+  EXPECT_EQ(worker_->LeaseJob(As("w2").get(), lease_request, &stolen)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  v1::LeaseJobResponse lease;
+  ASSERT_TRUE(worker_->LeaseJob(As("w1").get(), lease_request, &lease).ok());
+  ASSERT_TRUE(lease.has_job());
+  EXPECT_EQ(lease.lease_token().size(), 32u);
+
+  auto complete = [&](const std::string& who, const std::string& worker_id,
+                      const std::string& token) {
+    v1::CompleteJobRequest r;
+    r.set_worker_id(worker_id);
+    r.set_job_id(lease.job().job_id());
+    r.set_lease_token(token);
+    for (int i = 0; i < 2; ++i) {
+      auto* row = r.mutable_result()->add_accuracy_matrix();
+      row->add_accuracy(0.5);
+      row->add_accuracy(0.5);
+    }
+    (*r.mutable_result()->mutable_metrics())["forgetting"] = 0.0;
+    r.mutable_result()->set_parameter_count(100);
+    r.mutable_result()->mutable_provenance()->set_worker_token_name("w2");
+    v1::CompleteJobResponse out;
+    return worker_->CompleteJob(As(who).get(), r, &out);
+  };
+  // As w1's worker: refused. As its own worker, even with the real lease
+  // token: stale, and the error names no token.
+  EXPECT_EQ(complete("w2", honest, lease.lease_token()).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  grpc::Status own = complete("w2", thief, lease.lease_token());
+  EXPECT_EQ(own.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_THAT(own.error_message(), Not(HasSubstr(lease.lease_token())));
+  v1::FailJobRequest fail;
+  fail.set_worker_id(thief);
+  fail.set_job_id(lease.job().job_id());
+  fail.set_lease_token(lease.lease_token());
+  v1::FailJobResponse failed;
+  EXPECT_EQ(worker_->FailJob(As("w2").get(), fail, &failed).error_code(),
+            grpc::StatusCode::ABORTED);
+  v1::HeartbeatRequest beat;
+  beat.set_worker_id(honest);
+  beat.set_job_id(lease.job().job_id());
+  beat.set_lease_token(lease.lease_token());
+  v1::HeartbeatResponse beaten;
+  EXPECT_EQ(worker_->Heartbeat(As("w2").get(), beat, &beaten).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  // The genuine result lands, and says which token produced it (not what
+  // the worker claimed).
+  grpc::Status genuine = complete("w1", honest, lease.lease_token());
+  ASSERT_TRUE(genuine.ok()) << genuine.error_message();
+  v1::ListResultsRequest list;
+  list.set_sweep_id(submitted.sweep_id());
+  v1::ListResultsResponse results;
+  ASSERT_TRUE(client_->ListResults(As("carol").get(), list, &results).ok());
+  ASSERT_EQ(results.results_size(), 1);
+  EXPECT_EQ(results.results(0).result().provenance().worker_token_name(), "w1");
+
+  // An admin drops w1's results; the job is queued again.
+  v1::InvalidateResultsRequest invalidate;
+  invalidate.set_worker_token_name("w1");
+  v1::InvalidateResultsResponse dropped;
+  EXPECT_EQ(client_->InvalidateResults(As("carol").get(), invalidate, &dropped)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(
+      client_->InvalidateResults(As("root").get(), invalidate, &dropped).ok());
+  EXPECT_EQ(dropped.invalidated(), 1);
+  v1::GetSweepRequest get;
+  get.set_sweep_id(submitted.sweep_id());
+  v1::SweepStatus status;
+  ASSERT_TRUE(client_->GetSweep(As("carol").get(), get, &status).ok());
+  EXPECT_EQ(status.succeeded(), 0);
+  EXPECT_EQ(status.queued(), 2);
 }
 
 TEST_F(AuthTest, OwnerCancelsAndRequestIdsArePerOwner) {

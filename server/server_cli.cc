@@ -2,6 +2,7 @@
 #include "server/server_cli.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <vector>
@@ -12,7 +13,12 @@
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "host:port to serve on; port 0 picks a free port. A non-loopback "
           "host needs --tls_cert, --tls_key and --tokens_file.");
-ABSL_FLAG(std::string, db, "forgetlab.db", "SQLite database file");
+ABSL_FLAG(std::string, db, "forgetlab.db",
+          "SQLite database file (kept mode 0600, with its -wal and -shm)");
+ABSL_FLAG(std::string, synchronous, "normal",
+          "SQLite synchronous setting: normal (a power loss may drop the last "
+          "acknowledged writes; never corrupts) or full (loses nothing "
+          "acknowledged; slower, see docs/SECURITY.md)");
 ABSL_FLAG(int, lease_seconds, 60,
           "lease length; a worker silent this long loses its job");
 ABSL_FLAG(int, max_jobs_per_sweep, 10000, "largest sweep accepted");
@@ -49,6 +55,14 @@ SchedulerServer::Options ServerOptionsFromFlags() {
   SchedulerServer::Options options;
   options.listen = absl::GetFlag(FLAGS_listen);
   options.db_path = absl::GetFlag(FLAGS_db);
+  const std::string synchronous = absl::GetFlag(FLAGS_synchronous);
+  if (synchronous != "normal" && synchronous != "full") {
+    std::fprintf(stderr,
+                 "forgetlab-server: --synchronous=%s: use normal or full\n",
+                 synchronous.c_str());
+    std::exit(2);
+  }
+  options.synchronous_full = synchronous == "full";
   options.lease_seconds = absl::GetFlag(FLAGS_lease_seconds);
   options.max_jobs_per_sweep = absl::GetFlag(FLAGS_max_jobs_per_sweep);
   options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);

@@ -63,6 +63,9 @@ bool NumbersFirst(const std::string& a, const std::string& b) {
   return nx && !ny;
 }
 
+// Values listed per pooled field, so one answer stays small.
+constexpr size_t kMaxListed = 100;
+
 }  // namespace
 
 absl::Status QueryTable(storage::Store& store,
@@ -180,9 +183,15 @@ absl::Status QueryTable(storage::Store& store,
     if (!names.ok()) return names.status();
     if (!names->empty() && std::find(names->begin(), names->end(),
                                      table->metric()) == names->end()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("metric: no stored metric '", table->metric(),
-                       "'; these sweeps have: ", absl::StrJoin(*names, ", ")));
+      std::vector<std::string> shown(
+          names->begin(),
+          names->begin() + std::min(names->size(), size_t{20}));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "metric: no stored metric '", table->metric().substr(0, 64),
+          "'; these sweeps have: ", absl::StrJoin(shown, ", "),
+          names->size() > shown.size()
+              ? absl::StrCat(" and ", names->size() - shown.size(), " more")
+              : ""));
     }
     if (request.where_size() > 0 && unfiltered > 0) {
       const auto taken = DistinctValues(unfiltered_fields);
@@ -215,7 +224,10 @@ absl::Status QueryTable(storage::Store& store,
     pooled->set_path(path);
     std::vector<std::string> sorted(distinct.begin(), distinct.end());
     std::stable_sort(sorted.begin(), sorted.end(), NumbersFirst);
-    for (const std::string& v : sorted) pooled->add_values(v);
+    pooled->set_distinct(static_cast<int>(sorted.size()));
+    for (size_t i = 0; i < sorted.size() && i < kMaxListed; ++i) {
+      pooled->add_values(sorted[i]);
+    }
   }
   AggregateTable(values, table);
   return absl::OkStatus();

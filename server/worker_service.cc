@@ -20,7 +20,6 @@
 namespace forgetlab {
 namespace {
 
-constexpr size_t kMaxErrorLength = 4096;
 constexpr int kMaxDatasets = 64;
 constexpr size_t kMaxDatasetName = 64;
 
@@ -59,7 +58,7 @@ grpc::ServerUnaryReactor* WorkerService::LeaseJob(
   // goes back to gRPC at once. A poll that finds nothing waits in the
   // dispatcher.
   store_->TouchAndLease(
-      request->worker_id(), lease_ms(),
+      request->worker_id(), who->name, lease_ms(),
       [this, context, request, response,
        reactor](absl::StatusOr<storage::Store::LeaseAttempt> out) {
         if (!out.ok()) {
@@ -88,11 +87,13 @@ grpc::ServerUnaryReactor* WorkerService::Heartbeat(
     grpc::CallbackServerContext* context, const v1::HeartbeatRequest* request,
     v1::HeartbeatResponse* response) {
   return UnaryCall(context, *policy_, Access::kWorker,
-                   [&](const Principal&, FinishCall finish) {
+                   [&](const Principal& who, FinishCall finish) {
                      const v1::Progress& p = request->progress();
                      store_->Heartbeat(
-                         request->job_id(), request->lease_token(),
-                         p.phase().substr(0, kMaxNameLength), p.step(),
+                         request->job_id(),
+                         {request->worker_id(), who.name,
+                          request->lease_token()},
+                         TruncateUtf8(p.phase(), kMaxNameLength), p.step(),
                          p.total_steps(), lease_ms(),
                          [this, request, response, finish = std::move(finish)](
                              absl::StatusOr<storage::HeartbeatOutcome> out) {
@@ -110,8 +111,8 @@ grpc::ServerUnaryReactor* WorkerService::CompleteJob(
     grpc::CallbackServerContext* context, const v1::CompleteJobRequest* request,
     v1::CompleteJobResponse*) {
   return UnaryCall(context, *policy_, Access::kWorker,
-                   [&](const Principal&, FinishCall finish) {
-                     Complete(*request, std::move(finish));
+                   [&](const Principal& who, FinishCall finish) {
+                     Complete(*request, who, std::move(finish));
                    });
 }
 
@@ -119,8 +120,8 @@ grpc::ServerUnaryReactor* WorkerService::FailJob(
     grpc::CallbackServerContext* context, const v1::FailJobRequest* request,
     v1::FailJobResponse*) {
   return UnaryCall(context, *policy_, Access::kWorker,
-                   [&](const Principal&, FinishCall finish) {
-                     Fail(*request, std::move(finish));
+                   [&](const Principal& who, FinishCall finish) {
+                     Fail(*request, who, std::move(finish));
                    });
 }
 
@@ -144,22 +145,28 @@ absl::Status WorkerService::Register(const v1::RegisterWorkerRequest& request,
   }
   absl::StatusOr<std::string> id = store_->RegisterWorker(
       request.host(), request.device(), request.threads(),
-      {request.datasets().begin(), request.datasets().end()});
+      {request.datasets().begin(), request.datasets().end()}, who.name);
   if (!id.ok()) return id.status();
   response->set_worker_id(*id);
   response->set_lease_seconds(options_.lease_seconds);
-  LOG(INFO) << "worker " << *id << " registered from " << request.host() << " ("
-            << request.device() << ")"
+  LOG(INFO) << "worker " << *id << " registered from "
+            << LogSafe(request.host()) << " (" << LogSafe(request.device())
+            << ")"
             << (who.name.empty() ? "" : " with token ") << who.name;
   return absl::OkStatus();
 }
 
 void WorkerService::Complete(const v1::CompleteJobRequest& request,
-                             FinishCall finish) {
+                             const Principal& who, FinishCall finish) {
   const v1::CompleteJobRequest* r = &request;  // valid until `finish`
+  // The provenance says which token produced the result, whatever the
+  // worker wrote there.
+  v1::JobResult result = request.result();
+  result.mutable_provenance()->set_worker_token_name(who.name);
   store_->CompleteJob(
-      request.job_id(), request.lease_token(),
-      ResultRecordFromProto(request.result()),
+      request.job_id(),
+      {request.worker_id(), who.name, request.lease_token()},
+      ResultRecordFromProto(result),
       [r](const storage::JobRow& job) {
         v1::ExperimentSpec spec;
         spec.ParseFromString(job.spec);
@@ -174,19 +181,22 @@ void WorkerService::Complete(const v1::CompleteJobRequest& request,
       });
 }
 
-void WorkerService::Fail(const v1::FailJobRequest& request, FinishCall finish) {
+void WorkerService::Fail(const v1::FailJobRequest& request,
+                         const Principal& who, FinishCall finish) {
   const v1::FailJobRequest* r = &request;  // valid until `finish`
-  store_->FailJob(request.job_id(), request.lease_token(),
-                  request.error().substr(0, kMaxErrorLength), request.release(),
+  store_->FailJob(request.job_id(),
+                  {request.worker_id(), who.name, request.lease_token()},
+                  TruncateUtf8(request.error(), kMaxErrorLength),
+                  request.release(),
                   [this, r, finish = std::move(finish)](absl::Status s) {
                     if (s.ok()) {
                       if (r->release()) {
                         LOG(INFO) << "job " << r->job_id() << " released by "
-                                  << r->worker_id().substr(0, kMaxNameLength);
+                                  << LogSafe(r->worker_id());
                         dispatcher_->SignalWork();
                       } else {
                         LOG(INFO) << "job " << r->job_id() << " failed: "
-                                  << r->error().substr(0, kMaxErrorLength);
+                                  << LogSafe(r->error(), kMaxErrorLength);
                       }
                       hub_->PublishJob(r->job_id());
                     }

@@ -56,8 +56,10 @@ class WorkerService final : public v1::WorkerService::CallbackService {
                         v1::RegisterWorkerResponse* response);
   // Stores the result once it checks out against the leased job's spec,
   // then calls `finish` (on the store's answering thread).
-  void Complete(const v1::CompleteJobRequest& request, FinishCall finish);
-  void Fail(const v1::FailJobRequest& request, FinishCall finish);
+  void Complete(const v1::CompleteJobRequest& request, const Principal& who,
+                FinishCall finish);
+  void Fail(const v1::FailJobRequest& request, const Principal& who,
+            FinishCall finish);
   int64_t lease_ms() const { return int64_t{options_.lease_seconds} * 1000; }
 
   const Options options_;

@@ -16,18 +16,21 @@
 namespace forgetlab::storage {
 namespace {
 
-absl::Status StaleToken(const JobRow& job, int64_t token) {
+// Says nothing about the current lease: not its key, not its worker.
+absl::Status StaleLease(const JobRow& job) {
   return absl::AbortedError(absl::StrCat(
-      "job ", job.job_id, ": lease token ", token,
-      " is not the current lease (job is ", JobStateName(job.state),
-      job.state == JobState::kLeased
-          ? absl::StrCat(" under token ", job.lease_token)
-          : std::string(),
-      "); drop this attempt"));
+      "job ", job.job_id, ": this is not the job's current lease (the job is ",
+      JobStateName(job.state), "); drop this attempt"));
 }
 
-bool HoldsLease(const JobRow& job, int64_t token) {
-  return job.state == JobState::kLeased && job.lease_token == token;
+// The lease `who` presents is the job's, held by that worker.
+bool IsLeaseOf(const JobRow& job, const LeaseCredentials& who) {
+  return job.worker_id == who.worker_id &&
+         SameSecret(job.lease_key, who.lease_key);
+}
+
+bool HoldsLease(const JobRow& job, const LeaseCredentials& who) {
+  return job.state == JobState::kLeased && IsLeaseOf(job, who);
 }
 
 }  // namespace
@@ -72,31 +75,36 @@ absl::StatusOr<std::optional<Lease>> LeaseTable::Claim(
   a->bind(4, now);
   a->exec();
   const int64_t token = db_.getLastInsertRowid();
+  const std::string key = SecretHex(16);
   const int64_t deadline = now + lease_ms;
   earliest_deadline_ = std::min(earliest_deadline_, deadline);
   StatementCache::Use u = statements_.Prepared(
       "UPDATE jobs SET state='LEASED', attempt=?, worker_id=?, "
-      "lease_token=?, deadline_ms=?, phase='', step=0, "
+      "lease_token=?, lease_key=?, deadline_ms=?, phase='', step=0, "
       "total_steps=0, updated_ms=? WHERE job_id=?");
   u->bind(1, attempt);
   u->bind(2, worker_id);
   u->bind(3, token);
-  u->bind(4, deadline);
-  u->bind(5, now);
-  u->bind(6, job_id);
+  u->bind(4, key);
+  u->bind(5, deadline);
+  u->bind(6, now);
+  u->bind(7, job_id);
   u->exec();
   workers_.SetJob(worker_id, job_id, now);
   absl::StatusOr<JobRow> job = jobs_.GetJob(job_id);
   if (!job.ok()) return job.status();
-  return std::optional<Lease>(Lease{*std::move(job), token, deadline});
+  return std::optional<Lease>(Lease{*std::move(job), token, key, deadline});
 }
 
 absl::StatusOr<HeartbeatOutcome> LeaseTable::Heartbeat(
-    int64_t job_id, int64_t token, const std::string& phase, int64_t step,
-    int64_t total_steps, int64_t lease_ms, int64_t now) {
+    int64_t job_id, const LeaseCredentials& who, const std::string& phase,
+    int64_t step, int64_t total_steps, int64_t lease_ms, int64_t now) {
+  absl::StatusOr<WorkerRow> worker =
+      workers_.ReadOwn(who.worker_id, who.token_name);
+  if (!worker.ok()) return worker.status();
   absl::StatusOr<JobRow> job = jobs_.ReadJob(job_id);
   if (!job.ok()) return job.status();
-  if (!HoldsLease(*job, token)) return StaleToken(*job, token);
+  if (!HoldsLease(*job, who)) return StaleLease(*job);
   HeartbeatOutcome out{now + lease_ms, job->cancel_requested};
   StatementCache::Use u = statements_.Prepared(
       "UPDATE jobs SET deadline_ms=?, phase=?, step=?, "
@@ -112,36 +120,44 @@ absl::StatusOr<HeartbeatOutcome> LeaseTable::Heartbeat(
   return out;
 }
 
-absl::Status LeaseTable::Complete(int64_t job_id, int64_t token,
+absl::Status LeaseTable::Complete(int64_t job_id, const LeaseCredentials& who,
                                   const ResultRecord& result,
                                   const ResultCheck& check, int64_t now) {
+  absl::StatusOr<WorkerRow> worker =
+      workers_.ReadOwn(who.worker_id, who.token_name);
+  if (!worker.ok()) return worker.status();
   absl::StatusOr<JobRow> job = jobs_.ReadJob(job_id);
   if (!job.ok()) return job.status();
-  if (job->state == JobState::kSucceeded && job->lease_token == token) {
+  if (job->state == JobState::kSucceeded && IsLeaseOf(*job, who)) {
     return absl::OkStatus();  // a retried CompleteJob: already stored
   }
-  if (!HoldsLease(*job, token)) return StaleToken(*job, token);
+  if (!HoldsLease(*job, who)) return StaleLease(*job);
   if (check) {
     if (absl::Status s = check(*job); !s.ok()) return s;
   }
-  results_.Insert(job_id, job->sweep_id, result, now);
+  ResultRecord stored = result;
+  stored.worker_token_name = who.token_name;
+  results_.Insert(job_id, job->sweep_id, stored, now);
   StatementCache::Use u = statements_.Prepared(
       "UPDATE jobs SET state='SUCCEEDED', error='', deadline_ms=0, "
       "phase='done', step=total_steps, updated_ms=? WHERE job_id=?");
   u->bind(1, now);
   u->bind(2, job_id);
   u->exec();
-  EndAttempt(token, now, "SUCCEEDED", "");
+  EndAttempt(job->lease_token, now, "SUCCEEDED", "");
   workers_.SetJob(job->worker_id, 0, now);
   return absl::OkStatus();
 }
 
-absl::Status LeaseTable::Fail(int64_t job_id, int64_t token,
+absl::Status LeaseTable::Fail(int64_t job_id, const LeaseCredentials& who,
                               const std::string& error, bool release,
                               int64_t now) {
+  absl::StatusOr<WorkerRow> worker =
+      workers_.ReadOwn(who.worker_id, who.token_name);
+  if (!worker.ok()) return worker.status();
   absl::StatusOr<JobRow> job = jobs_.ReadJob(job_id);
   if (!job.ok()) return job.status();
-  if (!HoldsLease(*job, token)) return StaleToken(*job, token);
+  if (!HoldsLease(*job, who)) return StaleLease(*job);
   const char* next;
   std::string message = error;
   int attempt = job->attempt;
@@ -156,7 +172,7 @@ absl::Status LeaseTable::Fail(int64_t job_id, int64_t token,
     next = "FAILED";
   }
   EndLease(job_id, next, message, attempt, now);
-  EndAttempt(token, now, release ? "RELEASED" : "FAILED", error);
+  EndAttempt(job->lease_token, now, release ? "RELEASED" : "FAILED", error);
   workers_.SetJob(job->worker_id, 0, now);
   return absl::OkStatus();
 }

@@ -46,21 +46,27 @@ class LeaseTable {
                                              const WorkerRow* worker,
                                              int64_t lease_ms, int64_t now);
 
-  // Extends a lease and records progress. ABORTED for a stale token.
-  absl::StatusOr<HeartbeatOutcome> Heartbeat(int64_t job_id, int64_t token,
+  // Each of these first checks that `who` is a worker of its token
+  // (PERMISSION_DENIED otherwise) and holds the job's current lease: its
+  // worker and key (ABORTED otherwise, naming neither).
+
+  // Extends a lease and records progress.
+  absl::StatusOr<HeartbeatOutcome> Heartbeat(int64_t job_id,
+                                             const LeaseCredentials& who,
                                              const std::string& phase,
                                              int64_t step, int64_t total_steps,
                                              int64_t lease_ms, int64_t now);
 
-  // Stores the result and marks the job SUCCEEDED; see Store::CompleteJob.
+  // Stores the result, with who.token_name, and marks the job SUCCEEDED;
+  // see Store::CompleteJob.
   using ResultCheck = std::function<absl::Status(const JobRow& job)>;
-  absl::Status Complete(int64_t job_id, int64_t token,
+  absl::Status Complete(int64_t job_id, const LeaseCredentials& who,
                         const ResultRecord& result, const ResultCheck& check,
                         int64_t now);
 
   // Ends an attempt without a result; see Store::FailJob.
-  absl::Status Fail(int64_t job_id, int64_t token, const std::string& error,
-                    bool release, int64_t now);
+  absl::Status Fail(int64_t job_id, const LeaseCredentials& who,
+                    const std::string& error, bool release, int64_t now);
 
   // Re-queues (or fails, past max_attempts) leased jobs whose deadline has
   // passed. Returns the sweeps that changed.

@@ -75,7 +75,8 @@ struct JobRow {
   std::string phase;
   int64_t step = 0;
   int64_t total_steps = 0;
-  int64_t lease_token = 0;
+  int64_t lease_token = 0;  // the attempt's row: ordering, never sent out
+  std::string lease_key;    // the lease's secret, sent to its worker only
   int64_t deadline_ms = 0;
   bool cancel_requested = false;
   bool cached = false;
@@ -87,8 +88,17 @@ struct JobRow {
 
 struct Lease {
   JobRow job;
-  int64_t token = 0;
+  int64_t token = 0;  // the attempt's row
+  std::string key;    // 128 random bits, hex: what the worker must present
   int64_t deadline_ms = 0;
+};
+
+// What a worker presents for its lease: its id, the name of the token it
+// called with ("" on a server without tokens) and the lease's key.
+struct LeaseCredentials {
+  std::string worker_id;
+  std::string token_name;
+  std::string lease_key;
 };
 
 struct CurveSample {
@@ -105,6 +115,7 @@ struct ResultRecord {
   int64_t parameter_count = 0;
   std::string device;
   double total_seconds = 0;
+  std::string worker_token_name;  // who produced it, for InvalidateResults
   std::string blob;  // serialized JobResult, returned as stored
 };
 
@@ -144,6 +155,7 @@ struct WorkerRow {
   int64_t current_job_id = 0;
   int64_t last_seen_ms = 0;
   std::vector<std::string> datasets;
+  std::string token_name;  // the token it registered with; "" without tokens
 };
 
 // A SUCCEEDED job's stored result with its axis values.

@@ -22,8 +22,8 @@ void ResultTable::Insert(int64_t job_id, const std::string& sweep_id,
   {
     StatementCache::Use q = statements_.Prepared(
         "INSERT INTO results(job_id, parameter_count, device, "
-        "total_seconds, accuracy_matrix, blob, created_ms) "
-        "VALUES(?,?,?,?,?,?,?)");
+        "total_seconds, accuracy_matrix, blob, created_ms, "
+        "worker_token_name) VALUES(?,?,?,?,?,?,?,?)");
     q->bind(1, job_id);
     q->bind(2, result.parameter_count);
     q->bind(3, result.device);
@@ -31,6 +31,7 @@ void ResultTable::Insert(int64_t job_id, const std::string& sweep_id,
     q->bind(5, MatrixText(result.accuracy_matrix));
     BindBlob(*q, 6, result.blob);
     q->bind(7, now);
+    q->bind(8, result.worker_token_name);
     q->exec();
   }
   StatementCache::Use m = statements_.Prepared(
@@ -60,9 +61,11 @@ void ResultTable::Copy(int64_t from_job, int64_t to_job, int64_t now) {
   {
     SQLite::Statement q(db_,
                         "INSERT INTO results(job_id, parameter_count, device, "
-                        "total_seconds, accuracy_matrix, blob, created_ms) "
+                        "total_seconds, accuracy_matrix, blob, created_ms, "
+                        "worker_token_name) "
                         "SELECT ?, parameter_count, device, total_seconds, "
-                        "accuracy_matrix, blob, ? FROM results WHERE job_id=?");
+                        "accuracy_matrix, blob, ?, worker_token_name "
+                        "FROM results WHERE job_id=?");
     q.bind(1, to_job);
     q.bind(2, now);
     q.bind(3, from_job);
@@ -174,6 +177,35 @@ std::vector<ResultRow> ResultTable::List(const std::string& sweep_id,
         {q.getColumn(0).getInt64(), {}, storage::Blob(q.getColumn(1))});
   }
   return rows;
+}
+
+std::vector<std::pair<int64_t, std::string>> ResultTable::DropByWorkerToken(
+    const std::string& worker_token_name) {
+  std::vector<std::pair<int64_t, std::string>> dropped;
+  {
+    SQLite::Statement q(db_,
+                        "SELECT r.job_id, j.sweep_id FROM results r JOIN jobs "
+                        "j ON j.job_id=r.job_id WHERE r.worker_token_name=?");
+    q.bind(1, worker_token_name);
+    while (q.executeStep()) {
+      dropped.emplace_back(q.getColumn(0).getInt64(),
+                           q.getColumn(1).getString());
+    }
+  }
+  for (const char* sql : {"DELETE FROM result_metrics WHERE job_id=?",
+                          "DELETE FROM curves WHERE job_id=?",
+                          "DELETE FROM results WHERE job_id=?"}) {
+    SQLite::Statement q(db_, sql);
+    for (const auto& [job_id, sweep_id] : dropped) {
+      q.reset();
+      q.bind(1, job_id);
+      q.exec();
+    }
+  }
+  for (const auto& [job_id, sweep_id] : dropped) {
+    ++sweep_generation_[sweep_id];  // cached samples are out of date
+  }
+  return dropped;
 }
 
 std::vector<std::string> ResultTable::MetricNames(

@@ -48,6 +48,12 @@ class ResultTable {
   std::vector<ResultRow> List(const std::string& sweep_id, int64_t after_job_id,
                               int limit);
 
+  // Deletes every result (with its metrics and curves) stored with this
+  // worker token name, cached copies included; returns (job, sweep) of
+  // each.
+  std::vector<std::pair<int64_t, std::string>> DropByWorkerToken(
+      const std::string& worker_token_name);
+
   // Names of the metrics stored for SUCCEEDED jobs of the sweeps, sorted.
   std::vector<std::string> MetricNames(
       const std::vector<std::string>& sweep_ids);

@@ -121,6 +121,15 @@ CREATE INDEX IF NOT EXISTS jobs_by_spec_key ON jobs(spec_key);
 DROP INDEX IF EXISTS jobs_by_sweep;
 CREATE INDEX jobs_by_sweep ON jobs(sweep_id, state, cached);
 )sql",
+    // 4 -> 5: leases are secrets bound to a worker, and a worker to the
+    // token that registered it; a result remembers that token, so one
+    // worker's results can be dropped (InvalidateResults).
+    R"sql(
+ALTER TABLE jobs ADD COLUMN lease_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE workers ADD COLUMN token_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE results ADD COLUMN worker_token_name TEXT NOT NULL DEFAULT '';
+CREATE INDEX results_by_worker_token ON results(worker_token_name);
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 

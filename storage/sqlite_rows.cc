@@ -1,6 +1,8 @@
 // SQLite row helpers.
 #include "storage/sqlite_rows.h"
 
+#include <sys/random.h>
+
 #include <sqlite3.h>
 
 #include <cstdint>
@@ -79,6 +81,7 @@ JobRow ReadJob(SQLite::Statement& q) {
   j.cached = q.getColumn(17).getInt() != 0;
   j.dataset = q.getColumn(18).getString();
   j.device_kind = q.getColumn(19).getString();
+  j.lease_key = q.getColumn(20).getString();
   return j;
 }
 
@@ -91,6 +94,7 @@ WorkerRow ReadWorker(SQLite::Statement& q) {
   w.current_job_id = q.getColumn(4).getInt64();
   w.last_seen_ms = q.getColumn(5).getInt64();
   w.datasets = SplitDatasets(q.getColumn(6).getString());
+  w.token_name = q.getColumn(7).getString();
   return w;
 }
 
@@ -123,6 +127,31 @@ std::string RandomId(const char* prefix, int hex_digits) {
   uint64_t bits = (*rng)();
   for (int i = 0; i < hex_digits; ++i, bits >>= 4) id += kHex[bits & 15];
   return id;
+}
+
+std::string SecretHex(int bytes) {
+  std::vector<unsigned char> buffer(static_cast<size_t>(bytes));
+  size_t got = 0;
+  while (got < buffer.size()) {
+    const ssize_t n = getrandom(buffer.data() + got, buffer.size() - got, 0);
+    if (n > 0) got += static_cast<size_t>(n);
+  }
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : buffer) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+
+bool SameSecret(const std::string& a, const std::string& b) {
+  if (a.size() != b.size() || a.empty()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  }
+  return diff == 0;
 }
 
 }  // namespace forgetlab::storage

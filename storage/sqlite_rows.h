@@ -60,13 +60,21 @@ JobState ParseState(const std::string& name);
 inline constexpr char kJobColumns[] =
     "job_id, sweep_id, idx, spec, spec_key, state, attempt, max_attempts, "
     "worker_id, error, phase, step, total_steps, lease_token, deadline_ms, "
-    "cancel_requested, updated_ms, cached, dataset, device_kind";
+    "cancel_requested, updated_ms, cached, dataset, device_kind, lease_key";
 // A job from a row of kJobColumns, without its axis values.
 JobRow ReadJob(SQLite::Statement& q);
 
 inline constexpr char kWorkerColumns[] =
-    "worker_id, host, device, threads, current_job_id, last_seen_ms, datasets";
+    "worker_id, host, device, threads, current_job_id, last_seen_ms, datasets, "
+    "token_name";
 WorkerRow ReadWorker(SQLite::Statement& q);
+
+// `bytes` bytes from the kernel's CSPRNG as hex: lease keys.
+std::string SecretHex(int bytes);
+
+// Whether two secrets are equal, in time that does not depend on where they
+// differ. False for empty secrets.
+bool SameSecret(const std::string& a, const std::string& b);
 
 // Datasets are stored as ",a,b," so that SQL can test membership with instr.
 std::string JoinDatasets(const std::vector<std::string>& datasets);

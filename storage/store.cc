@@ -3,9 +3,13 @@
 #include "storage/store.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "storage/group_commit.h"
@@ -61,6 +65,17 @@ Store::~Store() {
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(Options options) {
   if (!options.now_ms) options.now_ms = SystemNowMs;
+  // Owner-only: the results, specs and worker names are nobody else's
+  // business. SQLite gives -wal and -shm the database file's mode.
+  if (const int fd = open(options.path.c_str(),
+                          O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+      fd >= 0) {
+    fchmod(fd, 0600);
+    close(fd);
+  }
+  for (const char* suffix : {"-wal", "-shm"}) {
+    chmod((options.path + suffix).c_str(), 0600);  // absent: nothing to do
+  }
   std::unique_ptr<SQLite::Database> db;
   try {
     db = std::make_unique<SQLite::Database>(
@@ -69,7 +84,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(Options options) {
     db->exec("PRAGMA journal_mode=WAL");
     // In WAL mode NORMAL survives any process crash; only an OS crash or
     // power loss can drop the last commits (never corrupt the file).
-    db->exec("PRAGMA synchronous=NORMAL");
+    db->exec(options.synchronous_full ? "PRAGMA synchronous=FULL"
+                                      : "PRAGMA synchronous=NORMAL");
     db->exec("PRAGMA foreign_keys=ON");
     // 64 MiB of pages in memory (SQLite's default is 2 MiB): the indexes a
     // lease and a result touch stay cached on a large database.
@@ -200,13 +216,14 @@ absl::StatusOr<std::optional<Lease>> Store::LeaseJob(
 }
 
 void Store::TouchAndLease(
-    const std::string& worker_id, int64_t lease_ms,
-    std::function<void(absl::StatusOr<LeaseAttempt>)> done) {
+    const std::string& worker_id, const std::string& token_name,
+    int64_t lease_ms, std::function<void(absl::StatusOr<LeaseAttempt>)> done) {
   using Out = absl::StatusOr<LeaseAttempt>;
   writes_->Submit<Out>(
-      [this, worker_id, lease_ms]()
+      [this, worker_id, token_name, lease_ms]()
           ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) -> Out {
-            absl::StatusOr<WorkerRow> worker = workers_->Read(worker_id);
+            absl::StatusOr<WorkerRow> worker =
+                workers_->ReadOwn(worker_id, token_name);
             if (!worker.ok()) return worker.status();
             LeaseAttempt out{*std::move(worker), std::nullopt};
             const int64_t now = Now();
@@ -225,36 +242,58 @@ void Store::TouchAndLease(
 }
 
 void Store::Heartbeat(
-    int64_t job_id, int64_t token, std::string phase, int64_t step,
+    int64_t job_id, LeaseCredentials who, std::string phase, int64_t step,
     int64_t total_steps, int64_t lease_ms,
     std::function<void(absl::StatusOr<HeartbeatOutcome>)> done) {
   using Out = absl::StatusOr<HeartbeatOutcome>;
   writes_->Submit<Out>(
       [=]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) -> Out {
-        return leases_->Heartbeat(job_id, token, phase, step, total_steps,
+        return leases_->Heartbeat(job_id, who, phase, step, total_steps,
                                   lease_ms, Now());
       },
       std::move(done));
 }
 
-void Store::CompleteJob(int64_t job_id, int64_t token, ResultRecord result,
-                        ResultCheck check,
+void Store::CompleteJob(int64_t job_id, LeaseCredentials who,
+                        ResultRecord result, ResultCheck check,
                         std::function<void(absl::Status)> done) {
   writes_->Submit<absl::Status>(
-      [this, job_id, token, result = std::move(result),
+      [this, job_id, who = std::move(who), result = std::move(result),
        check = std::move(check)]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
-        return leases_->Complete(job_id, token, result, check, Now());
+        return leases_->Complete(job_id, who, result, check, Now());
       },
       std::move(done));
 }
 
-void Store::FailJob(int64_t job_id, int64_t token, std::string error,
+void Store::FailJob(int64_t job_id, LeaseCredentials who, std::string error,
                     bool release, std::function<void(absl::Status)> done) {
   writes_->Submit<absl::Status>(
       [=]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
-        return leases_->Fail(job_id, token, error, release, Now());
+        return leases_->Fail(job_id, who, error, release, Now());
       },
       std::move(done));
+}
+
+absl::StatusOr<Store::Invalidation> Store::InvalidateResults(
+    const std::string& worker_token_name) {
+  using Out = absl::StatusOr<Invalidation>;
+  return writes_->Run<Out>([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) -> Out {
+    Invalidation out;
+    const std::vector<std::pair<int64_t, std::string>> dropped =
+        results_->DropByWorkerToken(worker_token_name);
+    std::set<std::string> sweeps;
+    for (const auto& [job_id, sweep_id] : dropped) {
+      sweeps_->Requeue(job_id,
+                       absl::StrCat("result invalidated: produced by a worker "
+                                    "with token '",
+                                    worker_token_name, "'"),
+                       Now());
+      sweeps.insert(sweep_id);
+    }
+    out.results = static_cast<int>(dropped.size());
+    out.sweep_ids.assign(sweeps.begin(), sweeps.end());
+    return out;
+  });
 }
 
 absl::StatusOr<std::vector<std::string>> Store::ExpireLeases() {
@@ -330,10 +369,11 @@ absl::StatusOr<std::vector<std::string>> Store::MetricNames(
 
 absl::StatusOr<std::string> Store::RegisterWorker(
     const std::string& host, const std::string& device, int threads,
-    const std::vector<std::string>& datasets) {
+    const std::vector<std::string>& datasets, const std::string& token_name) {
   using Out = absl::StatusOr<std::string>;
   return writes_->Run<Out>([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) -> Out {
-    return workers_->Register(host, device, threads, datasets, Now());
+    return workers_->Register(host, device, threads, datasets, token_name,
+                              Now());
   });
 }
 

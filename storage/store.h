@@ -49,7 +49,7 @@ class WorkerTable;
 class Store {
  public:
   struct Options {
-    std::string path;  // database file; created with its folder's permissions
+    std::string path;  // database file; it, -wal and -shm are kept 0600
     // Wall clock in Unix milliseconds; injectable for tests.
     std::function<int64_t()> now_ms;
     // WAL sizes, in pages: a background checkpoint starts once this many
@@ -60,6 +60,11 @@ class Store {
     int restart_frames = 16000;
     // Run by the writer thread before each batch; lets tests queue writes.
     std::function<void()> before_batch;
+    // SQLite's synchronous setting: NORMAL (the default) survives any crash
+    // of the process, and only a power loss or OS crash can drop the last
+    // acknowledged commits; FULL syncs every commit and loses nothing
+    // acknowledged, at the cost measured in docs/SECURITY.md.
+    bool synchronous_full = false;
   };
 
   // Opens (creating if needed) and migrates the database to the current
@@ -106,30 +111,45 @@ class Store {
     WorkerRow worker;  // as registered
     std::optional<Lease> lease;
   };
-  void TouchAndLease(const std::string& worker_id, int64_t lease_ms,
+  // PERMISSION_DENIED when `token_name` did not register the worker.
+  void TouchAndLease(const std::string& worker_id,
+                     const std::string& token_name, int64_t lease_ms,
                      std::function<void(absl::StatusOr<LeaseAttempt>)> done);
 
-  // Extends a lease and records progress. ABORTED when `token` is not the
-  // job's current lease (expired and re-leased, or finished).
-  void Heartbeat(int64_t job_id, int64_t token, std::string phase, int64_t step,
-                 int64_t total_steps, int64_t lease_ms,
+  // Heartbeat, CompleteJob and FailJob check `who`: PERMISSION_DENIED when
+  // its token did not register its worker (NOT_FOUND for an unknown
+  // worker); ABORTED when it does not hold the job's current lease (another
+  // worker's, or expired and re-leased, or finished), without saying whose.
+
+  // Extends a lease and records progress.
+  void Heartbeat(int64_t job_id, LeaseCredentials who, std::string phase,
+                 int64_t step, int64_t total_steps, int64_t lease_ms,
                  std::function<void(absl::StatusOr<HeartbeatOutcome>)> done);
 
-  // Stores the result and marks the job SUCCEEDED. Repeating the call with
-  // the same token after success is OK and changes nothing; any other stale
-  // token is ABORTED. `check`, when given, sees the leased job (without its
-  // axis values) after the token check; an error from it stores nothing and
-  // is returned.
+  // Stores the result, with the worker's token name, and marks the job
+  // SUCCEEDED. Repeating the call with the same lease after success is OK
+  // and changes nothing. `check`, when given, sees the leased job (without
+  // its axis values) after the lease check; an error from it stores nothing
+  // and is returned.
   using ResultCheck = std::function<absl::Status(const JobRow& job)>;
-  void CompleteJob(int64_t job_id, int64_t token, ResultRecord result,
+  void CompleteJob(int64_t job_id, LeaseCredentials who, ResultRecord result,
                    ResultCheck check, std::function<void(absl::Status)> done);
 
   // Ends an attempt. `release`: the worker is shutting down; the job is
   // queued again without counting the attempt. Otherwise the job FAILED with
-  // `error` (CANCELLED when a cancel was requested). ABORTED for a stale
-  // token.
-  void FailJob(int64_t job_id, int64_t token, std::string error, bool release,
-               std::function<void(absl::Status)> done);
+  // `error` (CANCELLED when a cancel was requested).
+  void FailJob(int64_t job_id, LeaseCredentials who, std::string error,
+               bool release, std::function<void(absl::Status)> done);
+
+  // Drops every result that a worker of token `worker_token_name` produced,
+  // and the cached copies of them, and queues those jobs again (attempt 0).
+  // Returns the sweeps changed and how many results were dropped.
+  struct Invalidation {
+    int results = 0;
+    std::vector<std::string> sweep_ids;
+  };
+  absl::StatusOr<Invalidation> InvalidateResults(
+      const std::string& worker_token_name);
 
   // Re-queues (or fails, past max_attempts) leased jobs whose deadline has
   // passed. Returns the sweeps that changed.
@@ -180,9 +200,12 @@ class Store {
   absl::StatusOr<std::vector<std::string>> MetricNames(
       const std::vector<std::string>& sweep_ids);
 
+  // A new worker bound to `token_name` ("" without tokens): only callers
+  // with that token may lease, heartbeat, complete or fail as it.
   absl::StatusOr<std::string> RegisterWorker(
       const std::string& host, const std::string& device, int threads,
-      const std::vector<std::string>& datasets);
+      const std::vector<std::string>& datasets,
+      const std::string& token_name = "");
   // Records that a worker called; `current_job_id` 0 means idle. Returns the
   // worker; NOT_FOUND for an unknown id.
   absl::StatusOr<WorkerRow> TouchWorker(const std::string& worker_id,

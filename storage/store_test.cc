@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -23,27 +24,50 @@ class StoreTest : public ::testing::Test {
   void SetUp() override { Reopen(); }
 
   // The asynchronous writes, waited for.
-  absl::StatusOr<HeartbeatOutcome> HeartbeatNow(int64_t job_id, int64_t token,
+  absl::StatusOr<HeartbeatOutcome> HeartbeatNow(int64_t job_id,
+                                                const LeaseCredentials& who,
                                                 const std::string& phase,
                                                 int64_t step,
                                                 int64_t total_steps,
                                                 int64_t lease_ms) {
     return fixtures::Await<absl::StatusOr<HeartbeatOutcome>>([&](auto done) {
-      store_->Heartbeat(job_id, token, phase, step, total_steps, lease_ms,
-                        done);
+      store_->Heartbeat(job_id, who, phase, step, total_steps, lease_ms, done);
     });
   }
-  absl::Status CompleteNow(int64_t job_id, int64_t token,
+  absl::Status CompleteNow(int64_t job_id, const LeaseCredentials& who,
                            const ResultRecord& result) {
     return fixtures::Await<absl::Status>([&](auto done) {
-      store_->CompleteJob(job_id, token, result, nullptr, done);
+      store_->CompleteJob(job_id, who, result, nullptr, done);
     });
   }
-  absl::Status FailNow(int64_t job_id, int64_t token, const std::string& error,
-                       bool release) {
+  absl::Status FailNow(int64_t job_id, const LeaseCredentials& who,
+                       const std::string& error, bool release) {
     return fixtures::Await<absl::Status>([&](auto done) {
-      store_->FailJob(job_id, token, error, release, done);
+      store_->FailJob(job_id, who, error, release, done);
     });
+  }
+
+  // What the lease's worker presents (registered without a token).
+  static LeaseCredentials Who(const Lease& lease) {
+    return {lease.job.worker_id, "", lease.key};
+  }
+  // The same with a key that is not the lease's.
+  static LeaseCredentials Stale(const Lease& lease) {
+    LeaseCredentials who = Who(lease);
+    who.lease_key[0] = who.lease_key[0] == '0' ? '1' : '0';
+    return who;
+  }
+  // The registered id of the test's worker `name` (registered on first use,
+  // without a token); a registered id stands for itself.
+  std::string WorkerId(const std::string& name) {
+    auto it = worker_ids_.find(name);
+    if (it != worker_ids_.end()) return it->second;
+    if (store_->TouchWorker(name, 0).ok()) return name;
+    absl::StatusOr<std::string> id =
+        store_->RegisterWorker("test-host", "cpu", 1, {});
+    EXPECT_TRUE(id.ok()) << id.status();
+    worker_ids_[name] = *id;
+    return *id;
   }
 
   void Reopen(Store::Options options = {}) {
@@ -124,7 +148,7 @@ class StoreTest : public ::testing::Test {
   }
 
   Lease MustLease(const std::string& worker = "w-1") {
-    auto lease = store_->LeaseJob(worker, 60000);
+    auto lease = store_->LeaseJob(WorkerId(worker), 60000);
     EXPECT_TRUE(lease.ok()) << lease.status();
     EXPECT_TRUE(lease->has_value());
     return **lease;
@@ -143,6 +167,7 @@ class StoreTest : public ::testing::Test {
 
   fixtures::TempDatabase database_;
   const std::string& path_ = database_.path();
+  std::map<std::string, std::string> worker_ids_;
   std::atomic<int64_t> now_{1'000'000};
   std::atomic<bool> hold_{false};
   std::unique_ptr<absl::Notification> held_, release_;
@@ -160,8 +185,13 @@ TEST_F(StoreTest, VersionOneDatabaseIsMigratedForward) {
   const std::string id = AddSweep(1);
   store_.reset();
   {
-    // Roll the file back to schema 1: without version 2's columns.
+    // Roll the file back to schema 1: without version 2's (and 5's)
+    // columns.
     SQLite::Database db(path_, SQLite::OPEN_READWRITE);
+    db.exec("DROP INDEX results_by_worker_token");
+    db.exec("ALTER TABLE results DROP COLUMN worker_token_name");
+    db.exec("ALTER TABLE workers DROP COLUMN token_name");
+    db.exec("ALTER TABLE jobs DROP COLUMN lease_key");
     db.exec("ALTER TABLE jobs DROP COLUMN dataset");
     db.exec("ALTER TABLE jobs DROP COLUMN device_kind");
     db.exec("ALTER TABLE workers DROP COLUMN datasets");
@@ -236,16 +266,16 @@ TEST_F(StoreTest, CompleteIsFencedAndIdempotent) {
   AddSweep(1);
   Lease lease = MustLease();
   auto hb =
-      HeartbeatNow(lease.job.job_id, lease.token, "task:A", 10, 900, 60000);
+      HeartbeatNow(lease.job.job_id, Who(lease), "task:A", 10, 900, 60000);
   ASSERT_TRUE(hb.ok());
   EXPECT_FALSE(hb->cancel);
   EXPECT_EQ(store_->GetJob(lease.job.job_id)->phase, "task:A");
 
-  EXPECT_EQ(CompleteNow(lease.job.job_id, lease.token + 1, Result(0.1)).code(),
+  EXPECT_EQ(CompleteNow(lease.job.job_id, Stale(lease), Result(0.1)).code(),
             absl::StatusCode::kAborted);
-  ASSERT_TRUE(CompleteNow(lease.job.job_id, lease.token, Result(0.1)).ok());
+  ASSERT_TRUE(CompleteNow(lease.job.job_id, Who(lease), Result(0.1)).ok());
   // Retried after a lost reply: same token, no second result.
-  ASSERT_TRUE(CompleteNow(lease.job.job_id, lease.token, Result(0.2)).ok());
+  ASSERT_TRUE(CompleteNow(lease.job.job_id, Who(lease), Result(0.2)).ok());
   auto samples = store_->MetricSamples({lease.job.sweep_id}, "forgetting",
                                        "model.width", "seed");
   ASSERT_TRUE(samples.ok());
@@ -257,9 +287,9 @@ TEST_F(StoreTest, CompleteIsFencedAndIdempotent) {
   EXPECT_EQ(*store_->GetResultBlob(lease.job.job_id), "result-blob");
   // Heartbeats and failures after completion are stale.
   EXPECT_EQ(
-      HeartbeatNow(lease.job.job_id, lease.token, "", 0, 0, 1).status().code(),
+      HeartbeatNow(lease.job.job_id, Who(lease), "", 0, 0, 1).status().code(),
       absl::StatusCode::kAborted);
-  EXPECT_EQ(FailNow(lease.job.job_id, lease.token, "x", false).code(),
+  EXPECT_EQ(FailNow(lease.job.job_id, Who(lease), "x", false).code(),
             absl::StatusCode::kAborted);
 }
 
@@ -276,7 +306,7 @@ TEST_F(StoreTest, RepeatedSampleQueriesSeeEveryNewResult) {
   for (int done = 1; done <= 4; ++done) {
     Lease lease = MustLease();
     ASSERT_TRUE(
-        CompleteNow(lease.job.job_id, lease.token, Result(0.1 * done)).ok());
+        CompleteNow(lease.job.job_id, Who(lease), Result(0.1 * done)).ok());
     // Asked twice: the second answer (from memory) equals the first.
     const size_t in_a = done < 4 ? done : 3;
     EXPECT_EQ(count({a}), in_a);
@@ -300,15 +330,16 @@ TEST_F(StoreTest, ExpiredLeaseIsRetriedThenFails) {
   EXPECT_EQ(*changed, std::vector<std::string>{id});
   auto job = store_->GetJob(first.job.job_id);
   EXPECT_EQ(job->state, JobState::kQueued);
-  EXPECT_THAT(job->error, HasSubstr("lease expired (worker w-a"));
+  EXPECT_THAT(job->error,
+              HasSubstr("lease expired (worker " + WorkerId("w-a")));
 
   Lease second = MustLease("w-b");
   EXPECT_EQ(second.job.attempt, 2);
   // The first worker comes back: its token no longer counts.
   EXPECT_EQ(
-      HeartbeatNow(first.job.job_id, first.token, "", 0, 0, 1).status().code(),
+      HeartbeatNow(first.job.job_id, Who(first), "", 0, 0, 1).status().code(),
       absl::StatusCode::kAborted);
-  EXPECT_EQ(CompleteNow(first.job.job_id, first.token, Result(0.3)).code(),
+  EXPECT_EQ(CompleteNow(first.job.job_id, Who(first), Result(0.3)).code(),
             absl::StatusCode::kAborted);
   // Second attempt also dies: max_attempts reached.
   now_ += 60001;
@@ -324,14 +355,14 @@ TEST_F(StoreTest, LeaseJobExpiresOverdueLeasesFirst) {
   now_ += 70000;
   Lease again = MustLease("w-b");
   EXPECT_EQ(again.job.job_id, first.job.job_id);
-  EXPECT_EQ(again.job.worker_id, "w-b");
+  EXPECT_EQ(again.job.worker_id, WorkerId("w-b"));
 }
 
 TEST_F(StoreTest, ReleaseRequeuesWithoutUsingAnAttempt) {
   AddSweep(1);
   Lease lease = MustLease();
   ASSERT_TRUE(
-      FailNow(lease.job.job_id, lease.token, "worker stopping", true).ok());
+      FailNow(lease.job.job_id, Who(lease), "worker stopping", true).ok());
   auto job = store_->GetJob(lease.job.job_id);
   EXPECT_EQ(job->state, JobState::kQueued);
   EXPECT_EQ(job->attempt, 0);
@@ -341,7 +372,7 @@ TEST_F(StoreTest, ReleaseRequeuesWithoutUsingAnAttempt) {
 TEST_F(StoreTest, FailureIsStoredWithReason) {
   AddSweep(1);
   Lease lease = MustLease();
-  ASSERT_TRUE(FailNow(lease.job.job_id, lease.token,
+  ASSERT_TRUE(FailNow(lease.job.job_id, Who(lease),
                       "non-finite loss at task:A step 3", false)
                   .ok());
   auto job = store_->GetJob(lease.job.job_id);
@@ -358,10 +389,10 @@ TEST_F(StoreTest, CancelStopsQueuedAtOnceAndLeasedAtHeartbeat) {
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(out->cancelled, 2);
   EXPECT_EQ(out->stopping, 1);
-  auto hb = HeartbeatNow(lease.job.job_id, lease.token, "task:A", 5, 10, 60000);
+  auto hb = HeartbeatNow(lease.job.job_id, Who(lease), "task:A", 5, 10, 60000);
   ASSERT_TRUE(hb.ok());
   EXPECT_TRUE(hb->cancel);
-  ASSERT_TRUE(FailNow(lease.job.job_id, lease.token, "cancelled", false).ok());
+  ASSERT_TRUE(FailNow(lease.job.job_id, Who(lease), "cancelled", false).ok());
   auto sweep = store_->GetSweep(id);
   EXPECT_EQ(sweep->counts[static_cast<int>(JobState::kCancelled)], 3);
   EXPECT_TRUE(sweep->done());
@@ -378,7 +409,7 @@ TEST_F(StoreTest, StateSurvivesReopen) {
   EXPECT_EQ(job->state, JobState::kLeased);
   EXPECT_EQ(job->lease_token, lease.token);
   ASSERT_TRUE(
-      HeartbeatNow(lease.job.job_id, lease.token, "", 1, 2, 60000).ok());
+      HeartbeatNow(lease.job.job_id, Who(lease), "", 1, 2, 60000).ok());
   auto jobs = store_->ListJobs(id, JobState::kQueued, 0, 100);
   ASSERT_TRUE(jobs.ok());
   EXPECT_EQ(jobs->size(), 1u);
@@ -443,9 +474,9 @@ TEST_F(StoreTest, CancelOneJobAndRetryFailedOnes) {
   EXPECT_EQ(out->stopping, 0);
   EXPECT_EQ(store_->CancelSweep(id, {999}).status().code(),
             absl::StatusCode::kNotFound);
-  ASSERT_TRUE(FailNow(first.job.job_id, first.token, "boom", false).ok());
+  ASSERT_TRUE(FailNow(first.job.job_id, Who(first), "boom", false).ok());
   Lease third = MustLease();
-  ASSERT_TRUE(CompleteNow(third.job.job_id, third.token, Result(0.1)).ok());
+  ASSERT_TRUE(CompleteNow(third.job.job_id, Who(third), Result(0.1)).ok());
 
   auto requeued = store_->RetrySweep(id);
   ASSERT_TRUE(requeued.ok());
@@ -464,7 +495,7 @@ TEST_F(StoreTest, CancelOneJobAndRetryFailedOnes) {
 TEST_F(StoreTest, IdenticalSpecIsServedFromTheCacheUnlessRerun) {
   AddSweep(1);
   Lease lease = MustLease();
-  ASSERT_TRUE(CompleteNow(lease.job.job_id, lease.token, Result(0.25)).ok());
+  ASSERT_TRUE(CompleteNow(lease.job.job_id, Who(lease), Result(0.25)).ok());
 
   NewSweep again;
   again.name = "again";
@@ -502,23 +533,23 @@ TEST_F(StoreTest, WritesQueuedTogetherCommitAsOneBatchAndFailAlone) {
 
   // Stop the writer on a first heartbeat, and queue six writes behind it.
   HoldNextBatch();
-  store_->Heartbeat(a.job.job_id, a.token, "train", 1, 10, 60000,
+  store_->Heartbeat(a.job.job_id, Who(a), "train", 1, 10, 60000,
                     [slot = out.Slot(0)](auto r) { slot(r.status()); });
   held_->WaitForNotification();
   const int64_t batches = store_->write_batches();
   const int64_t writes = store_->writes();
-  store_->Heartbeat(b.job.job_id, b.token, "train", 7, 10, 60000,
+  store_->Heartbeat(b.job.job_id, Who(b), "train", 7, 10, 60000,
                     [slot = out.Slot(1)](auto r) { slot(r.status()); });
-  store_->CompleteJob(a.job.job_id, a.token + 1000, Result(0.1), nullptr,
+  store_->CompleteJob(a.job.job_id, Stale(a), Result(0.1), nullptr,
                       out.Slot(2));  // a stale token
-  store_->CompleteJob(a.job.job_id, a.token, Result(0.2), nullptr, out.Slot(3));
+  store_->CompleteJob(a.job.job_id, Who(a), Result(0.2), nullptr, out.Slot(3));
   store_->CompleteJob(
-      b.job.job_id, b.token, Result(0.3),
+      b.job.job_id, Who(b), Result(0.3),
       [](const JobRow&) { return absl::InvalidArgumentError("no"); },
       out.Slot(4));
-  store_->TouchAndLease("w-unknown", 60000,
+  store_->TouchAndLease("w-unknown", "", 60000,
                         [slot = out.Slot(5)](auto r) { slot(r.status()); });
-  store_->FailJob(b.job.job_id, b.token + 1000, "late", false, out.Slot(6));
+  store_->FailJob(b.job.job_id, Stale(b), "late", false, out.Slot(6));
   ReleaseBatch();
   out.WaitFor(7);
 
@@ -547,11 +578,11 @@ TEST_F(StoreTest, ADoneMayWriteAgain) {
   const Lease a = MustLease(worker);
   absl::Notification done;
   absl::Status again;
-  store_->Heartbeat(a.job.job_id, a.token, "", 0, 0, 60000,
+  store_->Heartbeat(a.job.job_id, Who(a), "", 0, 0, 60000,
                     [&](absl::StatusOr<HeartbeatOutcome> out) {
                       ASSERT_TRUE(out.ok());
                       // A blocking write from the answering thread.
-                      again = CompleteNow(a.job.job_id, a.token, Result(0.1));
+                      again = CompleteNow(a.job.job_id, Who(a), Result(0.1));
                       done.Notify();
                     });
   ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
@@ -575,11 +606,11 @@ TEST_F(StoreTest, AWriteThatFailsHalfwayLeavesNoTraceInItsBatch) {
   bad.metrics["boom"] = 1;
   Outcomes out;
   HoldNextBatch();
-  store_->Heartbeat(a.job.job_id, a.token, "", 0, 0, 60000,
+  store_->Heartbeat(a.job.job_id, Who(a), "", 0, 0, 60000,
                     [slot = out.Slot(0)](auto r) { slot(r.status()); });
   held_->WaitForNotification();
-  store_->CompleteJob(a.job.job_id, a.token, bad, nullptr, out.Slot(1));
-  store_->CompleteJob(b.job.job_id, b.token, Result(0.2), nullptr, out.Slot(2));
+  store_->CompleteJob(a.job.job_id, Who(a), bad, nullptr, out.Slot(1));
+  store_->CompleteJob(b.job.job_id, Who(b), Result(0.2), nullptr, out.Slot(2));
   ReleaseBatch();
   out.WaitFor(3);
 
@@ -597,7 +628,7 @@ TEST_F(StoreTest, AWriteThatFailsHalfwayLeavesNoTraceInItsBatch) {
   EXPECT_EQ(q.getColumn(0).getInt(), 0);
   EXPECT_EQ(store_->GetJob(b.job.job_id)->state, JobState::kSucceeded);
   // And the job can still be completed.
-  EXPECT_TRUE(CompleteNow(a.job.job_id, a.token, Result(0.1)).ok());
+  EXPECT_TRUE(CompleteNow(a.job.job_id, Who(a), Result(0.1)).ok());
 }
 
 TEST_F(StoreTest, ConcurrentWorkersEachJobOnce) {
@@ -614,8 +645,8 @@ TEST_F(StoreTest, ConcurrentWorkersEachJobOnce) {
         ASSERT_TRUE(lease.ok()) << lease.status();
         if (!lease->has_value()) return;
         const Lease& l = **lease;
-        ASSERT_TRUE(HeartbeatNow(l.job.job_id, l.token, "", 1, 1, 60000).ok());
-        ASSERT_TRUE(CompleteNow(l.job.job_id, l.token, Result(0.01 * w)).ok());
+        ASSERT_TRUE(HeartbeatNow(l.job.job_id, Who(l), "", 1, 1, 60000).ok());
+        ASSERT_TRUE(CompleteNow(l.job.job_id, Who(l), Result(0.01 * w)).ok());
         ++completed;
       }
     });
@@ -640,8 +671,8 @@ TEST_F(StoreTest, WalStartsOverUnderContinuousWrites) {
   AddSweep(kJobs);
   for (int i = 0; i < kJobs; ++i) {
     const Lease l = MustLease();
-    ASSERT_TRUE(HeartbeatNow(l.job.job_id, l.token, "", 1, 1, 60000).ok());
-    ASSERT_TRUE(CompleteNow(l.job.job_id, l.token, Result(0.1)).ok());
+    ASSERT_TRUE(HeartbeatNow(l.job.job_id, Who(l), "", 1, 1, 60000).ok());
+    ASSERT_TRUE(CompleteNow(l.job.job_id, Who(l), Result(0.1)).ok());
   }
   // About 900 commits of a few pages each went through the WAL: 5,400
   // frames, 22 MB, had it only grown. It was written from its beginning
@@ -665,6 +696,10 @@ TEST_F(StoreTest, VersionThreeDatabaseGetsTheVersionFourIndexes) {
     db.exec("CREATE INDEX jobs_by_key ON jobs(spec_key, state)");
     db.exec("DROP INDEX jobs_by_sweep");
     db.exec("CREATE INDEX jobs_by_sweep ON jobs(sweep_id, state)");
+    db.exec("DROP INDEX results_by_worker_token");
+    db.exec("ALTER TABLE results DROP COLUMN worker_token_name");
+    db.exec("ALTER TABLE workers DROP COLUMN token_name");
+    db.exec("ALTER TABLE jobs DROP COLUMN lease_key");
     db.exec("PRAGMA user_version=3");
   }
   Reopen();
@@ -717,6 +752,130 @@ TEST(DatabaseLockTest, OneHolderAtATimeAndItSaysWho) {
               ::testing::HasSubstr("listening on port 4242"));
   first->reset();
   EXPECT_TRUE(DatabaseLock::Acquire(database.path()).ok());
+}
+
+}  // namespace
+}  // namespace forgetlab::storage
+
+namespace forgetlab::storage {
+namespace {
+
+class LeaseBindingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = Store::Open({database_.path()});
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    NewSweep sweep;
+    sweep.name = "bound";
+    sweep.spec = "spec";
+    for (int i = 0; i < 2; ++i) {
+      sweep.jobs.push_back({"job" + std::to_string(i), "key" + std::to_string(i),
+                            {{"seed", static_cast<double>(i)}}});
+    }
+    bool existing = false;
+    sweep_ = *store_->CreateSweep(sweep, &existing);
+  }
+  absl::StatusOr<Store::LeaseAttempt> LeaseAs(const std::string& worker,
+                                              const std::string& token) {
+    return fixtures::Await<absl::StatusOr<Store::LeaseAttempt>>(
+        [&](auto done) { store_->TouchAndLease(worker, token, 60000, done); });
+  }
+  absl::Status Complete(int64_t job, const LeaseCredentials& who) {
+    ResultRecord r;
+    r.metrics = {{"forgetting", 0.1}};
+    r.blob = "blob";
+    return fixtures::Await<absl::Status>([&](auto done) {
+      store_->CompleteJob(job, who, r, nullptr, done);
+    });
+  }
+  absl::Status Fail(int64_t job, const LeaseCredentials& who) {
+    return fixtures::Await<absl::Status>([&](auto done) {
+      store_->FailJob(job, who, "forged", false, done);
+    });
+  }
+
+  fixtures::TempDatabase database_;
+  std::unique_ptr<Store> store_;
+  std::string sweep_;
+};
+
+TEST_F(LeaseBindingTest, ALeaseIsASecretOfOneWorkerOfOneToken) {
+  const std::string alice = *store_->RegisterWorker("a", "cpu", 1, {}, "alice");
+  const std::string mallory =
+      *store_->RegisterWorker("m", "cpu", 1, {}, "mallory");
+  // Another token cannot lease, heartbeat or complete as alice's worker.
+  EXPECT_EQ(LeaseAs(alice, "mallory").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  absl::StatusOr<Store::LeaseAttempt> a = LeaseAs(alice, "alice");
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(a->lease.has_value());
+  const Lease lease = *a->lease;
+  EXPECT_EQ(lease.key.size(), 32u);  // 128 bits
+  EXPECT_EQ(lease.key.find_first_not_of("0123456789abcdef"), std::string::npos);
+  absl::StatusOr<Store::LeaseAttempt> b = LeaseAs(alice, "alice");
+  ASSERT_TRUE(b.ok() && b->lease.has_value());
+  EXPECT_NE(b->lease->key, lease.key);
+
+  const int64_t job = lease.job.job_id;
+  EXPECT_EQ(Complete(job, {alice, "mallory", lease.key}).code(),
+            absl::StatusCode::kPermissionDenied);
+  // Mallory's own worker, even with the right key, does not hold the lease;
+  // the error gives away neither the key nor the holder.
+  absl::Status forged = Complete(job, {mallory, "mallory", lease.key});
+  EXPECT_EQ(forged.code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(std::string(forged.message()).find(lease.key), std::string::npos);
+  EXPECT_EQ(std::string(forged.message()).find(alice), std::string::npos);
+  EXPECT_EQ(Fail(job, {mallory, "mallory", lease.key}).code(),
+            absl::StatusCode::kAborted);
+  // A guessed key fails too.
+  EXPECT_EQ(Complete(job, {alice, "alice", std::string(32, '0')}).code(),
+            absl::StatusCode::kAborted);
+  // Alice's genuine result is stored, with her token's name.
+  ASSERT_TRUE(Complete(job, {alice, "alice", lease.key}).ok());
+  EXPECT_TRUE(Complete(job, {alice, "alice", lease.key}).ok());  // a retry
+}
+
+TEST_F(LeaseBindingTest, InvalidatingAWorkerTokenDropsItsResultsAndCopies) {
+  const std::string bad = *store_->RegisterWorker("b", "cpu", 1, {}, "broken");
+  const std::string good = *store_->RegisterWorker("g", "cpu", 1, {}, "good");
+  absl::StatusOr<Store::LeaseAttempt> first = LeaseAs(bad, "broken");
+  absl::StatusOr<Store::LeaseAttempt> second = LeaseAs(good, "good");
+  ASSERT_TRUE(first.ok() && first->lease.has_value());
+  ASSERT_TRUE(second.ok() && second->lease.has_value());
+  ASSERT_TRUE(
+      Complete(first->lease->job.job_id, {bad, "broken", first->lease->key})
+          .ok());
+  ASSERT_TRUE(
+      Complete(second->lease->job.job_id, {good, "good", second->lease->key})
+          .ok());
+  // A second sweep of the same experiments is served both from the cache.
+  NewSweep again;
+  again.name = "again";
+  again.spec = "spec";
+  for (int i = 0; i < 2; ++i) {
+    again.jobs.push_back({"job" + std::to_string(i), "key" + std::to_string(i),
+                          {{"seed", static_cast<double>(i)}}});
+  }
+  bool existing = false;
+  const std::string copy = *store_->CreateSweep(again, &existing);
+  ASSERT_EQ(store_->GetSweep(copy)->cached, 2);
+
+  absl::StatusOr<Store::Invalidation> out = store_->InvalidateResults("broken");
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->results, 2);  // the original and its cached copy
+  EXPECT_THAT(out->sweep_ids, ::testing::UnorderedElementsAre(sweep_, copy));
+  for (const std::string& id : {sweep_, copy}) {
+    absl::StatusOr<SweepRow> row = store_->GetSweep(id);
+    EXPECT_EQ(row->counts[static_cast<int>(JobState::kSucceeded)], 1);
+    EXPECT_EQ(row->counts[static_cast<int>(JobState::kQueued)], 1);
+    EXPECT_EQ((*store_->MetricSamples({id}, "forgetting", "seed", "x"))->size(),
+              1u);
+  }
+  EXPECT_EQ(store_->GetResultBlob(first->lease->job.job_id).status().code(),
+            absl::StatusCode::kNotFound);
+  // The requeued job is not served from the cache again.
+  EXPECT_EQ(store_->InvalidateResults("broken")->results, 0);
 }
 
 }  // namespace

@@ -276,6 +276,19 @@ absl::StatusOr<int> SweepTable::Retry(const std::string& sweep_id,
   return q.exec();
 }
 
+void SweepTable::Requeue(int64_t job_id, const std::string& note,
+                         int64_t now) {
+  SQLite::Statement q(db_,
+                      "UPDATE jobs SET state='QUEUED', attempt=0, error=?, "
+                      "worker_id='', cancel_requested=0, cached=0, phase='', "
+                      "step=0, total_steps=0, lease_key='', updated_ms=? "
+                      "WHERE job_id=?");
+  q.bind(1, note);
+  q.bind(2, now);
+  q.bind(3, job_id);
+  q.exec();
+}
+
 int SweepTable::CountCached(
     const std::vector<std::pair<std::string, std::string>>& keys_and_specs) {
   SQLite::Statement q(db_,

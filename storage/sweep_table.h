@@ -59,6 +59,9 @@ class SweepTable {
                                        int64_t now);
   // Queues the sweep's FAILED and CANCELLED jobs again; returns how many.
   absl::StatusOr<int> Retry(const std::string& sweep_id, int64_t now);
+  // Queues one SUCCEEDED job again (its result is gone), attempt 0, with
+  // `note` as its error until it runs.
+  void Requeue(int64_t job_id, const std::string& note, int64_t now);
 
   // How many (spec_key, spec) pairs already have a SUCCEEDED job.
   int CountCached(

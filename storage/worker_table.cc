@@ -10,12 +10,12 @@ namespace forgetlab::storage {
 std::string WorkerTable::Register(const std::string& host,
                                   const std::string& device, int threads,
                                   const std::vector<std::string>& datasets,
-                                  int64_t now) {
+                                  const std::string& token_name, int64_t now) {
   const std::string id = RandomId("w-", 8);
   SQLite::Statement q(db_,
                       "INSERT INTO workers(worker_id, host, device, threads, "
-                      "registered_ms, last_seen_ms, datasets) "
-                      "VALUES(?,?,?,?,?,?,?)");
+                      "registered_ms, last_seen_ms, datasets, token_name) "
+                      "VALUES(?,?,?,?,?,?,?,?)");
   q.bind(1, id);
   q.bind(2, host);
   q.bind(3, device);
@@ -23,8 +23,21 @@ std::string WorkerTable::Register(const std::string& host,
   q.bind(5, now);
   q.bind(6, now);
   q.bind(7, JoinDatasets(datasets));
+  q.bind(8, token_name);
   q.exec();
   return id;
+}
+
+absl::StatusOr<WorkerRow> WorkerTable::ReadOwn(const std::string& worker_id,
+                                               const std::string& token_name) {
+  absl::StatusOr<WorkerRow> worker = Read(worker_id);
+  if (!worker.ok()) return worker;
+  if (worker->token_name != token_name) {
+    return absl::PermissionDeniedError(
+        "this worker id was registered with another token; a worker calls "
+        "with the token it registered with");
+  }
+  return worker;
 }
 
 absl::StatusOr<WorkerRow> WorkerTable::Read(const std::string& worker_id) {

@@ -28,7 +28,11 @@ class WorkerTable {
   // Adds a worker and returns its new id.
   std::string Register(const std::string& host, const std::string& device,
                        int threads, const std::vector<std::string>& datasets,
-                       int64_t now);
+                       const std::string& token_name, int64_t now);
+  // The worker's row when `token_name` registered it; NOT_FOUND for an
+  // unknown id, PERMISSION_DENIED for a worker of another token.
+  absl::StatusOr<WorkerRow> ReadOwn(const std::string& worker_id,
+                                    const std::string& token_name);
   // The registered worker's row; NOT_FOUND for an unknown id.
   absl::StatusOr<WorkerRow> Read(const std::string& worker_id);
   // Records a worker's current job (0: idle) and that it was seen at `now`.

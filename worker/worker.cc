@@ -83,7 +83,7 @@ class Worker::Impl {
  private:
   struct ActiveLease {
     int64_t job_id = 0;
-    int64_t token = 0;
+    std::string token;
   };
 
   bool stopping() const { return stop_.HasBeenNotified(); }
