@@ -2,6 +2,7 @@
 #include "server/convert.h"
 
 #include <cmath>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -68,6 +69,39 @@ absl::Status ValidateResult(const v1::JobResult& result, int num_tasks) {
             absl::StrCat("result.accuracy_matrix[", i, "][", j, "] = ", row[j],
                          " is not an accuracy in [0, 1]"));
       }
+    }
+  }
+  if (result.metrics_size() > kMaxResultMetrics) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("result.metrics has ", result.metrics_size(),
+                     " entries; at most ", kMaxResultMetrics));
+  }
+  if (result.curves_size() > kMaxCurvePoints) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("result.curves has ", result.curves_size(),
+                     " points; at most ", kMaxCurvePoints));
+  }
+  for (const auto& [field, value] :
+       {std::pair<const char*, double>{"pretrain_seconds",
+                                       result.pretrain_seconds()},
+        {"finetune_seconds", result.finetune_seconds()},
+        {"total_seconds", result.total_seconds()},
+        {"samples_per_second", result.samples_per_second()}}) {
+    if (!std::isfinite(value) || value < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "result.", field, " = ", value, " is not a finite, non-negative "
+          "number"));
+    }
+  }
+  const v1::Provenance& p = result.provenance();
+  for (const std::string* text :
+       {&result.device(), &p.forgetlab_version(), &p.forgetlab_commit(),
+        &p.torch_version(), &p.blas(), &p.device(), &p.host()}) {
+    if (text->size() > kMaxProvenanceText) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("result.device and result.provenance's strings must "
+                       "be at most ",
+                       kMaxProvenanceText, " bytes"));
     }
   }
   for (const auto& [name, value] : result.metrics()) {

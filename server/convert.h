@@ -12,9 +12,15 @@ namespace forgetlab {
 void JobToProto(const storage::JobRow& row, v1::Job* job);
 void SweepToProto(const storage::SweepRow& row, v1::SweepStatus* status);
 
+// What one result may hold.
+inline constexpr int kMaxResultMetrics = 64;
+inline constexpr int kMaxCurvePoints = 10000;
+inline constexpr size_t kMaxProvenanceText = 1024;
+
 // INVALID_ARGUMENT unless the result fits the job: a k x k accuracy matrix
-// for k tasks, accuracies and curve points finite and in [0, 1], metrics
-// finite, parameter count positive.
+// for k tasks, accuracies and curve points finite and in [0, 1], at most
+// kMaxResultMetrics finite metrics and kMaxCurvePoints curve points, finite
+// non-negative timings, short provenance strings, parameter count positive.
 absl::Status ValidateResult(const v1::JobResult& result, int num_tasks);
 
 storage::ResultRecord ResultRecordFromProto(const v1::JobResult& result);

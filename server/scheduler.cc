@@ -5,7 +5,6 @@
 #include <glog/logging.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 
 #include <chrono>
 #include <optional>
@@ -22,6 +21,7 @@
 #include "server/client_service.h"
 #include "server/lease_dispatcher.h"
 #include "server/listen_policy.h"
+#include "server/listener_watch.h"
 #include "storage/database_lock.h"
 #include "server/rpc_metrics.h"
 #include "server/server_metrics.h"
@@ -69,16 +69,22 @@ class SchedulerServer::Impl {
   std::unique_ptr<WorkerService> worker_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
-  // The plaintext health port: "" and both services SERVING until shutdown.
-  HealthService health_{
-      [this](const std::string& service) -> std::optional<bool> {
-        if (!service.empty() && service != "forgetlab.v1.ForgetlabService" &&
-            service != "forgetlab.v1.WorkerService") {
-          return std::nullopt;
-        }
-        absl::MutexLock lock(&mu_);
-        return !stopping_;
-      }};
+  // The health service, on the main port and the plaintext health port: ""
+  // and both services SERVING until shutdown, or until gRPC's listener
+  // stopped accepting (listener_watch.h).
+  std::optional<bool> Serving(const std::string& service) {
+    if (!service.empty() && service != "forgetlab.v1.ForgetlabService" &&
+        service != "forgetlab.v1.WorkerService") {
+      return std::nullopt;
+    }
+    if (GrpcListenerFailed()) return false;
+    absl::MutexLock lock(&mu_);
+    return !stopping_;
+  }
+  // One instance per server that serves it.
+  HealthService health_{[this](const std::string& s) { return Serving(s); }};
+  HealthService main_health_{
+      [this](const std::string& s) { return Serving(s); }};
   std::unique_ptr<grpc::Server> health_server_;
 
   absl::Mutex mu_;
@@ -204,15 +210,20 @@ absl::Status SchedulerServer::Impl::StartGrpc(
       WorkerService::Options{options_.lease_seconds, options_.max_wait_seconds},
       store_.get(), policy_.get(), hub_.get(), dispatcher_.get(),
       server_metrics_.get());
-  grpc::EnableDefaultHealthCheckService(true);
+  WatchGrpcListener();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  // A connection that has not finished its TLS and HTTP/2 handshake in 10 s
+  // is closed (gRPC's default is 120 s), so idle sockets cannot hold file
+  // descriptors for long.
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, 10000);
   // gRPC sets SO_REUSEPORT by default, which lets a second server bind the
   // same port and take half the calls; one server per port.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(options_.listen, credentials, &port_);
   builder.RegisterService(client_service_.get());
   builder.RegisterService(worker_service_.get());
+  builder.RegisterService(&main_health_);
   builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
   if (metrics_server_ != nullptr) {
     std::vector<

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
 #include <chrono>
 #include <filesystem>
 #include <future>
@@ -450,6 +451,20 @@ TEST_F(SchedulerTest, ResultsAreValidatedAndTokensFenced) {
   bad.mutable_accuracy_matrix()->RemoveLast();
   EXPECT_EQ(Complete(lease, bad).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+  // Timings must be finite (a NaN once reached SQLite as INTERNAL), and a
+  // result holds a bounded number of metrics.
+  bad = Result(0.9, 0.8);
+  bad.set_total_seconds(std::nan(""));
+  s = Complete(lease, bad);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("result.total_seconds"));
+  bad = Result(0.9, 0.8);
+  for (int i = 0; i < 65; ++i) {
+    (*bad.mutable_metrics())[absl::StrCat("m", i)] = i;
+  }
+  s = Complete(lease, bad);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("result.metrics has"));
 
   v1::LeaseJobResponse stale = lease;
   stale.set_lease_token(std::string(32, '0'));

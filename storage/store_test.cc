@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <thread>
 #include <vector>
@@ -876,6 +877,35 @@ TEST_F(LeaseBindingTest, InvalidatingAWorkerTokenDropsItsResultsAndCopies) {
             absl::StatusCode::kNotFound);
   // The requeued job is not served from the cache again.
   EXPECT_EQ(store_->InvalidateResults("broken")->results, 0);
+}
+
+}  // namespace
+}  // namespace forgetlab::storage
+
+namespace forgetlab::storage {
+namespace {
+
+TEST(StoreFilesTest, DatabaseAndItsWalAreOwnerOnly) {
+  fixtures::TempDatabase database;
+  // A file left world-readable by an older version is tightened too.
+  { std::ofstream(database.path()) << ""; }
+  std::filesystem::permissions(database.path(),
+                               std::filesystem::perms::owner_read |
+                                   std::filesystem::perms::owner_write |
+                                   std::filesystem::perms::group_read |
+                                   std::filesystem::perms::others_read);
+  auto store = Store::Open({database.path()});
+  ASSERT_TRUE(store.ok()) << store.status();
+  (*store)->RegisterWorker("h", "cpu", 1, {}).IgnoreError();  // WAL in use
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    const std::string path = database.path() + suffix;
+    ASSERT_TRUE(std::filesystem::exists(path)) << path;
+    EXPECT_EQ(std::filesystem::status(path).permissions() &
+                  std::filesystem::perms::all,
+              std::filesystem::perms::owner_read |
+                  std::filesystem::perms::owner_write)
+        << path;
+  }
 }
 
 }  // namespace

@@ -2,12 +2,14 @@
 // --metrics_listen and --health_listen, after a small sweep. Every series
 // docs/DEPLOY.md lists must be served, with values that match the sweep.
 #include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -16,6 +18,7 @@
 #include <string>
 #include <thread>
 
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "proto/net/prometheus.h"
 #include "tests/fixtures.h"
 #include "tests/harness.h"
@@ -189,6 +192,66 @@ TEST(ObservabilityTest, MetricsAndHealthAfterASmallSweep) {
 
   worker->Signal(SIGTERM);
   EXPECT_EQ(worker->Wait(std::chrono::seconds(10)), 0);
+}
+
+// Issue 16: idle connections that use up the open-file limit make gRPC's
+// listener stop accepting for good. The server cannot take the call back,
+// but it must say so: its health service turns NOT_SERVING, so that a
+// supervisor (systemd, Kubernetes) restarts it.
+TEST(ListenerTest, AFloodThatKillsTheListenerTurnsHealthNotServing) {
+  const std::filesystem::path dir = fixtures::TestDir("flood");
+  const int health_port = FreePort();
+  const std::string port_file = (dir / "port").string();
+  const std::string log = (dir / "server.log").string();
+  // A hard limit of 64 open files, which the server cannot raise.
+  Process server({"/bin/sh", "-c",
+                  std::string("ulimit -n 64 && exec ") + FORGETLAB_SERVER_BIN +
+                      " --listen=127.0.0.1:0 --port_file=" + port_file +
+                      " --db=" + (dir / "db").string() +
+                      " --health_listen=127.0.0.1:" +
+                      std::to_string(health_port)},
+                 log);
+  ASSERT_TRUE(fixtures::WaitFor(
+      [&] { return !ReadFile(port_file).empty(); },
+      std::chrono::seconds(10)))
+      << ReadFile(log);
+  const int port = std::stoi(ReadFile(port_file));
+  // Connected before the flood, as a probe would be.
+  auto health = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(health_port),
+      grpc::InsecureChannelCredentials()));
+  auto check = [&] {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(5));
+    grpc::health::v1::HealthCheckRequest request;
+    grpc::health::v1::HealthCheckResponse response;
+    const grpc::Status s = health->Check(&ctx, request, &response);
+    return s.ok() ? response.status()
+                  : grpc::health::v1::HealthCheckResponse::UNKNOWN;
+  };
+  ASSERT_EQ(check(), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  // 100 connections that never say a word, then gone.
+  std::vector<int> flood;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  for (int i = 0; i < 100; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    flood.push_back(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  for (int fd : flood) close(fd);
+
+  EXPECT_TRUE(fixtures::WaitFor(
+      [&] {
+        return check() == grpc::health::v1::HealthCheckResponse::NOT_SERVING;
+      },
+      std::chrono::seconds(15)));
+  EXPECT_THAT(ReadFile(log), HasSubstr("the gRPC listener stopped accepting"));
 }
 
 }  // namespace

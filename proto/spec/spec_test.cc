@@ -141,6 +141,21 @@ TEST(SpecTest, JobLimitIsEnforced) {
                         "finetune.lr); at most 10 jobs are allowed"));
 }
 
+TEST(SpecTest, TaskNamesAreShortAndPrintable) {
+  v1::ExperimentSpec spec;
+  spec.add_tasks()->set_name(std::string(65, 'A'));
+  spec.mutable_tasks(0)->add_classes(0);
+  spec.add_tasks()->set_name("B");
+  spec.mutable_tasks(1)->add_classes(1);
+  absl::Status s = ValidateExperiment(ResolveDefaults(spec), "");
+  EXPECT_THAT(std::string(s.message()), HasSubstr("tasks[0].name"));
+  spec.mutable_tasks(0)->set_name("A\nB");
+  s = ValidateExperiment(ResolveDefaults(spec), "");
+  EXPECT_THAT(std::string(s.message()), HasSubstr("printable"));
+  spec.mutable_tasks(0)->set_name("A");
+  EXPECT_TRUE(ValidateExperiment(ResolveDefaults(spec), "").ok());
+}
+
 TEST(SpecTest, FamilyIsNotAnAxisAndSaysWhy) {
   auto jobs = ExpandSweep(
       ParseSweep("axes { path: 'model.family' values: [1, 2] }"), 100);

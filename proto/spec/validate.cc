@@ -1,6 +1,7 @@
 // Validation of resolved specs and data paths.
 #include "proto/spec/validate.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <map>
@@ -183,6 +184,16 @@ absl::Status ValidateExperiment(const v1::ExperimentSpec& r,
   }
   std::map<int, int> owner;  // class -> task index
   for (int i = 0; i < r.tasks_size(); ++i) {
+    // Every job stores its own copy of the names: keep them short.
+    const std::string& name = r.tasks(i).name();
+    if (name.size() > kMaxTaskNameLength ||
+        std::any_of(name.begin(), name.end(), [](char c) {
+          return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+        })) {
+      return Invalid(prefix, absl::StrCat("tasks[", i, "].name"),
+                     absl::StrCat("must be at most ", kMaxTaskNameLength,
+                                  " printable characters"));
+    }
     const std::string field = absl::StrCat("tasks[", i, "].classes");
     if (r.tasks(i).classes().empty()) {
       return Invalid(prefix, field, "must list at least one class");

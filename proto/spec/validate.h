@@ -14,6 +14,8 @@
 namespace forgetlab {
 
 inline constexpr size_t kMaxDataPathLength = 1024;
+// Longest task name (each job stores its own copy).
+inline constexpr size_t kMaxTaskNameLength = 64;
 
 // Checks a resolved spec. Errors are INVALID_ARGUMENT and name the field as
 // `prefix` + path, e.g. "base.model.width must be between 1 and 8192 (got 0)".
