@@ -47,6 +47,7 @@ void LeaseDispatcher::Shutdown() {
     absl::MutexLock lock(&mu_);
     left.swap(waiters_);
     polls_.clear();
+    token_polls_.clear();
     total_polls_ = 0;
   }
   for (const Waiter& w : left) {
@@ -64,16 +65,21 @@ void LeaseDispatcher::AddWaiter(Waiter waiter) {
           grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down");
     } else {
       int& mine = polls_[waiter.worker_id];
+      int& token = token_polls_[waiter.token_name];
       if (mine >= options_.max_polls_per_worker ||
+          token >= options_.max_polls_per_token ||
           total_polls_ >= options_.max_polls) {
         if (mine == 0) polls_.erase(waiter.worker_id);
+        if (token == 0) token_polls_.erase(waiter.token_name);
         refused = grpc::Status(
             grpc::StatusCode::RESOURCE_EXHAUSTED,
             absl::StrCat("too many LeaseJob long polls open (at most ",
-                         options_.max_polls_per_worker, " per worker and ",
+                         options_.max_polls_per_worker, " per worker, ",
+                         options_.max_polls_per_token, " per token and ",
                          options_.max_polls, " in all); retry later"));
       } else {
         ++mine;
+        ++token;
         ++total_polls_;
         waiters_.push_back(std::move(waiter));
         work_ = true;  // a job may have arrived between the first try and now
@@ -99,6 +105,10 @@ void LeaseDispatcher::FinishWaiter(const Waiter& waiter,
     absl::MutexLock lock(&mu_);
     auto it = polls_.find(waiter.worker_id);
     if (it != polls_.end() && --it->second <= 0) polls_.erase(it);
+    auto token = token_polls_.find(waiter.token_name);
+    if (token != token_polls_.end() && --token->second <= 0) {
+      token_polls_.erase(token);
+    }
     --total_polls_;
   }
   waiter.reactor->Finish(status);

@@ -33,6 +33,8 @@ class LeaseDispatcher {
   struct Options {
     // Long polls one worker may hold at once, and in all.
     int max_polls_per_worker = 2;
+    // Per worker token, so that one token cannot hold every slot.
+    int max_polls_per_token = 2000;
     int max_polls = 10000;
     int64_t lease_ms = 60000;
   };
@@ -52,6 +54,7 @@ class LeaseDispatcher {
   struct Waiter {
     grpc::CallbackServerContext* context;
     std::string worker_id;
+    std::string token_name;  // the worker's token ("" without tokens)
     // Device kind and datasets: waiters with equal keys can run the same
     // jobs, so one empty lease attempt answers for all of them.
     std::string capability;
@@ -83,7 +86,8 @@ class LeaseDispatcher {
   mutable absl::Mutex mu_;
   std::deque<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
   // Long polls open (queued or being dispatched), per worker and in all.
-  std::map<std::string, int> polls_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int> polls_ ABSL_GUARDED_BY(mu_);        // per worker
+  std::map<std::string, int> token_polls_ ABSL_GUARDED_BY(mu_);  // per token
   int total_polls_ ABSL_GUARDED_BY(mu_) = 0;
   bool work_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

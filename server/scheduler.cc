@@ -166,6 +166,7 @@ absl::Status SchedulerServer::Impl::Start() {
   hub_ = std::make_unique<WatchHub>(store_.get());
   dispatcher_ = std::make_unique<LeaseDispatcher>(
       LeaseDispatcher::Options{options_.max_polls_per_worker,
+                               options_.max_polls_per_token,
                                options_.max_polls, lease_ms()},
       store_.get(), hub_.get());
   if (!options_.metrics_listen.empty()) {
@@ -207,7 +208,8 @@ absl::Status SchedulerServer::Impl::StartGrpc(
                              lease_ms(), options_.now_ms},
       store_.get(), policy_.get(), hub_.get(), dispatcher_.get());
   worker_service_ = std::make_unique<WorkerService>(
-      WorkerService::Options{options_.lease_seconds, options_.max_wait_seconds},
+      WorkerService::Options{options_.lease_seconds, options_.max_wait_seconds,
+                             options_.max_workers_per_token},
       store_.get(), policy_.get(), hub_.get(), dispatcher_.get(),
       server_metrics_.get());
   WatchGrpcListener();

@@ -41,7 +41,11 @@ class SchedulerServer {
     int max_message_bytes = 4 << 20;
     // LeaseJob long polls one worker may hold at once, and in all.
     int max_polls_per_worker = 2;
+    int max_polls_per_token = 2000;
     int max_polls = 10000;
+    // Workers one token may have registered (those silent for an hour are
+    // forgotten first).
+    int max_workers_per_token = 2000;
     // SQLite database file.
     std::string db_path;
     // SQLite synchronous=FULL instead of NORMAL (storage::Store::Options).

@@ -537,6 +537,44 @@ TEST_F(AuthTest, LimitsAnswerWithoutCrashing) {
   EXPECT_TRUE(poll().ok());
 }
 
+// One worker token cannot take every long-poll slot with many workers.
+TEST_F(AuthTest, LongPollsAreCappedPerToken) {
+  server_.reset();
+  SchedulerServer::Options options = options_;
+  options.max_polls_per_token = 2;
+  auto server = SchedulerServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = *std::move(server);
+  auto channel = OpenChannel({absl::StrCat("127.0.0.1:", server_->port())});
+  ASSERT_TRUE(channel.ok());
+  worker_ = v1::WorkerService::NewStub(*channel);
+  auto register_as = [&](const std::string& who) {
+    v1::RegisterWorkerRequest r;
+    r.set_device("cpu");
+    v1::RegisterWorkerResponse out;
+    EXPECT_TRUE(worker_->RegisterWorker(As(who).get(), r, &out).ok());
+    return out.worker_id();
+  };
+  auto poll = [&](const std::string& who, const std::string& id) {
+    v1::LeaseJobRequest r;
+    r.set_worker_id(id);
+    r.set_wait_seconds(3);
+    v1::LeaseJobResponse response;
+    return worker_->LeaseJob(As(who).get(), r, &response);
+  };
+  std::vector<std::future<grpc::Status>> open;
+  for (int i = 0; i < 2; ++i) {
+    const std::string id = register_as("w1");
+    open.push_back(std::async(std::launch::async, poll, "w1", id));
+  }
+  ASSERT_TRUE(fixtures::WaitFor([&] { return server_->open_long_polls() == 2; }));
+  const grpc::Status third = poll("w1", register_as("w1"));
+  EXPECT_EQ(third.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(third.error_message(), HasSubstr("per token"));
+  EXPECT_TRUE(poll("w2", register_as("w2")).ok());  // another pool still can
+  for (auto& f : open) EXPECT_TRUE(f.get().ok());
+}
+
 class TlsTest : public ::testing::Test {
  protected:
   void SetUp() override {

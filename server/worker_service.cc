@@ -59,8 +59,8 @@ grpc::ServerUnaryReactor* WorkerService::LeaseJob(
   // dispatcher.
   store_->TouchAndLease(
       request->worker_id(), who->name, lease_ms(),
-      [this, context, request, response,
-       reactor](absl::StatusOr<storage::Store::LeaseAttempt> out) {
+      [this, context, request, response, reactor,
+       token = who->name](absl::StatusOr<storage::Store::LeaseAttempt> out) {
         if (!out.ok()) {
           reactor->Finish(ToGrpcStatus(out.status()));
         } else if (out->lease.has_value()) {
@@ -75,8 +75,8 @@ grpc::ServerUnaryReactor* WorkerService::LeaseJob(
           const std::string capability =
               absl::StrCat(device.substr(0, device.find(':')), "|",
                            absl::StrJoin(out->worker.datasets, ","));
-          dispatcher_->AddWaiter({context, request->worker_id(), capability,
-                                  response, reactor,
+          dispatcher_->AddWaiter({context, request->worker_id(), token,
+                                  capability, response, reactor,
                                   absl::Now() + absl::Seconds(wait)});
         }
       });
@@ -145,7 +145,8 @@ absl::Status WorkerService::Register(const v1::RegisterWorkerRequest& request,
   }
   absl::StatusOr<std::string> id = store_->RegisterWorker(
       request.host(), request.device(), request.threads(),
-      {request.datasets().begin(), request.datasets().end()}, who.name);
+      {request.datasets().begin(), request.datasets().end()}, who.name,
+      options_.max_workers_per_token);
   if (!id.ok()) return id.status();
   response->set_worker_id(*id);
   response->set_lease_seconds(options_.lease_seconds);

@@ -26,6 +26,8 @@ class WorkerService final : public v1::WorkerService::CallbackService {
     int lease_seconds = 60;
     // Longest LeaseJob long poll.
     int max_wait_seconds = 60;
+    // Registered workers per token (RESOURCE_EXHAUSTED beyond).
+    int max_workers_per_token = 2000;
   };
 
   // Every pointer must outlive the service; `metrics` may be null.

@@ -369,11 +369,20 @@ absl::StatusOr<std::vector<std::string>> Store::MetricNames(
 
 absl::StatusOr<std::string> Store::RegisterWorker(
     const std::string& host, const std::string& device, int threads,
-    const std::vector<std::string>& datasets, const std::string& token_name) {
+    const std::vector<std::string>& datasets, const std::string& token_name,
+    int max_per_token) {
   using Out = absl::StatusOr<std::string>;
   return writes_->Run<Out>([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) -> Out {
+    const int64_t now = Now();
+    workers_->Forget(now - kForgetWorkersAfterMs);
+    if (workers_->Count(token_name) >= max_per_token) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "token '", token_name, "' already has ", max_per_token,
+          " registered workers; a worker registers once and reuses its id "
+          "(workers silent for an hour are forgotten)"));
+    }
     return workers_->Register(host, device, threads, datasets, token_name,
-                              Now());
+                              now);
   });
 }
 

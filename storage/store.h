@@ -201,11 +201,14 @@ class Store {
       const std::vector<std::string>& sweep_ids);
 
   // A new worker bound to `token_name` ("" without tokens): only callers
-  // with that token may lease, heartbeat, complete or fail as it.
+  // with that token may lease, heartbeat, complete or fail as it. Workers
+  // silent for kForgetWorkersAfterMs without a job are forgotten first;
+  // RESOURCE_EXHAUSTED when the token still has `max_per_token` workers.
+  static constexpr int64_t kForgetWorkersAfterMs = 3600 * 1000;
   absl::StatusOr<std::string> RegisterWorker(
       const std::string& host, const std::string& device, int threads,
       const std::vector<std::string>& datasets,
-      const std::string& token_name = "");
+      const std::string& token_name = "", int max_per_token = 1 << 30);
   // Records that a worker called; `current_job_id` 0 means idle. Returns the
   // worker; NOT_FOUND for an unknown id.
   absl::StatusOr<WorkerRow> TouchWorker(const std::string& worker_id,

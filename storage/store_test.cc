@@ -910,3 +910,32 @@ TEST(StoreFilesTest, DatabaseAndItsWalAreOwnerOnly) {
 
 }  // namespace
 }  // namespace forgetlab::storage
+
+namespace forgetlab::storage {
+namespace {
+
+TEST(WorkerQuotaTest, OneTokenCannotRegisterWithoutEndAndSilentWorkersGo) {
+  fixtures::TempDatabase database;
+  int64_t now = 1'700'000'000'000;
+  Store::Options options;
+  options.path = database.path();
+  options.now_ms = [&now] { return now; };
+  auto store = Store::Open(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto add = [&](const std::string& token) {
+    return (*store)->RegisterWorker("h", "cpu", 1, {}, token, 2);
+  };
+  ASSERT_TRUE(add("pool").ok());
+  ASSERT_TRUE(add("pool").ok());
+  absl::StatusOr<std::string> third = add("pool");
+  EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(third.status().message()), HasSubstr("'pool'"));
+  EXPECT_TRUE(add("other").ok());  // another token is not held up
+  // An hour of silence later the pool's old registrations are forgotten.
+  now += Store::kForgetWorkersAfterMs + 1;
+  EXPECT_TRUE(add("pool").ok());
+  EXPECT_EQ((*store)->ListWorkers()->size(), 1u);
+}
+
+}  // namespace
+}  // namespace forgetlab::storage

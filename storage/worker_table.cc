@@ -72,6 +72,21 @@ void WorkerTable::ClearJob(const std::string& worker_id, int64_t job_id) {
   q->exec();
 }
 
+void WorkerTable::Forget(int64_t before_ms) {
+  StatementCache::Use q = statements_.Prepared(
+      "DELETE FROM workers WHERE last_seen_ms<? AND current_job_id=0");
+  q->bind(1, before_ms);
+  q->exec();
+}
+
+int WorkerTable::Count(const std::string& token_name) {
+  StatementCache::Use q = statements_.Prepared(
+      "SELECT COUNT(*) FROM workers WHERE token_name=?");
+  q->bind(1, token_name);
+  q->executeStep();
+  return q->getColumn(0).getInt();
+}
+
 std::vector<WorkerRow> WorkerTable::List() {
   SQLite::Statement q(db_, absl::StrCat("SELECT ", kWorkerColumns,
                                         " FROM workers ORDER BY "

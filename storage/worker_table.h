@@ -42,6 +42,10 @@ class WorkerTable {
   void ClearJob(const std::string& worker_id, int64_t job_id);
   // Most recently seen first.
   std::vector<WorkerRow> List();
+  // Deletes workers last seen before `before_ms` that hold no job.
+  void Forget(int64_t before_ms);
+  // Workers registered with `token_name`.
+  int Count(const std::string& token_name);
 
  private:
   SQLite::Database& db_;
