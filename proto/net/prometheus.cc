@@ -10,7 +10,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -225,7 +227,8 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
   int fd = -1;
   std::string error = "no address";
   for (addrinfo* a = found; a != nullptr && fd < 0; a = a->ai_next) {
-    fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                a->ai_protocol);
     if (fd < 0) continue;
     const int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -270,34 +273,99 @@ MetricsServer::~MetricsServer() {
   close(wake_fd_);
 }
 
+namespace {
+
+// Each request gets this long, in all, to arrive and be answered.
+constexpr auto kRequestDeadline = std::chrono::seconds(2);
+// Connections served at once; more are closed at once.
+constexpr size_t kMaxConnections = 64;
+constexpr size_t kMaxRequestBytes = 8192;
+
+struct Connection {
+  int fd = -1;
+  std::string request;
+  std::string response;  // set once the request is complete
+  size_t sent = 0;
+  std::chrono::steady_clock::time_point deadline;
+};
+
+}  // namespace
+
 void MetricsServer::Loop() {
+  // One thread, every connection non-blocking: a slow client holds only its
+  // own connection, for at most kRequestDeadline, and shutdown waits for
+  // nobody.
+  std::vector<Connection> connections;
+  auto drop = [&](size_t i) {
+    close(connections[i].fd);
+    connections[i] = std::move(connections.back());
+    connections.pop_back();
+  };
   for (;;) {
-    pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    if (poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      return;
+    const auto now = std::chrono::steady_clock::now();
+    for (size_t i = connections.size(); i-- > 0;) {
+      if (now >= connections[i].deadline) drop(i);
     }
-    if (fds[1].revents != 0) return;
+    std::vector<pollfd> fds = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    int timeout_ms = -1;
+    for (const Connection& c : connections) {
+      fds.push_back(
+          {c.fd, static_cast<short>(c.response.empty() ? POLLIN : POLLOUT), 0});
+      const int left = static_cast<int>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(c.deadline -
+                                                                now)
+              .count()) + 1;
+      timeout_ms = timeout_ms < 0 ? left : std::min(timeout_ms, left);
+    }
+    if (poll(fds.data(), fds.size(), timeout_ms) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (fds[1].revents != 0) break;
+    // Connections first (their indexes match fds[2...]), then new ones.
+    for (size_t i = connections.size(); i-- > 0;) {
+      const short events = fds[i + 2].revents;
+      if (events == 0) continue;
+      Connection& c = connections[i];
+      if (c.response.empty()) {
+        char buffer[2048];
+        const ssize_t n = recv(c.fd, buffer, sizeof(buffer), 0);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        if (n <= 0 || c.request.size() + static_cast<size_t>(n) >
+                          kMaxRequestBytes) {
+          drop(i);
+          continue;
+        }
+        c.request.append(buffer, static_cast<size_t>(n));
+        if (c.request.find("\r\n\r\n") == std::string::npos) continue;
+        c.response = Respond(c.request);
+      }
+      const ssize_t n = send(c.fd, c.response.data() + c.sent,
+                             c.response.size() - c.sent, MSG_NOSIGNAL);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+      if (n <= 0) {
+        drop(i);
+        continue;
+      }
+      c.sent += static_cast<size_t>(n);
+      if (c.sent == c.response.size()) drop(i);
+    }
     if (fds[0].revents & POLLIN) {
-      const int connection = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (connection < 0) continue;
-      Answer(connection);
-      close(connection);
+      const int connection =
+          accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (connection >= 0 && connections.size() >= kMaxConnections) {
+        close(connection);
+      } else if (connection >= 0) {
+        connections.push_back({connection, "", "", 0,
+                               std::chrono::steady_clock::now() +
+                                   kRequestDeadline});
+      }
     }
   }
+  for (const Connection& c : connections) close(c.fd);
 }
 
-void MetricsServer::Answer(int connection) {
-  timeval timeout{2, 0};
-  setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-  std::string request;
-  char buffer[2048];
-  while (request.find("\r\n\r\n") == std::string::npos) {
-    const ssize_t n = recv(connection, buffer, sizeof(buffer), 0);
-    if (n <= 0 || request.size() + static_cast<size_t>(n) > 8192) return;
-    request.append(buffer, static_cast<size_t>(n));
-  }
+std::string MetricsServer::Respond(const std::string& request) const {
   const std::string line = request.substr(0, request.find("\r\n"));
   std::string status = "200 OK", type = "text/plain; version=0.0.4";
   std::string body;
@@ -317,13 +385,7 @@ void MetricsServer::Answer(int connection) {
       "HTTP/1.1 ", status, "\r\nContent-Type: ", type,
       "\r\nContent-Length: ", body.size(), "\r\nConnection: close\r\n\r\n");
   if (!absl::StartsWith(line, "HEAD ")) response += body;
-  size_t sent = 0;
-  while (sent < response.size()) {
-    const ssize_t n = send(connection, response.data() + sent,
-                           response.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) return;
-    sent += static_cast<size_t>(n);
-  }
+  return response;
 }
 
 absl::StatusOr<std::pair<int, std::string>> HttpGet(int port,

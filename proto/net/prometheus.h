@@ -99,8 +99,10 @@ class Registry {
 };
 
 // Serves GET /metrics (the registry's Render()) over HTTP/1.1 on its own
-// thread, one connection at a time, each closed after its answer. Requests
-// larger than 8 KiB or slower than 2 s are dropped.
+// thread, up to 64 connections at once without blocking on any of them,
+// each closed after its answer. A request larger than 8 KiB, or not
+// received and answered within 2 s in all, is dropped; stopping the server
+// waits for no client.
 class MetricsServer {
  public:
   // `listen`: host:port, [v6]:port or :port (all interfaces); port 0 picks
@@ -116,7 +118,8 @@ class MetricsServer {
  private:
   MetricsServer(int fd, int wake_fd, int port, Registry* registry);
   void Loop();
-  void Answer(int connection);
+  // The whole HTTP response to a complete request.
+  std::string Respond(const std::string& request) const;
 
   const int fd_;
   const int wake_fd_;  // an eventfd that ends Loop()

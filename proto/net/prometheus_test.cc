@@ -2,7 +2,11 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <string>
 
 namespace forgetlab::metrics {
@@ -65,6 +69,33 @@ TEST(MetricsServerTest, ServesMetricsOverHttp) {
   got = HttpGet((*server)->port(), "/other");
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->first, 404);
+}
+
+// A client that trickles bytes holds neither other scrapes nor shutdown.
+TEST(MetricsServerTest, ASlowClientBlocksNobody) {
+  Registry registry;
+  registry.GetGauge("forgetlab_test_up", "Test gauge.")->Set(1);
+  auto server = MetricsServer::Start("127.0.0.1:0", &registry);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int slow = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>((*server)->port()));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(slow, reinterpret_cast<sockaddr*>(&address),
+                    sizeof(address)),
+            0);
+  ASSERT_EQ(send(slow, "G", 1, 0), 1);  // and nothing more
+  const auto start = std::chrono::steady_clock::now();
+  auto got = HttpGet((*server)->port(), "/metrics");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->first, 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  const auto stop = std::chrono::steady_clock::now();
+  server->reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - stop,
+            std::chrono::milliseconds(500));
+  close(slow);
 }
 
 TEST(MetricsServerTest, BadAddressesAreClearErrors) {
