@@ -71,7 +71,9 @@ grpc::ServerUnaryReactor* ClientService::ListSweeps(
     absl::StatusOr<std::vector<storage::SweepRow>> rows =
         store_->ListSweeps(limit);
     if (rows.ok()) {
-      for (const auto& row : *rows) SweepToProto(row, response->add_sweeps());
+      for (const auto& row : *rows) {
+        SweepToProto(row, response->add_sweeps(), /*with_spec=*/false);
+      }
     }
     return rows.status();
   });

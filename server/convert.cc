@@ -33,7 +33,8 @@ void JobToProto(const storage::JobRow& row, v1::Job* job) {
   job->set_cached(row.cached);
 }
 
-void SweepToProto(const storage::SweepRow& row, v1::SweepStatus* status) {
+void SweepToProto(const storage::SweepRow& row, v1::SweepStatus* status,
+                  bool with_spec) {
   using storage::JobState;
   status->set_sweep_id(row.sweep_id);
   status->set_name(row.name);
@@ -47,7 +48,7 @@ void SweepToProto(const storage::SweepRow& row, v1::SweepStatus* status) {
   status->set_created_ms(row.created_ms);
   status->set_cached(row.cached);
   status->set_owner(row.owner);
-  status->mutable_spec()->ParseFromString(row.spec);
+  if (with_spec) status->mutable_spec()->ParseFromString(row.spec);
 }
 
 absl::Status ValidateResult(const v1::JobResult& result, int num_tasks) {

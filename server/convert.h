@@ -10,7 +10,10 @@
 namespace forgetlab {
 
 void JobToProto(const storage::JobRow& row, v1::Job* job);
-void SweepToProto(const storage::SweepRow& row, v1::SweepStatus* status);
+// `with_spec` false leaves status->spec empty: lists and watch events stay
+// small however large the submitted specs were.
+void SweepToProto(const storage::SweepRow& row, v1::SweepStatus* status,
+                  bool with_spec = true);
 
 // What one result may hold.
 inline constexpr int kMaxResultMetrics = 64;

@@ -438,6 +438,34 @@ TEST_F(SchedulerTest, SweepsNoWorkerCanTakeSayWhyTheyWait) {
               HasSubstr("no live worker is connected"));
 }
 
+TEST_F(SchedulerTest, ListsAndTablesStaySmall) {
+  v1::SweepSpec sweep = SmallSweep();
+  sweep.set_name(std::string(200, 'n'));
+  const std::string id = SubmitOk(sweep);
+  // Lists carry no spec (GetSweep does).
+  grpc::ClientContext list_ctx;
+  v1::ListSweepsResponse sweeps;
+  ASSERT_TRUE(
+      client_->ListSweeps(&list_ctx, v1::ListSweepsRequest(), &sweeps).ok());
+  ASSERT_EQ(sweeps.sweeps_size(), 1);
+  EXPECT_FALSE(sweeps.sweeps(0).has_spec());
+  EXPECT_TRUE(Status(id).has_spec());
+  // A table names each sweep once, and at most 100 of them.
+  auto query = [&](int copies) {
+    grpc::ClientContext ctx;
+    v1::QueryTableRequest request;
+    for (int i = 0; i < copies; ++i) request.add_sweep_ids(id);
+    v1::Table table;
+    return client_->QueryTable(&ctx, request, &table);
+  };
+  grpc::Status twice = query(2);
+  EXPECT_EQ(twice.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(twice.error_message(), HasSubstr("named twice"));
+  grpc::Status many = query(30000);
+  EXPECT_EQ(many.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(many.error_message(), HasSubstr("at most 100"));
+}
+
 TEST_F(SchedulerTest, ResultsAreValidatedAndTokensFenced) {
   SubmitOk(SmallSweep());
   const std::string worker = Register();

@@ -74,6 +74,24 @@ absl::Status QueryTable(storage::Store& store,
   if (request.sweep_ids().empty()) {
     return absl::InvalidArgumentError("sweep_ids: name at least one sweep");
   }
+  if (request.sweep_ids_size() > kMaxTableSweeps) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sweep_ids: ", request.sweep_ids_size(), " sweeps; at most ",
+        kMaxTableSweeps, " in one table"));
+  }
+  if (request.where_size() > kMaxTableFilters) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "where: ", request.where_size(), " filters; at most ",
+        kMaxTableFilters));
+  }
+  {
+    std::set<std::string> distinct(request.sweep_ids().begin(),
+                                   request.sweep_ids().end());
+    if (distinct.size() != static_cast<size_t>(request.sweep_ids_size())) {
+      return absl::InvalidArgumentError(
+          "sweep_ids: a sweep is named twice; name each once");
+    }
+  }
   table->set_metric(request.metric().empty() ? "forgetting" : request.metric());
   table->set_row_axis(request.row_axis().empty() ? "model.width"
                                                  : request.row_axis());

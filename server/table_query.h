@@ -11,6 +11,10 @@
 
 namespace forgetlab {
 
+// The most sweeps and --where filters one table takes.
+inline constexpr int kMaxTableSweeps = 100;
+inline constexpr int kMaxTableFilters = 16;
+
 // Fills `table` for `request` (defaults: forgetting by model.width and
 // pretrain.examples). INVALID_ARGUMENT names the request field at fault
 // (sweep_ids, row_axis, col_axis, where[i], metric); NOT_FOUND an unknown

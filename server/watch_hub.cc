@@ -191,7 +191,7 @@ std::optional<v1::SweepEvent> WatchHub::ReadEvent(const std::string& sweep_id,
     return std::nullopt;
   }
   v1::SweepEvent event;
-  SweepToProto(*sweep, event.mutable_status());
+  SweepToProto(*sweep, event.mutable_status(), /*with_spec=*/false);
   event.mutable_status()->clear_spec();
   if (change.job.has_value()) {
     JobToProto(*change.job, event.mutable_job());

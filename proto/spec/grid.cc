@@ -125,6 +125,7 @@ absl::StatusOr<std::vector<ExpandedJob>> ExpandSweep(const v1::SweepSpec& sweep,
 
   std::vector<ExpandedJob> jobs;
   jobs.reserve(static_cast<size_t>(total));
+  size_t stored_bytes = 0;  // every job stores its own resolved spec
   std::vector<int> index(axes.size(), 0);
   for (int64_t n = 0; n < total; ++n) {
     ExpandedJob job;
@@ -144,6 +145,14 @@ absl::StatusOr<std::vector<ExpandedJob>> ExpandSweep(const v1::SweepSpec& sweep,
           "grid cell {", absl::StrJoin(coordinates, ", "), "}: ", s.message()));
     }
     job.canonical = CanonicalSpec(job.spec);
+    stored_bytes += job.canonical.size();
+    if (stored_bytes > kMaxExpandedBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "base: the sweep's ", total, " resolved jobs would take more than ",
+          kMaxExpandedBytes >> 20,
+          " MiB (each job stores its own spec); shorten the base's names "
+          "and lists, or split the sweep"));
+    }
     job.spec_key = SpecKey(job.spec);
     jobs.push_back(std::move(job));
     // Odometer, last axis fastest.

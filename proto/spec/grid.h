@@ -25,6 +25,8 @@ struct ExpandedJob {
 inline constexpr int kMaxAxes = 16;
 inline constexpr int kMaxAxisValues = 10000;
 inline constexpr size_t kMaxFieldPathLength = 128;
+// The resolved specs of all of a sweep's jobs together, in bytes.
+inline constexpr size_t kMaxExpandedBytes = size_t{32} << 20;
 
 // Validates a sweep and expands it into its jobs: the cartesian product of
 // the axes (first axis outermost) and the seeds. Fails with INVALID_ARGUMENT
