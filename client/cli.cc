@@ -228,6 +228,17 @@ int RunCli(int argc, char** argv) {
     code = WithConnection(g, [&](Connection& c) { return RunRetry(c, id); });
   });
 
+  CLI::App* remove = app.add_subcommand(
+      "delete",
+      "Delete a finished sweep with its jobs and results (its owner or an "
+      "admin); cancel a running one first. Other sweeps keep the results "
+      "they were served from the cache.\nExample: forgetlab delete "
+      "sw-1a2b3c4d5e");
+  remove->add_option("SWEEP", id, "sweep id")->required();
+  remove->callback([&] {
+    code = WithConnection(g, [&](Connection& c) { return RunDelete(c, id); });
+  });
+
   std::string worker_token_name;
   CLI::App* invalidate = app.add_subcommand(
       "invalidate",

@@ -505,6 +505,18 @@ int RunRetry(Connection& c, const std::string& id) {
   return 0;
 }
 
+int RunDelete(Connection& c, const std::string& id) {
+  v1::DeleteSweepRequest request;
+  request.set_sweep_id(id);
+  v1::DeleteSweepResponse response;
+  auto ctx = c.Context(60);
+  grpc::Status s = c.stub()->DeleteSweep(ctx.get(), request, &response);
+  if (!s.ok()) return c.Fail(s);
+  std::printf("sweep %s deleted: %d job(s), %d result(s)\n", id.c_str(),
+              response.jobs(), response.results());
+  return 0;
+}
+
 int RunInvalidate(Connection& c, const std::string& worker_token_name) {
   v1::InvalidateResultsRequest request;
   request.set_worker_token_name(worker_token_name);

@@ -41,6 +41,8 @@ int RunResults(Connection& c, const std::string& id, const std::string& format,
 int RunCancel(Connection& c, const std::string& id,
               const std::vector<int64_t>& job_ids);
 int RunRetry(Connection& c, const std::string& id);
+// Deletes a finished sweep (its owner or an admin).
+int RunDelete(Connection& c, const std::string& id);
 // Admin: drops every result of one worker token and queues its jobs again.
 int RunInvalidate(Connection& c, const std::string& worker_token_name);
 int RunSweeps(Connection& c);

@@ -162,6 +162,25 @@ grpc::ServerUnaryReactor* ClientService::ListWorkers(
                [&](const Principal&) { return ListAllWorkers(response); });
 }
 
+grpc::ServerUnaryReactor* ClientService::DeleteSweep(
+    grpc::CallbackServerContext* context, const v1::DeleteSweepRequest* request,
+    v1::DeleteSweepResponse* response) {
+  return Unary(
+      context, *policy_, Access::kSubmit,
+      [&](const Principal& who) -> absl::Status {
+        const std::string& id = request->sweep_id();
+        if (absl::Status s = CheckSweepOwner(who, id); !s.ok()) return s;
+        absl::StatusOr<storage::Store::Deletion> out = store_->DeleteSweep(id);
+        if (!out.ok()) return out.status();
+        response->set_jobs(out->jobs);
+        response->set_results(out->results);
+        LOG(INFO) << "sweep " << LogSafe(id) << " deleted by '" << who.name
+                  << "': " << out->jobs << " jobs, " << out->results
+                  << " results";
+        return absl::OkStatus();
+      });
+}
+
 grpc::ServerUnaryReactor* ClientService::InvalidateResults(
     grpc::CallbackServerContext* context,
     const v1::InvalidateResultsRequest* request,

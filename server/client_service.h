@@ -71,6 +71,10 @@ class ClientService final : public v1::ForgetlabService::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::ListWorkersRequest* request,
       v1::ListWorkersResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteSweep(
+      grpc::CallbackServerContext* context,
+      const v1::DeleteSweepRequest* request,
+      v1::DeleteSweepResponse* response) override;
   grpc::ServerUnaryReactor* InvalidateResults(
       grpc::CallbackServerContext* context,
       const v1::InvalidateResultsRequest* request,

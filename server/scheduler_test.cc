@@ -466,6 +466,48 @@ TEST_F(SchedulerTest, ListsAndTablesStaySmall) {
   EXPECT_THAT(many.error_message(), HasSubstr("at most 100"));
 }
 
+TEST_F(SchedulerTest, DeletingASweepKeepsOtherSweepsCachedResults) {
+  const std::string first = SubmitOk(SmallSweep());
+  auto remove = [&](const std::string& id, v1::DeleteSweepResponse* out) {
+    grpc::ClientContext ctx;
+    v1::DeleteSweepRequest request;
+    request.set_sweep_id(id);
+    return client_->DeleteSweep(&ctx, request, out);
+  };
+  v1::DeleteSweepResponse deleted;
+  grpc::Status running = remove(first, &deleted);
+  EXPECT_EQ(running.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(running.error_message(), HasSubstr("forgetlab cancel"));
+  const std::string worker = Register();
+  for (int i = 0; i < 4; ++i) {
+    v1::LeaseJobResponse lease = Lease(worker);
+    ASSERT_TRUE(Complete(lease, Result(0.9, 0.8)).ok());
+  }
+  v1::SweepSpec again = SmallSweep();
+  again.set_name("again");
+  v1::SubmitSweepResponse copy;
+  ASSERT_TRUE(Submit(again, &copy).ok());
+  ASSERT_EQ(copy.cached(), 4);
+
+  ASSERT_TRUE(remove(first, &deleted).ok());
+  EXPECT_EQ(deleted.jobs(), 4);
+  EXPECT_EQ(deleted.results(), 4);
+  grpc::ClientContext get_ctx;
+  v1::GetSweepRequest get;
+  get.set_sweep_id(first);
+  v1::SweepStatus gone;
+  EXPECT_EQ(client_->GetSweep(&get_ctx, get, &gone).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  // The copy keeps its results.
+  grpc::ClientContext table_ctx;
+  v1::QueryTableRequest query;
+  query.add_sweep_ids(copy.sweep_id());
+  v1::Table table;
+  ASSERT_TRUE(client_->QueryTable(&table_ctx, query, &table).ok());
+  ASSERT_EQ(table.cells_size(), 2);
+  EXPECT_EQ(table.cells(0).n(), 2);
+}
+
 TEST_F(SchedulerTest, ResultsAreValidatedAndTokensFenced) {
   SubmitOk(SmallSweep());
   const std::string worker = Register();

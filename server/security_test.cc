@@ -276,6 +276,13 @@ TEST_F(AuthTest, RoleByRpcMatrix) {
          v1::FailJobResponse out;
          return worker_->FailJob(ctx, r, &out);
        }},
+      {"DeleteSweep", kOwner,
+       [&](grpc::ClientContext* ctx) {
+         v1::DeleteSweepRequest r;
+         r.set_sweep_id(carols);  // still queued: refused, but not for auth
+         v1::DeleteSweepResponse out;
+         return client_->DeleteSweep(ctx, r, &out);
+       }},
       {"InvalidateResults", kAdmin,
        [&](grpc::ClientContext* ctx) {
          v1::InvalidateResultsRequest r;
@@ -320,7 +327,7 @@ TEST_F(AuthTest, RoleByRpcMatrix) {
       ++checked;
     }
   }
-  EXPECT_EQ(checked, 16 * 6);
+  EXPECT_EQ(checked, 17 * 6);
 
   // Reads that were allowed really answered.
   v1::GetSweepRequest get;

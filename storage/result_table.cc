@@ -179,6 +179,26 @@ std::vector<ResultRow> ResultTable::List(const std::string& sweep_id,
   return rows;
 }
 
+int ResultTable::DeleteJobs(const std::vector<int64_t>& job_ids,
+                            const std::string& sweep_id) {
+  ++sweep_generation_[sweep_id];
+  int deleted = 0;
+  for (const char* sql : {"DELETE FROM result_metrics WHERE job_id=?",
+                          "DELETE FROM curves WHERE job_id=?",
+                          "DELETE FROM results WHERE job_id=?"}) {
+    SQLite::Statement q(db_, sql);
+    const bool results = std::string(sql).find("FROM results") !=
+                         std::string::npos;
+    for (int64_t id : job_ids) {
+      q.reset();
+      q.bind(1, id);
+      const int n = q.exec();
+      if (results) deleted += n;
+    }
+  }
+  return deleted;
+}
+
 std::vector<std::pair<int64_t, std::string>> ResultTable::DropByWorkerToken(
     const std::string& worker_token_name) {
   std::vector<std::pair<int64_t, std::string>> dropped;

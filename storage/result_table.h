@@ -48,6 +48,11 @@ class ResultTable {
   std::vector<ResultRow> List(const std::string& sweep_id, int64_t after_job_id,
                               int limit);
 
+  // Deletes the results (with metrics and curves) of these jobs of one
+  // sweep; returns how many there were.
+  int DeleteJobs(const std::vector<int64_t>& job_ids,
+                 const std::string& sweep_id);
+
   // Deletes every result (with its metrics and curves) stored with this
   // worker token name, cached copies included; returns (job, sweep) of
   // each.

@@ -274,6 +274,36 @@ void Store::FailJob(int64_t job_id, LeaseCredentials who, std::string error,
       std::move(done));
 }
 
+absl::StatusOr<Store::Deletion> Store::DeleteSweep(
+    const std::string& sweep_id) {
+  using Out = absl::StatusOr<Deletion>;
+  return writes_->Run<Out>([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) -> Out {
+    // Results first: they reference the jobs.
+    absl::Status ready = sweeps_->Require(sweep_id);
+    if (!ready.ok()) return ready;
+    std::vector<int64_t> ids;
+    {
+      absl::StatusOr<std::vector<JobRow>> jobs =
+          sweeps_->ListJobs(sweep_id, std::nullopt, 0, 1 << 30);
+      if (!jobs.ok()) return jobs.status();
+      for (const JobRow& job : *jobs) {
+        if (job.state == JobState::kQueued || job.state == JobState::kLeased) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "sweep ", sweep_id, " still has queued or running jobs; "
+              "`forgetlab cancel ", sweep_id, "` first, then delete it"));
+        }
+        ids.push_back(job.job_id);
+      }
+    }
+    Deletion out;
+    out.results = results_->DeleteJobs(ids, sweep_id);
+    absl::StatusOr<std::vector<int64_t>> deleted = sweeps_->Delete(sweep_id);
+    if (!deleted.ok()) return deleted.status();
+    out.jobs = static_cast<int>(deleted->size());
+    return out;
+  });
+}
+
 absl::StatusOr<Store::Invalidation> Store::InvalidateResults(
     const std::string& worker_token_name) {
   using Out = absl::StatusOr<Invalidation>;

@@ -141,6 +141,16 @@ class Store {
   void FailJob(int64_t job_id, LeaseCredentials who, std::string error,
                bool release, std::function<void(absl::Status)> done);
 
+  // Deletes a finished sweep: its jobs, axes, attempts, results, metrics
+  // and curves. Results other sweeps were served from the cache are copies
+  // of their own and stay. FAILED_PRECONDITION while a job is queued or
+  // leased; NOT_FOUND for an unknown sweep.
+  struct Deletion {
+    int jobs = 0;
+    int results = 0;
+  };
+  absl::StatusOr<Deletion> DeleteSweep(const std::string& sweep_id);
+
   // Drops every result that a worker of token `worker_token_name` produced,
   // and the cached copies of them, and queues those jobs again (attempt 0).
   // Returns the sweeps changed and how many results were dropped.

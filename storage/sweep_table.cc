@@ -276,6 +276,43 @@ absl::StatusOr<int> SweepTable::Retry(const std::string& sweep_id,
   return q.exec();
 }
 
+absl::StatusOr<std::vector<int64_t>> SweepTable::Delete(
+    const std::string& sweep_id) {
+  if (absl::Status s = Require(sweep_id); !s.ok()) return s;
+  std::vector<int64_t> ids;
+  int running = 0;
+  {
+    SQLite::Statement q(db_,
+                        "SELECT job_id, state IN ('QUEUED','LEASED') FROM jobs "
+                        "WHERE sweep_id=?");
+    q.bind(1, sweep_id);
+    while (q.executeStep()) {
+      ids.push_back(q.getColumn(0).getInt64());
+      running += q.getColumn(1).getInt();
+    }
+  }
+  if (running > 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "sweep ", sweep_id, " still has ", running,
+        " queued or running job(s); `forgetlab cancel ", sweep_id,
+        "` first, then delete it"));
+  }
+  for (const char* sql : {"DELETE FROM job_axes WHERE job_id=?",
+                          "DELETE FROM attempts WHERE job_id=?",
+                          "DELETE FROM jobs WHERE job_id=?"}) {
+    SQLite::Statement q(db_, sql);
+    for (int64_t id : ids) {
+      q.reset();
+      q.bind(1, id);
+      q.exec();
+    }
+  }
+  SQLite::Statement q(db_, "DELETE FROM sweeps WHERE sweep_id=?");
+  q.bind(1, sweep_id);
+  q.exec();
+  return ids;
+}
+
 void SweepTable::Requeue(int64_t job_id, const std::string& note,
                          int64_t now) {
   SQLite::Statement q(db_,

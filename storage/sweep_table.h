@@ -59,6 +59,10 @@ class SweepTable {
                                        int64_t now);
   // Queues the sweep's FAILED and CANCELLED jobs again; returns how many.
   absl::StatusOr<int> Retry(const std::string& sweep_id, int64_t now);
+  // Deletes a sweep whose jobs are all finished, with its jobs, axes and
+  // attempts; returns the deleted job ids (their results are the caller's
+  // to delete). FAILED_PRECONDITION while a job is queued or leased.
+  absl::StatusOr<std::vector<int64_t>> Delete(const std::string& sweep_id);
   // Queues one SUCCEEDED job again (its result is gone), attempt 0, with
   // `note` as its error until it runs.
   void Requeue(int64_t job_id, const std::string& note, int64_t now);
