@@ -261,6 +261,9 @@ absl::Status ClientService::Submit(const v1::SweepSpec& spec, bool dry_run,
     return absl::OkStatus();
   }
   storage::NewSweep sweep;
+  sweep.max_queued_jobs = options_.max_queued_jobs;
+  sweep.max_sweeps_per_hour = options_.max_sweeps_per_hour;
+  sweep.max_stored_bytes = options_.max_stored_bytes;
   sweep.name = spec.name();
   sweep.spec = spec.SerializeAsString();
   // Request ids are per owner, so one user cannot fetch another's sweep by

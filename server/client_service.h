@@ -28,6 +28,10 @@ class ClientService final : public v1::ForgetlabService::CallbackService {
     // A worker silent this long is shown as lost.
     int64_t lease_ms = 60000;
     std::function<int64_t()> now_ms;
+    // Per-owner quotas (storage::NewSweep); 0 turns one off.
+    int64_t max_queued_jobs = 0;
+    int max_sweeps_per_hour = 0;
+    int64_t max_stored_bytes = 0;
   };
 
   // Every pointer must outlive the service.

@@ -46,6 +46,11 @@ class SchedulerServer {
     // Workers one token may have registered (those silent for an hour are
     // forgotten first).
     int max_workers_per_token = 2000;
+    // Per owner (token name): jobs queued at once, sweeps submitted in an
+    // hour, bytes of sweep and job specs stored. 0 turns one off.
+    int64_t max_queued_jobs = 100000;
+    int max_sweeps_per_hour = 100;
+    int64_t max_stored_bytes = int64_t{1} << 30;
     // SQLite database file.
     std::string db_path;
     // SQLite synchronous=FULL instead of NORMAL (storage::Store::Options).

@@ -39,6 +39,12 @@ ABSL_FLAG(std::vector<std::string>, data_roots, {"/usr/share/datasets"},
           "folders experiment data paths must lie in, comma-separated; empty "
           "accepts any absolute path");
 ABSL_FLAG(int, max_message_bytes, 4 << 20, "largest request accepted, bytes");
+ABSL_FLAG(int64_t, max_queued_jobs, 100000,
+          "quota: jobs one owner (token) may have queued at once; 0: none");
+ABSL_FLAG(int, max_sweeps_per_hour, 100,
+          "quota: sweeps one owner may submit in an hour; 0: none");
+ABSL_FLAG(int64_t, max_stored_bytes, int64_t{1} << 30,
+          "quota: bytes of sweep and job specs one owner may store; 0: none");
 ABSL_FLAG(std::string, metrics_listen, "",
           "host:port to serve Prometheus metrics on, over plain HTTP at "
           "/metrics (e.g. 127.0.0.1:9090); empty: no metrics");
@@ -72,6 +78,9 @@ SchedulerServer::Options ServerOptionsFromFlags() {
   options.allow_insecure = absl::GetFlag(FLAGS_allow_insecure);
   options.data_roots = absl::GetFlag(FLAGS_data_roots);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.max_queued_jobs = absl::GetFlag(FLAGS_max_queued_jobs);
+  options.max_sweeps_per_hour = absl::GetFlag(FLAGS_max_sweeps_per_hour);
+  options.max_stored_bytes = absl::GetFlag(FLAGS_max_stored_bytes);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.health_listen = absl::GetFlag(FLAGS_health_listen);
   return options;

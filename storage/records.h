@@ -42,6 +42,12 @@ struct NewSweep {
   // result, marked cached (a sweep's `rerun` turns this off).
   bool use_cache = true;
   std::vector<NewJob> jobs;
+  // The owner's quotas (0: none), checked in the sweep's own transaction:
+  // queued jobs, sweeps in the last hour, and bytes of sweep and job specs
+  // stored.
+  int64_t max_queued_jobs = 0;
+  int max_sweeps_per_hour = 0;
+  int64_t max_stored_bytes = 0;
 };
 
 struct SweepRow {

@@ -129,6 +129,7 @@ ALTER TABLE jobs ADD COLUMN lease_key TEXT NOT NULL DEFAULT '';
 ALTER TABLE workers ADD COLUMN token_name TEXT NOT NULL DEFAULT '';
 ALTER TABLE results ADD COLUMN worker_token_name TEXT NOT NULL DEFAULT '';
 CREATE INDEX results_by_worker_token ON results(worker_token_name);
+ALTER TABLE sweeps ADD COLUMN stored_bytes INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);

@@ -123,6 +123,16 @@ absl::StatusOr<std::string> Store::CreateSweep(const NewSweep& sweep,
                                                bool* existing) {
   using Out = absl::StatusOr<std::string>;
   return writes_->Run<Out>([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) -> Out {
+    // A repeated request id gets its sweep back, whatever the quotas say.
+    if (!sweep.request_id.empty()) {
+      std::optional<std::string> found = sweeps_->FindByRequestId(
+          sweep.request_id);
+      if (found.has_value()) {
+        *existing = true;
+        return *found;
+      }
+    }
+    if (absl::Status s = sweeps_->CheckQuotas(sweep, Now()); !s.ok()) return s;
     return sweeps_->Create(sweep, Now(), existing);
   });
 }

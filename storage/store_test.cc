@@ -189,6 +189,7 @@ TEST_F(StoreTest, VersionOneDatabaseIsMigratedForward) {
     // Roll the file back to schema 1: without version 2's (and 5's)
     // columns.
     SQLite::Database db(path_, SQLite::OPEN_READWRITE);
+    db.exec("ALTER TABLE sweeps DROP COLUMN stored_bytes");
     db.exec("DROP INDEX results_by_worker_token");
     db.exec("ALTER TABLE results DROP COLUMN worker_token_name");
     db.exec("ALTER TABLE workers DROP COLUMN token_name");
@@ -697,6 +698,7 @@ TEST_F(StoreTest, VersionThreeDatabaseGetsTheVersionFourIndexes) {
     db.exec("CREATE INDEX jobs_by_key ON jobs(spec_key, state)");
     db.exec("DROP INDEX jobs_by_sweep");
     db.exec("CREATE INDEX jobs_by_sweep ON jobs(sweep_id, state)");
+    db.exec("ALTER TABLE sweeps DROP COLUMN stored_bytes");
     db.exec("DROP INDEX results_by_worker_token");
     db.exec("ALTER TABLE results DROP COLUMN worker_token_name");
     db.exec("ALTER TABLE workers DROP COLUMN token_name");
@@ -935,6 +937,65 @@ TEST(WorkerQuotaTest, OneTokenCannotRegisterWithoutEndAndSilentWorkersGo) {
   now += Store::kForgetWorkersAfterMs + 1;
   EXPECT_TRUE(add("pool").ok());
   EXPECT_EQ((*store)->ListWorkers()->size(), 1u);
+}
+
+}  // namespace
+}  // namespace forgetlab::storage
+
+namespace forgetlab::storage {
+namespace {
+
+TEST(QuotaTest, EachOwnerHasQueuedJobSweepRateAndByteQuotas) {
+  fixtures::TempDatabase database;
+  int64_t now = 1'700'000'000'000;
+  Store::Options options;
+  options.path = database.path();
+  options.now_ms = [&now] { return now; };
+  auto store = Store::Open(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  int serial = 0;
+  auto sweep = [&](const std::string& owner, int jobs) {
+    NewSweep s;
+    s.name = "q";
+    s.spec = "spec";
+    s.owner = owner;
+    s.request_id = owner + "/" + std::to_string(serial);
+    s.max_queued_jobs = 5;
+    s.max_sweeps_per_hour = 3;
+    s.max_stored_bytes = 1000;
+    for (int i = 0; i < jobs; ++i) {
+      s.jobs.push_back({std::string(10, 'j'), absl::StrCat("k", serial, "-", i),
+                        {{"seed", static_cast<double>(i)}}});
+    }
+    ++serial;
+    return s;
+  };
+  bool existing = false;
+  ASSERT_TRUE((*store)->CreateSweep(sweep("ann", 4), &existing).ok());
+  absl::StatusOr<std::string> over = (*store)->CreateSweep(sweep("ann", 2), &existing);
+  EXPECT_EQ(over.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(over.status().message()),
+              HasSubstr("'ann' has 4 jobs queued"));
+  EXPECT_TRUE((*store)->CreateSweep(sweep("bob", 2), &existing).ok());
+  // Sweeps per hour.
+  ASSERT_TRUE((*store)->CreateSweep(sweep("bob", 0), &existing).ok());
+  NewSweep third = sweep("bob", 0);
+  ASSERT_TRUE((*store)->CreateSweep(third, &existing).ok());
+  over = (*store)->CreateSweep(sweep("bob", 0), &existing);
+  EXPECT_EQ(over.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(over.status().message()), HasSubstr("last hour"));
+  // A repeated request id still gets its sweep back.
+  EXPECT_TRUE((*store)->CreateSweep(third, &existing).ok());
+  EXPECT_TRUE(existing);
+  now += 3600 * 1000 + 1;
+  EXPECT_TRUE((*store)->CreateSweep(sweep("bob", 0), &existing).ok());
+  // Bytes stored.
+  over = (*store)->CreateSweep(sweep("cy", 0), &existing);
+  NewSweep big = sweep("cy", 0);
+  big.spec = std::string(2000, 's');
+  over = (*store)->CreateSweep(big, &existing);
+  EXPECT_EQ(over.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(over.status().message()), HasSubstr("forgetlab delete"));
 }
 
 }  // namespace

@@ -21,6 +21,77 @@ absl::Status NoSweep(const std::string& sweep_id) {
 
 }  // namespace
 
+std::optional<std::string> SweepTable::FindByRequestId(
+    const std::string& request_id) {
+  SQLite::Statement q(db_, "SELECT sweep_id FROM sweeps WHERE request_id=?");
+  q.bind(1, request_id);
+  if (q.executeStep()) return q.getColumn(0).getString();
+  return std::nullopt;
+}
+
+namespace {
+
+// What a sweep stores of its owner's quota: its spec and its jobs'.
+int64_t StoredBytes(const NewSweep& sweep) {
+  int64_t bytes = static_cast<int64_t>(sweep.spec.size());
+  for (const NewJob& job : sweep.jobs) {
+    bytes += static_cast<int64_t>(job.spec.size());
+  }
+  return bytes;
+}
+
+}  // namespace
+
+absl::Status SweepTable::CheckQuotas(const NewSweep& sweep, int64_t now) {
+  const std::string who =
+      sweep.owner.empty() ? std::string("this server's user")
+                          : absl::StrCat("'", sweep.owner, "'");
+  if (sweep.max_sweeps_per_hour > 0) {
+    SQLite::Statement q(db_,
+                        "SELECT COUNT(*) FROM sweeps WHERE owner=? AND "
+                        "created_ms>?");
+    q.bind(1, sweep.owner);
+    q.bind(2, now - 3600 * 1000);
+    q.executeStep();
+    if (q.getColumn(0).getInt() >= sweep.max_sweeps_per_hour) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          who, " submitted ", sweep.max_sweeps_per_hour,
+          " sweeps in the last hour, the quota (--max_sweeps_per_hour); "
+          "wait, or put more cells into one sweep"));
+    }
+  }
+  if (sweep.max_queued_jobs > 0) {
+    SQLite::Statement q(db_,
+                        "SELECT COUNT(*) FROM jobs j JOIN sweeps s ON "
+                        "s.sweep_id=j.sweep_id WHERE s.owner=? AND "
+                        "j.state='QUEUED'");
+    q.bind(1, sweep.owner);
+    q.executeStep();
+    const int64_t queued = q.getColumn(0).getInt64();
+    if (queued + static_cast<int64_t>(sweep.jobs.size()) >
+        sweep.max_queued_jobs) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          who, " has ", queued, " jobs queued; ", sweep.jobs.size(),
+          " more would pass the quota of ", sweep.max_queued_jobs,
+          " (--max_queued_jobs); wait for them, or cancel some"));
+    }
+  }
+  if (sweep.max_stored_bytes > 0) {
+    SQLite::Statement q(
+        db_, "SELECT COALESCE(SUM(stored_bytes), 0) FROM sweeps WHERE owner=?");
+    q.bind(1, sweep.owner);
+    q.executeStep();
+    const int64_t stored = q.getColumn(0).getInt64();
+    if (stored + StoredBytes(sweep) > sweep.max_stored_bytes) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          who, " stores ", stored, " bytes of sweeps; this one would pass the "
+          "quota of ", sweep.max_stored_bytes,
+          " (--max_stored_bytes); `forgetlab delete` old sweeps first"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 std::string SweepTable::Create(const NewSweep& sweep, int64_t now,
                                bool* existing) {
   *existing = false;
@@ -36,8 +107,8 @@ std::string SweepTable::Create(const NewSweep& sweep, int64_t now,
   {
     SQLite::Statement q(db_,
                         "INSERT INTO sweeps(sweep_id, name, spec, request_id, "
-                        "priority, max_attempts, owner, created_ms) "
-                        "VALUES(?,?,?,?,?,?,?,?)");
+                        "priority, max_attempts, owner, created_ms, "
+                        "stored_bytes) VALUES(?,?,?,?,?,?,?,?,?)");
     q.bind(1, sweep_id);
     q.bind(2, sweep.name);
     BindBlob(q, 3, sweep.spec);
@@ -50,6 +121,7 @@ std::string SweepTable::Create(const NewSweep& sweep, int64_t now,
     q.bind(6, sweep.max_attempts);
     q.bind(7, sweep.owner);
     q.bind(8, now);
+    q.bind(9, StoredBytes(sweep));
     q.exec();
   }
   SQLite::Statement insert_job(

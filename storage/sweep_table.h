@@ -63,6 +63,12 @@ class SweepTable {
   // attempts; returns the deleted job ids (their results are the caller's
   // to delete). FAILED_PRECONDITION while a job is queued or leased.
   absl::StatusOr<std::vector<int64_t>> Delete(const std::string& sweep_id);
+  // RESOURCE_EXHAUSTED, naming the quota and the flag, when the sweep would
+  // pass one of its owner's quotas (NewSweep::max_*).
+  absl::Status CheckQuotas(const NewSweep& sweep, int64_t now);
+  // The sweep created with this request id, if any.
+  std::optional<std::string> FindByRequestId(const std::string& request_id);
+
   // Queues one SUCCEEDED job again (its result is gone), attempt 0, with
   // `note` as its error until it runs.
   void Requeue(int64_t job_id, const std::string& note, int64_t now);
