@@ -199,6 +199,14 @@ TEST(ObservabilityTest, MetricsAndHealthAfterASmallSweep) {
 // but it must say so: its health service turns NOT_SERVING, so that a
 // supervisor (systemd, Kubernetes) restarts it.
 TEST(ListenerTest, AFloodThatKillsTheListenerTurnsHealthNotServing) {
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
+  // The sanitizers' own checks open descriptors (UBSan's vptr check probes
+  // memory through a pipe): with none left they report errors that are not
+  // there. The Release run covers this test.
+  GTEST_SKIP() << "needs a build without sanitizers";
+#endif
+#endif
   const std::filesystem::path dir = fixtures::TestDir("flood");
   const int health_port = FreePort();
   const std::string port_file = (dir / "port").string();
