@@ -68,8 +68,13 @@ grpc::ServerUnaryReactor* ClientService::ListSweeps(
     const int limit = request->limit() <= 0
                           ? kDefaultSweepsListed
                           : std::min(request->limit(), kMaxSweepsListed);
+    if (request->page_token().size() > 64) {
+      return absl::InvalidArgumentError("page_token is not one we gave out");
+    }
+    std::string next;
     absl::StatusOr<std::vector<storage::SweepRow>> rows =
-        store_->ListSweeps(limit);
+        store_->ListSweeps(limit, request->page_token(), &next);
+    response->set_next_page_token(next);
     if (rows.ok()) {
       for (const auto& row : *rows) {
         SweepToProto(row, response->add_sweeps(), /*with_spec=*/false);

@@ -149,17 +149,21 @@ absl::StatusOr<std::string> Store::GetSweepSpec(const std::string& sweep_id) {
   });
 }
 
-absl::StatusOr<std::vector<SweepRow>> Store::ListSweeps(int limit) {
+absl::StatusOr<std::vector<SweepRow>> Store::ListSweeps(
+    int limit, const std::string& page_token, std::string* next_page_token) {
   // One sweep at a time, so that writes can go between them.
+  std::string next;
   absl::StatusOr<std::vector<std::string>> ids =
       Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
                mutex_) -> absl::StatusOr<std::vector<std::string>> {
-        return sweeps_->NewestIds(limit);
+        return sweeps_->NewestIds(limit, page_token, &next);
       });
   if (!ids.ok()) return ids.status();
+  if (next_page_token != nullptr) *next_page_token = next;
   std::vector<SweepRow> rows;
   for (const std::string& id : *ids) {
     absl::StatusOr<SweepRow> row = GetSweep(id);
+    if (absl::IsNotFound(row.status())) continue;  // deleted meanwhile
     if (!row.ok()) return row.status();
     rows.push_back(*std::move(row));
   }

@@ -89,7 +89,12 @@ class Store {
   // its jobs; NOT_FOUND for an unknown id.
   absl::StatusOr<std::string> GetSweepSpec(const std::string& sweep_id);
   // Newest first.
-  absl::StatusOr<std::vector<SweepRow>> ListSweeps(int limit);
+  // `page_token` "" starts at the newest; *next_page_token gets the token
+  // of the page after ("" on the last). A sweep deleted meanwhile is left
+  // out.
+  absl::StatusOr<std::vector<SweepRow>> ListSweeps(
+      int limit, const std::string& page_token = "",
+      std::string* next_page_token = nullptr);
   // Jobs of a sweep in id order with id > after_job_id; `state` filters when
   // set.
   absl::StatusOr<std::vector<JobRow>> ListJobs(const std::string& sweep_id,

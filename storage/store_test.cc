@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -996,6 +997,48 @@ TEST(QuotaTest, EachOwnerHasQueuedJobSweepRateAndByteQuotas) {
   over = (*store)->CreateSweep(big, &existing);
   EXPECT_EQ(over.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(std::string(over.status().message()), HasSubstr("forgetlab delete"));
+}
+
+}  // namespace
+}  // namespace forgetlab::storage
+
+namespace forgetlab::storage {
+namespace {
+
+TEST(ListSweepsTest, PagesWalkEverySweepOnceNewestFirst) {
+  fixtures::TempDatabase database;
+  int64_t now = 1'700'000'000'000;
+  Store::Options options;
+  options.path = database.path();
+  options.now_ms = [&now] { return now; };
+  auto store = Store::Open(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  std::vector<std::string> made;
+  for (int i = 0; i < 7; ++i) {
+    NewSweep s;
+    s.name = "s" + std::to_string(i);
+    s.spec = "spec";
+    bool existing = false;
+    made.push_back(*(*store)->CreateSweep(s, &existing));
+    if (i % 2 == 0) ++now;  // some share a creation time
+  }
+  std::vector<std::string> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    std::string next;
+    auto page = (*store)->ListSweeps(3, token, &next);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const SweepRow& row : *page) seen.push_back(row.sweep_id);
+    token = next;
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  std::reverse(made.begin(), made.end());
+  EXPECT_EQ(seen, made);
+  // A sweep deleted between the pages' reads is left out, not an error.
+  ASSERT_TRUE((*store)->DeleteSweep(made[0]).ok());
+  EXPECT_EQ((*store)->ListSweeps(10)->size(), 6u);
 }
 
 }  // namespace

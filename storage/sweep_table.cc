@@ -1,11 +1,14 @@
 // The sweeps, jobs and job_axes tables.
 #include "storage/sweep_table.h"
 
+#include <cstdint>
+
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <algorithm>
 #include <unordered_map>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "storage/result_table.h"
 #include "storage/sqlite_rows.h"
@@ -217,13 +220,35 @@ absl::Status SweepTable::Require(const std::string& sweep_id) {
   return NoSweep(sweep_id);
 }
 
-std::vector<std::string> SweepTable::NewestIds(int limit) {
+std::vector<std::string> SweepTable::NewestIds(int limit,
+                                               const std::string& before,
+                                               std::string* next) {
+  // The token is "<created_ms>.<rowid>" of the last sweep of a page; a
+  // token that does not parse starts over at the newest.
+  int64_t created = INT64_MAX, rowid = INT64_MAX;
+  const size_t dot = before.find('.');
+  if (dot == std::string::npos ||
+      !absl::SimpleAtoi(before.substr(0, dot), &created) ||
+      !absl::SimpleAtoi(before.substr(dot + 1), &rowid)) {
+    created = rowid = INT64_MAX;
+  }
   SQLite::Statement q(db_,
-                      "SELECT sweep_id FROM sweeps ORDER BY created_ms "
-                      "DESC, rowid DESC LIMIT ?");
-  q.bind(1, limit);
+                      "SELECT sweep_id, created_ms, rowid FROM sweeps WHERE "
+                      "created_ms<? OR (created_ms=? AND rowid<?) "
+                      "ORDER BY created_ms DESC, rowid DESC LIMIT ?");
+  q.bind(1, created);
+  q.bind(2, created);
+  q.bind(3, rowid);
+  q.bind(4, limit + 1);  // one more says whether a next page exists
   std::vector<std::string> ids;
-  while (q.executeStep()) ids.push_back(q.getColumn(0).getString());
+  next->clear();
+  while (q.executeStep()) {
+    if (static_cast<int>(ids.size()) == limit) break;
+    ids.push_back(q.getColumn(0).getString());
+    *next = absl::StrCat(q.getColumn(1).getInt64(), ".",
+                         q.getColumn(2).getInt64());
+  }
+  if (static_cast<int>(ids.size()) < limit || !q.hasRow()) next->clear();
   return ids;
 }
 

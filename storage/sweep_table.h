@@ -40,7 +40,11 @@ class SweepTable {
   // NOT_FOUND unless the sweep exists.
   absl::Status Require(const std::string& sweep_id);
   // Ids of the newest `limit` sweeps, newest first.
-  std::vector<std::string> NewestIds(int limit);
+  // Up to `limit` sweep ids, newest first, older than `before` (a page
+  // token from an earlier call; "" starts at the newest); *next is the
+  // token for the page after, "" when there is none.
+  std::vector<std::string> NewestIds(int limit, const std::string& before,
+                                     std::string* next);
 
   std::vector<JobRow> ListJobs(const std::string& sweep_id,
                                std::optional<JobState> state,
