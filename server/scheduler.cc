@@ -22,11 +22,11 @@
 #include "server/lease_dispatcher.h"
 #include "server/listen_policy.h"
 #include "server/listener_watch.h"
-#include "storage/database_lock.h"
 #include "server/rpc_metrics.h"
 #include "server/server_metrics.h"
 #include "server/watch_hub.h"
 #include "server/worker_service.h"
+#include "storage/database_lock.h"
 #include "storage/store.h"
 
 namespace forgetlab {
@@ -117,12 +117,9 @@ SchedulerServer::Impl::Credentials() {
   }
   absl::Status s = CheckListenAddress(options_.listen, "--listen");
   if (!s.ok()) return s;
-  for (const auto& [flag, address] :
-       {std::pair<const char*, const std::string*>{"--metrics_listen",
-                                                   &options_.metrics_listen},
-        {"--health_listen", &options_.health_listen}}) {
-    if (address->empty()) continue;
-    s = CheckListenAddress(*address, flag);
+  // --metrics_listen is checked by MetricsServer::Start.
+  if (!options_.health_listen.empty()) {
+    s = CheckListenAddress(options_.health_listen, "--health_listen");
     if (!s.ok()) return s;
   }
   s = CheckListenPolicy(options_.listen, tls, tokens.has_value(),
@@ -166,8 +163,8 @@ absl::Status SchedulerServer::Impl::Start() {
   hub_ = std::make_unique<WatchHub>(store_.get());
   dispatcher_ = std::make_unique<LeaseDispatcher>(
       LeaseDispatcher::Options{options_.max_polls_per_worker,
-                               options_.max_polls_per_token,
-                               options_.max_polls, lease_ms()},
+                               options_.max_polls_per_token, options_.max_polls,
+                               lease_ms()},
       store_.get(), hub_.get());
   if (!options_.metrics_listen.empty()) {
     s = StartMetrics();
@@ -204,11 +201,10 @@ absl::Status SchedulerServer::Impl::StartMetrics() {
 absl::Status SchedulerServer::Impl::StartGrpc(
     std::shared_ptr<grpc::ServerCredentials> credentials) {
   client_service_ = std::make_unique<ClientService>(
-      ClientService::Options{options_.max_jobs_per_sweep, options_.data_roots,
-                             lease_ms(), options_.now_ms,
-                             options_.max_queued_jobs,
-                             options_.max_sweeps_per_hour,
-                             options_.max_stored_bytes},
+      ClientService::Options{
+          options_.max_jobs_per_sweep, options_.data_roots, lease_ms(),
+          options_.now_ms, options_.max_queued_jobs,
+          options_.max_sweeps_per_hour, options_.max_stored_bytes},
       store_.get(), policy_.get(), hub_.get(), dispatcher_.get());
   worker_service_ = std::make_unique<WorkerService>(
       WorkerService::Options{options_.lease_seconds, options_.max_wait_seconds,

@@ -192,7 +192,6 @@ std::optional<v1::SweepEvent> WatchHub::ReadEvent(const std::string& sweep_id,
   }
   v1::SweepEvent event;
   SweepToProto(*sweep, event.mutable_status(), /*with_spec=*/false);
-  event.mutable_status()->clear_spec();
   if (change.job.has_value()) {
     JobToProto(*change.job, event.mutable_job());
     event.mutable_job()->clear_spec();

@@ -96,13 +96,18 @@ absl::StatusOr<std::optional<Lease>> LeaseTable::Claim(
   return std::optional<Lease>(Lease{*std::move(job), token, key, deadline});
 }
 
-absl::StatusOr<HeartbeatOutcome> LeaseTable::Heartbeat(
-    int64_t job_id, const LeaseCredentials& who, const std::string& phase,
-    int64_t step, int64_t total_steps, int64_t lease_ms, int64_t now) {
+absl::StatusOr<JobRow> LeaseTable::ReadJobFor(int64_t job_id,
+                                              const LeaseCredentials& who) {
   absl::StatusOr<WorkerRow> worker =
       workers_.ReadOwn(who.worker_id, who.token_name);
   if (!worker.ok()) return worker.status();
-  absl::StatusOr<JobRow> job = jobs_.ReadJob(job_id);
+  return jobs_.ReadJob(job_id);
+}
+
+absl::StatusOr<HeartbeatOutcome> LeaseTable::Heartbeat(
+    int64_t job_id, const LeaseCredentials& who, const std::string& phase,
+    int64_t step, int64_t total_steps, int64_t lease_ms, int64_t now) {
+  absl::StatusOr<JobRow> job = ReadJobFor(job_id, who);
   if (!job.ok()) return job.status();
   if (!HoldsLease(*job, who)) return StaleLease(*job);
   HeartbeatOutcome out{now + lease_ms, job->cancel_requested};
@@ -123,10 +128,7 @@ absl::StatusOr<HeartbeatOutcome> LeaseTable::Heartbeat(
 absl::Status LeaseTable::Complete(int64_t job_id, const LeaseCredentials& who,
                                   const ResultRecord& result,
                                   const ResultCheck& check, int64_t now) {
-  absl::StatusOr<WorkerRow> worker =
-      workers_.ReadOwn(who.worker_id, who.token_name);
-  if (!worker.ok()) return worker.status();
-  absl::StatusOr<JobRow> job = jobs_.ReadJob(job_id);
+  absl::StatusOr<JobRow> job = ReadJobFor(job_id, who);
   if (!job.ok()) return job.status();
   if (job->state == JobState::kSucceeded && IsLeaseOf(*job, who)) {
     return absl::OkStatus();  // a retried CompleteJob: already stored
@@ -135,9 +137,7 @@ absl::Status LeaseTable::Complete(int64_t job_id, const LeaseCredentials& who,
   if (check) {
     if (absl::Status s = check(*job); !s.ok()) return s;
   }
-  ResultRecord stored = result;
-  stored.worker_token_name = who.token_name;
-  results_.Insert(job_id, job->sweep_id, stored, now);
+  results_.Insert(job_id, job->sweep_id, result, who.token_name, now);
   StatementCache::Use u = statements_.Prepared(
       "UPDATE jobs SET state='SUCCEEDED', error='', deadline_ms=0, "
       "phase='done', step=total_steps, updated_ms=? WHERE job_id=?");
@@ -152,10 +152,7 @@ absl::Status LeaseTable::Complete(int64_t job_id, const LeaseCredentials& who,
 absl::Status LeaseTable::Fail(int64_t job_id, const LeaseCredentials& who,
                               const std::string& error, bool release,
                               int64_t now) {
-  absl::StatusOr<WorkerRow> worker =
-      workers_.ReadOwn(who.worker_id, who.token_name);
-  if (!worker.ok()) return worker.status();
-  absl::StatusOr<JobRow> job = jobs_.ReadJob(job_id);
+  absl::StatusOr<JobRow> job = ReadJobFor(job_id, who);
   if (!job.ok()) return job.status();
   if (!HoldsLease(*job, who)) return StaleLease(*job);
   const char* next;

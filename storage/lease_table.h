@@ -83,6 +83,10 @@ class LeaseTable {
   int64_t expiries() const { return expiries_.load(std::memory_order_relaxed); }
 
  private:
+  // The job, after checking that `who`'s token registered its worker
+  // (PERMISSION_DENIED, or NOT_FOUND for an unknown worker).
+  absl::StatusOr<JobRow> ReadJobFor(int64_t job_id,
+                                    const LeaseCredentials& who);
   // Ends a job's lease: the new state (a QUEUED job also loses its worker),
   // its error and attempt count, no deadline.
   void EndLease(int64_t job_id, const char* state, const std::string& error,

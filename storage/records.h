@@ -121,7 +121,6 @@ struct ResultRecord {
   int64_t parameter_count = 0;
   std::string device;
   double total_seconds = 0;
-  std::string worker_token_name;  // who produced it, for InvalidateResults
   std::string blob;  // serialized JobResult, returned as stored
 };
 

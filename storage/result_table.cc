@@ -17,7 +17,8 @@ constexpr size_t kMaxCachedQueries = 16;
 }  // namespace
 
 void ResultTable::Insert(int64_t job_id, const std::string& sweep_id,
-                         const ResultRecord& result, int64_t now) {
+                         const ResultRecord& result,
+                         const std::string& worker_token_name, int64_t now) {
   ++sweep_generation_[sweep_id];  // cached samples are out of date
   {
     StatementCache::Use q = statements_.Prepared(
@@ -31,7 +32,7 @@ void ResultTable::Insert(int64_t job_id, const std::string& sweep_id,
     q->bind(5, MatrixText(result.accuracy_matrix));
     BindBlob(*q, 6, result.blob);
     q->bind(7, now);
-    q->bind(8, result.worker_token_name);
+    q->bind(8, worker_token_name);
     q->exec();
   }
   StatementCache::Use m = statements_.Prepared(
@@ -179,29 +180,37 @@ std::vector<ResultRow> ResultTable::List(const std::string& sweep_id,
   return rows;
 }
 
-int ResultTable::DeleteJobs(const std::vector<int64_t>& job_ids,
-                            const std::string& sweep_id) {
-  ++sweep_generation_[sweep_id];
-  int deleted = 0;
+int ResultTable::DeleteResults(const std::vector<int64_t>& job_ids) {
+  // Metrics and curves first: they reference the result.
   for (const char* sql : {"DELETE FROM result_metrics WHERE job_id=?",
-                          "DELETE FROM curves WHERE job_id=?",
-                          "DELETE FROM results WHERE job_id=?"}) {
+                          "DELETE FROM curves WHERE job_id=?"}) {
     SQLite::Statement q(db_, sql);
-    const bool results = std::string(sql).find("FROM results") !=
-                         std::string::npos;
     for (int64_t id : job_ids) {
       q.reset();
       q.bind(1, id);
-      const int n = q.exec();
-      if (results) deleted += n;
+      q.exec();
     }
   }
+  SQLite::Statement q(db_, "DELETE FROM results WHERE job_id=?");
+  int deleted = 0;
+  for (int64_t id : job_ids) {
+    q.reset();
+    q.bind(1, id);
+    deleted += q.exec();
+  }
   return deleted;
+}
+
+int ResultTable::DeleteJobs(const std::vector<int64_t>& job_ids,
+                            const std::string& sweep_id) {
+  ++sweep_generation_[sweep_id];  // cached samples are out of date
+  return DeleteResults(job_ids);
 }
 
 std::vector<std::pair<int64_t, std::string>> ResultTable::DropByWorkerToken(
     const std::string& worker_token_name) {
   std::vector<std::pair<int64_t, std::string>> dropped;
+  std::vector<int64_t> job_ids;
   {
     SQLite::Statement q(db_,
                         "SELECT r.job_id, j.sweep_id FROM results r JOIN jobs "
@@ -210,21 +219,11 @@ std::vector<std::pair<int64_t, std::string>> ResultTable::DropByWorkerToken(
     while (q.executeStep()) {
       dropped.emplace_back(q.getColumn(0).getInt64(),
                            q.getColumn(1).getString());
+      job_ids.push_back(dropped.back().first);
+      ++sweep_generation_[dropped.back().second];  // cached samples are stale
     }
   }
-  for (const char* sql : {"DELETE FROM result_metrics WHERE job_id=?",
-                          "DELETE FROM curves WHERE job_id=?",
-                          "DELETE FROM results WHERE job_id=?"}) {
-    SQLite::Statement q(db_, sql);
-    for (const auto& [job_id, sweep_id] : dropped) {
-      q.reset();
-      q.bind(1, job_id);
-      q.exec();
-    }
-  }
-  for (const auto& [job_id, sweep_id] : dropped) {
-    ++sweep_generation_[sweep_id];  // cached samples are out of date
-  }
+  DeleteResults(job_ids);
   return dropped;
 }
 

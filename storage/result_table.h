@@ -26,9 +26,11 @@ class ResultTable {
   ResultTable(SQLite::Database& db, StatementCache& statements)
       : db_(db), statements_(statements) {}
 
-  // Stores the result of job `job_id` of sweep `sweep_id`.
+  // Stores the result of job `job_id` of sweep `sweep_id`, produced by a
+  // worker of token `worker_token_name` (for InvalidateResults).
   void Insert(int64_t job_id, const std::string& sweep_id,
-              const ResultRecord& result, int64_t now);
+              const ResultRecord& result, const std::string& worker_token_name,
+              int64_t now);
   // Gives `to_job` a copy of `from_job`'s result (the result cache).
   void Copy(int64_t from_job, int64_t to_job, int64_t now);
   // The stored result blob of a job; NOT_FOUND when it has none.
@@ -38,10 +40,10 @@ class ResultTable {
   // their values on the two axes, in job order. `filters` keeps only jobs
   // whose axis (path) has the value. Repeated calls are answered from
   // memory (shared, not copied) until one of the sweeps gets a new result.
-  SampleSet Samples(
-      const std::vector<std::string>& sweep_ids, const std::string& metric,
-      const std::string& row_axis, const std::string& col_axis,
-      const std::vector<std::pair<std::string, double>>& filters);
+  SampleSet Samples(const std::vector<std::string>& sweep_ids,
+                    const std::string& metric, const std::string& row_axis,
+                    const std::string& col_axis,
+                    const std::vector<std::pair<std::string, double>>& filters);
 
   // Results of SUCCEEDED jobs of a sweep with job_id > after_job_id, in
   // job order, without their axis values.
@@ -64,6 +66,10 @@ class ResultTable {
       const std::vector<std::string>& sweep_ids);
 
  private:
+  // Deletes these jobs' results with their metrics and curves; returns how
+  // many results there were. The callers mark their sweeps' samples stale.
+  int DeleteResults(const std::vector<int64_t>& job_ids);
+
   SQLite::Database& db_;
   StatementCache& statements_;
 

@@ -123,16 +123,6 @@ absl::StatusOr<std::string> Store::CreateSweep(const NewSweep& sweep,
                                                bool* existing) {
   using Out = absl::StatusOr<std::string>;
   return writes_->Run<Out>([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) -> Out {
-    // A repeated request id gets its sweep back, whatever the quotas say.
-    if (!sweep.request_id.empty()) {
-      std::optional<std::string> found = sweeps_->FindByRequestId(
-          sweep.request_id);
-      if (found.has_value()) {
-        *existing = true;
-        return *found;
-      }
-    }
-    if (absl::Status s = sweeps_->CheckQuotas(sweep, Now()); !s.ok()) return s;
     return sweeps_->Create(sweep, Now(), existing);
   });
 }
@@ -292,28 +282,14 @@ absl::StatusOr<Store::Deletion> Store::DeleteSweep(
     const std::string& sweep_id) {
   using Out = absl::StatusOr<Deletion>;
   return writes_->Run<Out>([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) -> Out {
-    // Results first: they reference the jobs.
-    absl::Status ready = sweeps_->Require(sweep_id);
-    if (!ready.ok()) return ready;
-    std::vector<int64_t> ids;
-    {
-      absl::StatusOr<std::vector<JobRow>> jobs =
-          sweeps_->ListJobs(sweep_id, std::nullopt, 0, 1 << 30);
-      if (!jobs.ok()) return jobs.status();
-      for (const JobRow& job : *jobs) {
-        if (job.state == JobState::kQueued || job.state == JobState::kLeased) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "sweep ", sweep_id, " still has queued or running jobs; "
-              "`forgetlab cancel ", sweep_id, "` first, then delete it"));
-        }
-        ids.push_back(job.job_id);
-      }
-    }
+    absl::StatusOr<std::vector<int64_t>> ids =
+        sweeps_->FinishedJobIds(sweep_id);
+    if (!ids.ok()) return ids.status();
     Deletion out;
-    out.results = results_->DeleteJobs(ids, sweep_id);
-    absl::StatusOr<std::vector<int64_t>> deleted = sweeps_->Delete(sweep_id);
-    if (!deleted.ok()) return deleted.status();
-    out.jobs = static_cast<int>(deleted->size());
+    // Results first: they reference the jobs.
+    out.results = results_->DeleteJobs(*ids, sweep_id);
+    sweeps_->Delete(sweep_id, *ids);
+    out.jobs = static_cast<int>(ids->size());
     return out;
   });
 }
@@ -425,8 +401,7 @@ absl::StatusOr<std::string> Store::RegisterWorker(
           " registered workers; a worker registers once and reuses its id "
           "(workers silent for an hour are forgotten)"));
     }
-    return workers_->Register(host, device, threads, datasets, token_name,
-                              now);
+    return workers_->Register(host, device, threads, datasets, token_name, now);
   });
 }
 

@@ -26,12 +26,9 @@ class StoreTest : public ::testing::Test {
   void SetUp() override { Reopen(); }
 
   // The asynchronous writes, waited for.
-  absl::StatusOr<HeartbeatOutcome> HeartbeatNow(int64_t job_id,
-                                                const LeaseCredentials& who,
-                                                const std::string& phase,
-                                                int64_t step,
-                                                int64_t total_steps,
-                                                int64_t lease_ms) {
+  absl::StatusOr<HeartbeatOutcome> HeartbeatNow(
+      int64_t job_id, const LeaseCredentials& who, const std::string& phase,
+      int64_t step, int64_t total_steps, int64_t lease_ms) {
     return fixtures::Await<absl::StatusOr<HeartbeatOutcome>>([&](auto done) {
       store_->Heartbeat(job_id, who, phase, step, total_steps, lease_ms, done);
     });
@@ -44,9 +41,8 @@ class StoreTest : public ::testing::Test {
   }
   absl::Status FailNow(int64_t job_id, const LeaseCredentials& who,
                        const std::string& error, bool release) {
-    return fixtures::Await<absl::Status>([&](auto done) {
-      store_->FailJob(job_id, who, error, release, done);
-    });
+    return fixtures::Await<absl::Status>(
+        [&](auto done) { store_->FailJob(job_id, who, error, release, done); });
   }
 
   // What the lease's worker presents (registered without a token).
@@ -411,8 +407,7 @@ TEST_F(StoreTest, StateSurvivesReopen) {
   ASSERT_TRUE(job.ok());
   EXPECT_EQ(job->state, JobState::kLeased);
   EXPECT_EQ(job->lease_token, lease.token);
-  ASSERT_TRUE(
-      HeartbeatNow(lease.job.job_id, Who(lease), "", 1, 2, 60000).ok());
+  ASSERT_TRUE(HeartbeatNow(lease.job.job_id, Who(lease), "", 1, 2, 60000).ok());
   auto jobs = store_->ListJobs(id, JobState::kQueued, 0, 100);
   ASSERT_TRUE(jobs.ok());
   EXPECT_EQ(jobs->size(), 1u);
@@ -770,15 +765,20 @@ class LeaseBindingTest : public ::testing::Test {
     auto store = Store::Open({database_.path()});
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
+    sweep_ = AddTwoJobSweep("bound");
+  }
+  // A sweep of the same two experiments each time (seeds 0 and 1).
+  std::string AddTwoJobSweep(const std::string& name) {
     NewSweep sweep;
-    sweep.name = "bound";
+    sweep.name = name;
     sweep.spec = "spec";
     for (int i = 0; i < 2; ++i) {
-      sweep.jobs.push_back({"job" + std::to_string(i), "key" + std::to_string(i),
+      sweep.jobs.push_back({"job" + std::to_string(i),
+                            "key" + std::to_string(i),
                             {{"seed", static_cast<double>(i)}}});
     }
     bool existing = false;
-    sweep_ = *store_->CreateSweep(sweep, &existing);
+    return *store_->CreateSweep(sweep, &existing);
   }
   absl::StatusOr<Store::LeaseAttempt> LeaseAs(const std::string& worker,
                                               const std::string& token) {
@@ -789,14 +789,12 @@ class LeaseBindingTest : public ::testing::Test {
     ResultRecord r;
     r.metrics = {{"forgetting", 0.1}};
     r.blob = "blob";
-    return fixtures::Await<absl::Status>([&](auto done) {
-      store_->CompleteJob(job, who, r, nullptr, done);
-    });
+    return fixtures::Await<absl::Status>(
+        [&](auto done) { store_->CompleteJob(job, who, r, nullptr, done); });
   }
   absl::Status Fail(int64_t job, const LeaseCredentials& who) {
-    return fixtures::Await<absl::Status>([&](auto done) {
-      store_->FailJob(job, who, "forged", false, done);
-    });
+    return fixtures::Await<absl::Status>(
+        [&](auto done) { store_->FailJob(job, who, "forged", false, done); });
   }
 
   fixtures::TempDatabase database_;
@@ -854,15 +852,7 @@ TEST_F(LeaseBindingTest, InvalidatingAWorkerTokenDropsItsResultsAndCopies) {
       Complete(second->lease->job.job_id, {good, "good", second->lease->key})
           .ok());
   // A second sweep of the same experiments is served both from the cache.
-  NewSweep again;
-  again.name = "again";
-  again.spec = "spec";
-  for (int i = 0; i < 2; ++i) {
-    again.jobs.push_back({"job" + std::to_string(i), "key" + std::to_string(i),
-                          {{"seed", static_cast<double>(i)}}});
-  }
-  bool existing = false;
-  const std::string copy = *store_->CreateSweep(again, &existing);
+  const std::string copy = AddTwoJobSweep("again");
   ASSERT_EQ(store_->GetSweep(copy)->cached, 2);
 
   absl::StatusOr<Store::Invalidation> out = store_->InvalidateResults("broken");
@@ -965,7 +955,8 @@ TEST(QuotaTest, EachOwnerHasQueuedJobSweepRateAndByteQuotas) {
     s.max_sweeps_per_hour = 3;
     s.max_stored_bytes = 1000;
     for (int i = 0; i < jobs; ++i) {
-      s.jobs.push_back({std::string(10, 'j'), absl::StrCat("k", serial, "-", i),
+      s.jobs.push_back({std::string(10, 'j'),
+                        absl::StrCat("k", serial, "-", i),
                         {{"seed", static_cast<double>(i)}}});
     }
     ++serial;
@@ -973,7 +964,8 @@ TEST(QuotaTest, EachOwnerHasQueuedJobSweepRateAndByteQuotas) {
   };
   bool existing = false;
   ASSERT_TRUE((*store)->CreateSweep(sweep("ann", 4), &existing).ok());
-  absl::StatusOr<std::string> over = (*store)->CreateSweep(sweep("ann", 2), &existing);
+  absl::StatusOr<std::string> over =
+      (*store)->CreateSweep(sweep("ann", 2), &existing);
   EXPECT_EQ(over.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(std::string(over.status().message()),
               HasSubstr("'ann' has 4 jobs queued"));
@@ -996,7 +988,8 @@ TEST(QuotaTest, EachOwnerHasQueuedJobSweepRateAndByteQuotas) {
   big.spec = std::string(2000, 's');
   over = (*store)->CreateSweep(big, &existing);
   EXPECT_EQ(over.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_THAT(std::string(over.status().message()), HasSubstr("forgetlab delete"));
+  EXPECT_THAT(std::string(over.status().message()),
+              HasSubstr("forgetlab delete"));
 }
 
 }  // namespace

@@ -1,11 +1,10 @@
 // The sweeps, jobs and job_axes tables.
 #include "storage/sweep_table.h"
 
-#include <cstdint>
-
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <unordered_map>
 
 #include "absl/strings/numbers.h"
@@ -46,9 +45,9 @@ int64_t StoredBytes(const NewSweep& sweep) {
 }  // namespace
 
 absl::Status SweepTable::CheckQuotas(const NewSweep& sweep, int64_t now) {
-  const std::string who =
-      sweep.owner.empty() ? std::string("this server's user")
-                          : absl::StrCat("'", sweep.owner, "'");
+  const std::string who = sweep.owner.empty()
+                              ? std::string("this server's user")
+                              : absl::StrCat("'", sweep.owner, "'");
   if (sweep.max_sweeps_per_hour > 0) {
     SQLite::Statement q(db_,
                         "SELECT COUNT(*) FROM sweeps WHERE owner=? AND "
@@ -87,25 +86,26 @@ absl::Status SweepTable::CheckQuotas(const NewSweep& sweep, int64_t now) {
     const int64_t stored = q.getColumn(0).getInt64();
     if (stored + StoredBytes(sweep) > sweep.max_stored_bytes) {
       return absl::ResourceExhaustedError(absl::StrCat(
-          who, " stores ", stored, " bytes of sweeps; this one would pass the "
-          "quota of ", sweep.max_stored_bytes,
+          who, " stores ", stored,
+          " bytes of sweeps; this one would pass the "
+          "quota of ",
+          sweep.max_stored_bytes,
           " (--max_stored_bytes); `forgetlab delete` old sweeps first"));
     }
   }
   return absl::OkStatus();
 }
 
-std::string SweepTable::Create(const NewSweep& sweep, int64_t now,
-                               bool* existing) {
+absl::StatusOr<std::string> SweepTable::Create(const NewSweep& sweep,
+                                               int64_t now, bool* existing) {
   *existing = false;
   if (!sweep.request_id.empty()) {
-    SQLite::Statement q(db_, "SELECT sweep_id FROM sweeps WHERE request_id=?");
-    q.bind(1, sweep.request_id);
-    if (q.executeStep()) {
+    if (std::optional<std::string> found = FindByRequestId(sweep.request_id)) {
       *existing = true;
-      return q.getColumn(0).getString();
+      return *found;
     }
   }
+  if (absl::Status s = CheckQuotas(sweep, now); !s.ok()) return s;
   const std::string sweep_id = RandomId("sw-", 10);
   {
     SQLite::Statement q(db_,
@@ -245,8 +245,8 @@ std::vector<std::string> SweepTable::NewestIds(int limit,
   while (q.executeStep()) {
     if (static_cast<int>(ids.size()) == limit) break;
     ids.push_back(q.getColumn(0).getString());
-    *next = absl::StrCat(q.getColumn(1).getInt64(), ".",
-                         q.getColumn(2).getInt64());
+    *next =
+        absl::StrCat(q.getColumn(1).getInt64(), ".", q.getColumn(2).getInt64());
   }
   if (static_cast<int>(ids.size()) < limit || !q.hasRow()) next->clear();
   return ids;
@@ -373,7 +373,7 @@ absl::StatusOr<int> SweepTable::Retry(const std::string& sweep_id,
   return q.exec();
 }
 
-absl::StatusOr<std::vector<int64_t>> SweepTable::Delete(
+absl::StatusOr<std::vector<int64_t>> SweepTable::FinishedJobIds(
     const std::string& sweep_id) {
   if (absl::Status s = Require(sweep_id); !s.ok()) return s;
   std::vector<int64_t> ids;
@@ -389,16 +389,21 @@ absl::StatusOr<std::vector<int64_t>> SweepTable::Delete(
     }
   }
   if (running > 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "sweep ", sweep_id, " still has ", running,
-        " queued or running job(s); `forgetlab cancel ", sweep_id,
-        "` first, then delete it"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("sweep ", sweep_id, " still has ", running,
+                     " queued or running job(s); `forgetlab cancel ", sweep_id,
+                     "` first, then delete it"));
   }
+  return ids;
+}
+
+void SweepTable::Delete(const std::string& sweep_id,
+                        const std::vector<int64_t>& job_ids) {
   for (const char* sql : {"DELETE FROM job_axes WHERE job_id=?",
                           "DELETE FROM attempts WHERE job_id=?",
                           "DELETE FROM jobs WHERE job_id=?"}) {
     SQLite::Statement q(db_, sql);
-    for (int64_t id : ids) {
+    for (int64_t id : job_ids) {
       q.reset();
       q.bind(1, id);
       q.exec();
@@ -407,11 +412,9 @@ absl::StatusOr<std::vector<int64_t>> SweepTable::Delete(
   SQLite::Statement q(db_, "DELETE FROM sweeps WHERE sweep_id=?");
   q.bind(1, sweep_id);
   q.exec();
-  return ids;
 }
 
-void SweepTable::Requeue(int64_t job_id, const std::string& note,
-                         int64_t now) {
+void SweepTable::Requeue(int64_t job_id, const std::string& note, int64_t now) {
   SQLite::Statement q(db_,
                       "UPDATE jobs SET state='QUEUED', attempt=0, error=?, "
                       "worker_id='', cancel_requested=0, cached=0, phase='', "

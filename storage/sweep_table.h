@@ -32,8 +32,11 @@ class SweepTable {
       : db_(db), statements_(statements), results_(results) {}
 
   // Stores a sweep and queues its jobs. When `request_id` names an existing
-  // sweep, returns that sweep's id with *existing = true and stores nothing.
-  std::string Create(const NewSweep& sweep, int64_t now, bool* existing);
+  // sweep, returns that sweep's id with *existing = true and stores nothing,
+  // whatever the quotas say; otherwise RESOURCE_EXHAUSTED when the sweep
+  // would pass one of its owner's quotas (CheckQuotas).
+  absl::StatusOr<std::string> Create(const NewSweep& sweep, int64_t now,
+                                     bool* existing);
   // NOT_FOUND for an unknown id.
   absl::StatusOr<SweepRow> Get(const std::string& sweep_id);
   absl::StatusOr<std::string> GetSpec(const std::string& sweep_id);
@@ -63,15 +66,13 @@ class SweepTable {
                                        int64_t now);
   // Queues the sweep's FAILED and CANCELLED jobs again; returns how many.
   absl::StatusOr<int> Retry(const std::string& sweep_id, int64_t now);
-  // Deletes a sweep whose jobs are all finished, with its jobs, axes and
-  // attempts; returns the deleted job ids (their results are the caller's
-  // to delete). FAILED_PRECONDITION while a job is queued or leased.
-  absl::StatusOr<std::vector<int64_t>> Delete(const std::string& sweep_id);
-  // RESOURCE_EXHAUSTED, naming the quota and the flag, when the sweep would
-  // pass one of its owner's quotas (NewSweep::max_*).
-  absl::Status CheckQuotas(const NewSweep& sweep, int64_t now);
-  // The sweep created with this request id, if any.
-  std::optional<std::string> FindByRequestId(const std::string& request_id);
+  // The sweep's job ids; FAILED_PRECONDITION while a job is queued or
+  // leased, NOT_FOUND for an unknown sweep.
+  absl::StatusOr<std::vector<int64_t>> FinishedJobIds(
+      const std::string& sweep_id);
+  // Deletes the sweep with its jobs (`job_ids`), their axes and attempts;
+  // their results must be gone first.
+  void Delete(const std::string& sweep_id, const std::vector<int64_t>& job_ids);
 
   // Queues one SUCCEEDED job again (its result is gone), attempt 0, with
   // `note` as its error until it runs.
@@ -84,6 +85,12 @@ class SweepTable {
   std::map<std::string, int64_t> CountByState();
 
  private:
+  // RESOURCE_EXHAUSTED, naming the quota and the flag, when the sweep would
+  // pass one of its owner's quotas (NewSweep::max_*).
+  absl::Status CheckQuotas(const NewSweep& sweep, int64_t now);
+  // The sweep created with this request id, if any.
+  std::optional<std::string> FindByRequestId(const std::string& request_id);
+
   SQLite::Database& db_;
   StatementCache& statements_;
   ResultTable& results_;

@@ -1,9 +1,5 @@
 // The experiment protocol of DESIGN.md on LibTorch: pretrain, train the task
 // sequence, evaluate after every task and every eval_every steps.
-#include <dlfcn.h>
-#include <sched.h>
-#include <unistd.h>
-#include <torch/version.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -551,33 +547,6 @@ TrainStatus ParseDevice(const std::string& name, torch::Device* device) {
 }
 
 }  // namespace
-
-bool CudaAvailable() { return torch::cuda::is_available(); }
-
-std::string BlasLibrary() {
-  void* symbol = dlsym(RTLD_DEFAULT, "sgemm_");
-  Dl_info info;
-  if (symbol == nullptr || dladdr(symbol, &info) == 0 ||
-      info.dli_fname == nullptr) {
-    return "";
-  }
-  char resolved[PATH_MAX];
-  if (realpath(info.dli_fname, resolved) != nullptr) return resolved;
-  return info.dli_fname;
-}
-
-int AvailableCpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    const int n = CPU_COUNT(&set);
-    if (n > 0) return n;
-  }
-  const long online = sysconf(_SC_NPROCESSORS_ONLN);
-  return online > 0 ? static_cast<int>(online) : 1;
-}
-
-std::string TorchVersion() { return TORCH_VERSION; }
 
 TrainStatus RunExperiment(const ExperimentConfig& config,
                           const RunOptions& options, ExperimentResult* result) {
