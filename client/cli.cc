@@ -90,9 +90,10 @@ int RunCli(int argc, char** argv) {
       "stayed unreachable for --reconnect_seconds.\nExample: forgetlab "
       "watch sw-1a2b3c4d5e");
   watch->add_option("SWEEP", id, "sweep id")->required();
-  watch->add_option("--reconnect_seconds", reconnect_seconds,
-                    "how long to keep reconnecting to a scheduler that went "
-                    "away")
+  watch
+      ->add_option("--reconnect_seconds", reconnect_seconds,
+                   "how long to keep reconnecting to a scheduler that went "
+                   "away")
       ->check(CLI::Range(0, 86400))
       ->capture_default_str();
   watch->callback([&] {
@@ -181,9 +182,10 @@ int RunCli(int argc, char** argv) {
       "\nExample: forgetlab report sw-1a2b3c4d5e --out=report.html");
   add_table_options(report);
   report->add_option("--out", out, "HTML file to write")->required();
-  report->add_option("--agg", query.agg,
-                     "mean (± 95% CI) or median over seeds, in the heatmap "
-                     "and the figure")
+  report
+      ->add_option("--agg", query.agg,
+                   "mean (± 95% CI) or median over seeds, in the heatmap "
+                   "and the figure")
       ->check(CLI::IsMember({"mean", "median"}))
       ->capture_default_str();
   report->callback([&] {
@@ -252,9 +254,8 @@ int RunCli(int argc, char** argv) {
                    "server tokens add --name`)")
       ->required();
   invalidate->callback([&] {
-    code = WithConnection(g, [&](Connection& c) {
-      return RunInvalidate(c, worker_token_name);
-    });
+    code = WithConnection(
+        g, [&](Connection& c) { return RunInvalidate(c, worker_token_name); });
   });
 
   CLI::App* sweeps = app.add_subcommand(

@@ -272,8 +272,7 @@ int RunWatch(Connection& c, const std::string& id, int reconnect_seconds) {
         }
       }
       const int finished = last.succeeded() + last.failed() + last.cancelled();
-      const double elapsed =
-          std::chrono::duration<double>(now - start).count();
+      const double elapsed = std::chrono::duration<double>(now - start).count();
       const std::string line =
           ProgressLine(last, eta.Eta(elapsed), tty ? 30 : 0);
       if (tty) {
@@ -368,8 +367,8 @@ int FetchTable(Connection& c, const TableQuery& q, v1::Table* table) {
   if (q.strict && table->pooled_over_size() > 0) {
     std::vector<std::string> axes;
     for (const v1::PooledAxis& p : table->pooled_over()) {
-      axes.push_back(absl::StrCat(p.path(), " (", absl::StrJoin(p.values(), ", "),
-                                  ")"));
+      axes.push_back(
+          absl::StrCat(p.path(), " (", absl::StrJoin(p.values(), ", "), ")"));
     }
     std::fprintf(stderr,
                  "forgetlab: --strict: the cells pool over %s; fix each with "

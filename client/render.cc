@@ -176,12 +176,12 @@ std::string JobStateName(v1::JobState state) {
 }
 
 std::string TableJson(const v1::Table& table, Aggregation agg) {
-  std::string out = absl::StrCat(
-      "{\"metric\": ", JsonString(table.metric()),
-      ", \"row_axis\": ", JsonString(table.row_axis()),
-      ", \"col_axis\": ", JsonString(table.col_axis()),
-      ", \"duplicates_dropped\": ", table.duplicates_dropped(),
-      ", \"pooled_over\": [");
+  std::string out =
+      absl::StrCat("{\"metric\": ", JsonString(table.metric()),
+                   ", \"row_axis\": ", JsonString(table.row_axis()),
+                   ", \"col_axis\": ", JsonString(table.col_axis()),
+                   ", \"duplicates_dropped\": ", table.duplicates_dropped(),
+                   ", \"pooled_over\": [");
   for (int i = 0; i < table.pooled_over_size(); ++i) {
     const v1::PooledAxis& p = table.pooled_over(i);
     std::vector<std::string> values;
@@ -336,7 +336,8 @@ std::string StatusText(const v1::SweepStatus& s) {
       s.leased(), s.queued(), s.failed(), s.cancelled(),
       LocalTime(s.created_ms()),
       s.owner().empty() ? "" : absl::StrCat(" by ", s.owner()),
-      s.waiting().empty() ? "" : absl::StrCat("  waiting: ", s.waiting(), "\n"));
+      s.waiting().empty() ? ""
+                          : absl::StrCat("  waiting: ", s.waiting(), "\n"));
 }
 
 std::string JobsJson(const std::vector<v1::Job>& jobs) {

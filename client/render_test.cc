@@ -65,8 +65,7 @@ TEST(RenderTest, PooledAndDroppedAreSaidInEveryFormat) {
   t.mutable_rows(0)->set_parameter_count_max(26506);
   t.mutable_rows(1)->set_parameter_count_min(100000);
   t.mutable_rows(1)->set_parameter_count_max(140000);
-  for (const std::string& text :
-       {TableText(t, false), TableMarkdown(t)}) {
+  for (const std::string& text : {TableText(t, false), TableMarkdown(t)}) {
     EXPECT_THAT(text, HasSubstr("pooled over: model.depth (3 values)"));
     EXPECT_THAT(text, HasSubstr("duplicates dropped: 2"));
     EXPECT_THAT(text, HasSubstr("32 (26,506 params)"));

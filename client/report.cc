@@ -74,7 +74,8 @@ std::string HyperparameterTable(const v1::SweepSpec& sweep) {
   }
   std::string out = "<table class=\"kv\">";
   std::set<std::string> shown;
-  for (const auto& [path, text] : FlattenFields(ResolveDefaults(sweep.base()))) {
+  for (const auto& [path, text] :
+       FlattenFields(ResolveDefaults(sweep.base()))) {
     auto it = axes.find(path);
     shown.insert(path);
     absl::StrAppend(&out, "<tr><th>", Escape(path), "</th><td>",
@@ -82,8 +83,8 @@ std::string HyperparameterTable(const v1::SweepSpec& sweep) {
   }
   for (const auto& [path, text] : axes) {
     if (shown.count(path) == 0) {
-      absl::StrAppend(&out, "<tr><th>", Escape(path), "</th><td>",
-                      Escape(text), "</td></tr>");
+      absl::StrAppend(&out, "<tr><th>", Escape(path), "</th><td>", Escape(text),
+                      "</td></tr>");
     }
   }
   return out + "</table>\n";
@@ -120,10 +121,10 @@ std::string ProvenanceTable(const std::vector<v1::JobResultEntry>& results) {
                                     n == 1 ? " result" : " results",
                                     ")</small>"));
     }
-    absl::StrAppend(&out, "<tr><th>", name, "</th><td>",
-                    values.empty() ? "no results yet"
-                                   : absl::StrJoin(values, "<br>"),
-                    "</td></tr>");
+    absl::StrAppend(
+        &out, "<tr><th>", name, "</th><td>",
+        values.empty() ? "no results yet" : absl::StrJoin(values, "<br>"),
+        "</td></tr>");
   }
   return out + "</table>\n";
 }
@@ -172,10 +173,9 @@ std::string PaperFigureSvg(const v1::Table& table, bool standalone,
     series.push_back(std::move(s));
   }
   svg::LineChartOptions o;
-  o.title = absl::StrCat(table.metric(), " vs ",
-                         model_rows ? "model size" : table.row_axis(),
-                         median ? " (median over seeds)"
-                                : " (mean ± 95% CI over seeds)");
+  o.title = absl::StrCat(
+      table.metric(), " vs ", model_rows ? "model size" : table.row_axis(),
+      median ? " (median over seeds)" : " (mean ± 95% CI over seeds)");
   o.legend_title = table.col_axis();
   // Model size is always shown on a log axis, as in the papers.
   o.log_x = positive && (model_rows || hi / lo >= 10);
@@ -350,10 +350,11 @@ std::string ReportHtml(const ReportInput& in) {
   const std::string metric = Capitalized(table.metric());
   std::string notes;
   for (const v1::PooledAxis& p : table.pooled_over()) {
-    absl::StrAppend(&notes, "<p class=\"warning\">Pooled over <code>",
-                    Escape(p.path()), "</code> (", p.values_size(),
-                    " values: ", Escape(absl::StrJoin(p.values(), ", ")),
-                    "): neither the rows, the columns nor a filter fix it.</p>\n");
+    absl::StrAppend(
+        &notes, "<p class=\"warning\">Pooled over <code>", Escape(p.path()),
+        "</code> (", p.values_size(),
+        " values: ", Escape(absl::StrJoin(p.values(), ", ")),
+        "): neither the rows, the columns nor a filter fix it.</p>\n");
   }
   if (table.duplicates_dropped() > 0) {
     absl::StrAppend(&notes, "<p class=\"warning\">", table.duplicates_dropped(),
@@ -385,8 +386,7 @@ std::string ReportHtml(const ReportInput& in) {
       " cancelled; state ", Escape(s.state()), ". Metric <b>",
       Escape(table.metric()), "</b> over rows <code>", Escape(table.row_axis()),
       "</code> and columns <code>", Escape(table.col_axis()),
-      "</code>. Accuracies and metrics are fractions.</p>\n",
-      notes,
+      "</code>. Accuracies and metrics are fractions.</p>\n", notes,
       Section(absl::StrCat(metric, ": heatmap"),
               absl::StrCat(Capitalized(over_seeds), " of each grid cell."),
               svg::Heatmap(heat)),

@@ -162,10 +162,10 @@ std::string ResultsJsonl(const std::vector<JobWithResult>& rows, bool curves) {
       spec.push_back(absl::StrCat(JsonString(path), ": ", JsonValue(text)));
     }
     for (const auto& [name, value] : ProvenanceFields(r.result.provenance())) {
-      provenance.push_back(absl::StrCat(
-          JsonString(name), ": ",
-          name == "threads" ? (value.empty() ? "null" : value)
-                            : JsonString(value)));
+      provenance.push_back(absl::StrCat(JsonString(name), ": ",
+                                        name == "threads"
+                                            ? (value.empty() ? "null" : value)
+                                            : JsonString(value)));
     }
     absl::StrAppend(
         &out, "{\"job_id\": ", job.job_id(),
@@ -184,10 +184,9 @@ std::string ResultsJsonl(const std::vector<JobWithResult>& rows, bool curves) {
       for (const v1::CurvePoint& p : r.result.curves()) {
         std::vector<std::string> a;
         for (double x : p.accuracy()) a.push_back(JsonNumber(x));
-        points.push_back(absl::StrCat("{\"stage\": ", p.stage(),
-                                      ", \"step\": ", p.step(),
-                                      ", \"accuracy\": [",
-                                      absl::StrJoin(a, ", "), "]}"));
+        points.push_back(
+            absl::StrCat("{\"stage\": ", p.stage(), ", \"step\": ", p.step(),
+                         ", \"accuracy\": [", absl::StrJoin(a, ", "), "]}"));
       }
       absl::StrAppend(&out, ", \"curves\": [", absl::StrJoin(points, ", "),
                       "]");

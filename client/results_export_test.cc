@@ -63,10 +63,10 @@ TEST(ResultsExportTest, CsvHasTheDocumentedColumnsInOrder) {
   ASSERT_EQ(lines.size(), 3u);
   const std::vector<std::string> header = absl::StrSplit(lines[0], ',');
   ASSERT_GE(header.size(), 10u);
-  EXPECT_THAT(std::vector<std::string>(header.begin(), header.begin() + 9),
-              ElementsAre("job_id", "sweep_id", "seed", "model.width", "acc",
-                          "forgetting", "parameter_count", "total_seconds",
-                          "cached"));
+  EXPECT_THAT(
+      std::vector<std::string>(header.begin(), header.begin() + 9),
+      ElementsAre("job_id", "sweep_id", "seed", "model.width", "acc",
+                  "forgetting", "parameter_count", "total_seconds", "cached"));
   EXPECT_THAT(lines[0], HasSubstr(",finetune.lr,"));
   EXPECT_THAT(lines[0], HasSubstr(",pretrain.steps,"));
   EXPECT_THAT(lines[0], HasSubstr(",tasks[0].classes,"));
@@ -76,14 +76,15 @@ TEST(ResultsExportTest, CsvHasTheDocumentedColumnsInOrder) {
   EXPECT_EQ(lines[0].find("model.width"), lines[0].rfind("model.width"));
   EXPECT_THAT(lines[1], ::testing::StartsWith("10,sw-1,3,16,0.5,0.25,1000,"));
   EXPECT_THAT(lines[1], HasSubstr(",\"abc,123\","));  // quoted
-  EXPECT_THAT(lines[2], HasSubstr(",true,"));          // cached
+  EXPECT_THAT(lines[2], HasSubstr(",true,"));         // cached
 
   // Long format: one line per curve point and task.
   const std::string curves = ResultsCsv(TwoJobs(), true);
   lines = absl::StrSplit(curves, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 3u);
-  EXPECT_THAT(lines[0], ::testing::EndsWith(
-                            "curve_stage,curve_step,curve_task,curve_accuracy"));
+  EXPECT_THAT(
+      lines[0],
+      ::testing::EndsWith("curve_stage,curve_step,curve_task,curve_accuracy"));
   EXPECT_THAT(lines[1], ::testing::EndsWith(",1,100,0,0.7"));
   EXPECT_THAT(lines[2], ::testing::EndsWith(",1,100,1,0.6"));
 }
@@ -94,8 +95,7 @@ TEST(ResultsExportTest, JsonLinesParseOneObjectPerJob) {
       absl::StrSplit(jsonl, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 2u);
   google::protobuf::Struct job;
-  ASSERT_TRUE(
-      google::protobuf::util::JsonStringToMessage(lines[0], &job).ok())
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(lines[0], &job).ok())
       << lines[0];
   const auto& f = job.fields();
   EXPECT_EQ(f.at("job_id").number_value(), 10);
@@ -106,8 +106,9 @@ TEST(ResultsExportTest, JsonLinesParseOneObjectPerJob) {
   EXPECT_EQ(
       f.at("metrics").struct_value().fields().at("forgetting").number_value(),
       0.25);
-  EXPECT_EQ(f.at("spec").struct_value().fields().at("finetune.lr").number_value(),
-            0.01);
+  EXPECT_EQ(
+      f.at("spec").struct_value().fields().at("finetune.lr").number_value(),
+      0.01);
   EXPECT_EQ(
       f.at("spec").struct_value().fields().at("data.dataset").string_value(),
       "synthetic");

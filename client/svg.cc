@@ -23,8 +23,8 @@ std::vector<double> LinearTicks(double low, double high) {
   if (!(span > 0)) return {low};
   const double magnitude = std::pow(10, std::floor(std::log10(span)));
   std::vector<double> ticks;
-  for (double step : {magnitude, magnitude / 2, magnitude / 5,
-                      magnitude / 10, magnitude / 20, magnitude / 50}) {
+  for (double step : {magnitude, magnitude / 2, magnitude / 5, magnitude / 10,
+                      magnitude / 20, magnitude / 50}) {
     ticks.clear();
     for (double t = std::ceil(low / step) * step; t <= high + step * 1e-9;
          t += step) {

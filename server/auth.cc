@@ -1,8 +1,6 @@
 // Tokens files and TLS credentials.
 #include "server/auth.h"
 
-#include <sys/stat.h>
-
 #include <fcntl.h>
 #include <grpcpp/security/server_credentials.h>
 #include <openssl/crypto.h>

@@ -170,20 +170,21 @@ grpc::ServerUnaryReactor* ClientService::ListWorkers(
 grpc::ServerUnaryReactor* ClientService::DeleteSweep(
     grpc::CallbackServerContext* context, const v1::DeleteSweepRequest* request,
     v1::DeleteSweepResponse* response) {
-  return Unary(
-      context, *policy_, Access::kSubmit,
-      [&](const Principal& who) -> absl::Status {
-        const std::string& id = request->sweep_id();
-        if (absl::Status s = CheckSweepOwner(who, id); !s.ok()) return s;
-        absl::StatusOr<storage::Store::Deletion> out = store_->DeleteSweep(id);
-        if (!out.ok()) return out.status();
-        response->set_jobs(out->jobs);
-        response->set_results(out->results);
-        LOG(INFO) << "sweep " << LogSafe(id) << " deleted by '" << who.name
-                  << "': " << out->jobs << " jobs, " << out->results
-                  << " results";
-        return absl::OkStatus();
-      });
+  return Unary(context, *policy_, Access::kSubmit,
+               [&](const Principal& who) -> absl::Status {
+                 const std::string& id = request->sweep_id();
+                 if (absl::Status s = CheckSweepOwner(who, id); !s.ok())
+                   return s;
+                 absl::StatusOr<storage::Store::Deletion> out =
+                     store_->DeleteSweep(id);
+                 if (!out.ok()) return out.status();
+                 response->set_jobs(out->jobs);
+                 response->set_results(out->results);
+                 LOG(INFO) << "sweep " << LogSafe(id) << " deleted by '"
+                           << who.name << "': " << out->jobs << " jobs, "
+                           << out->results << " results";
+                 return absl::OkStatus();
+               });
 }
 
 grpc::ServerUnaryReactor* ClientService::InvalidateResults(
@@ -193,9 +194,9 @@ grpc::ServerUnaryReactor* ClientService::InvalidateResults(
   return Unary(context, *policy_, Access::kAdmin, [&](const Principal& who) {
     if (request->worker_token_name().empty() ||
         request->worker_token_name().size() > kMaxNameLength) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "worker_token_name: name the worker token (1 to ", kMaxNameLength,
-          " characters)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("worker_token_name: name the worker token (1 to ",
+                       kMaxNameLength, " characters)"));
     }
     absl::StatusOr<storage::Store::Invalidation> out =
         store_->InvalidateResults(request->worker_token_name());
@@ -395,8 +396,7 @@ std::string ClientService::Waiting(const std::string& sweep_spec) {
                        options_.lease_ms);
 }
 
-void ClientService::AddWaitingWarning(int queued,
-                                      const std::string& sweep_spec,
+void ClientService::AddWaitingWarning(int queued, const std::string& sweep_spec,
                                       v1::SubmitSweepResponse* response) {
   if (queued <= 0) return;
   const std::string waiting = Waiting(sweep_spec);

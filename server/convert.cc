@@ -89,9 +89,10 @@ absl::Status ValidateResult(const v1::JobResult& result, int num_tasks) {
         {"total_seconds", result.total_seconds()},
         {"samples_per_second", result.samples_per_second()}}) {
     if (!std::isfinite(value) || value < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "result.", field, " = ", value, " is not a finite, non-negative "
-          "number"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("result.", field, " = ", value,
+                       " is not a finite, non-negative "
+                       "number"));
     }
   }
   const v1::Provenance& p = result.provenance();

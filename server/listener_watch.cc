@@ -24,7 +24,7 @@ void FilterLog(gpr_log_func_args* args) {
                  "(LimitNOFILE) if connections used it up.\n",
                  args->message);
   }
-  const char* severity = args->severity == GPR_LOG_SEVERITY_ERROR ? "E"
+  const char* severity = args->severity == GPR_LOG_SEVERITY_ERROR  ? "E"
                          : args->severity == GPR_LOG_SEVERITY_INFO ? "I"
                                                                    : "D";
   std::fprintf(stderr, "%s grpc %s:%d] %s\n", severity,

@@ -6,8 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <future>
 #include <thread>
@@ -288,8 +288,14 @@ TEST_F(SchedulerTest, TableCountsAnExperimentOnceAndSaysWhatItPooled) {
   const std::string first = SubmitOk(Sweep(R"pb(
     name: "depths"
     base { data { dataset: "synthetic" } }
-    axes { path: "model.width" values: [ 16, 32 ] }
-    axes { path: "model.depth" values: [ 1, 2 ] }
+    axes {
+      path: "model.width"
+      values: [ 16, 32 ]
+    }
+    axes {
+      path: "model.depth"
+      values: [ 1, 2 ]
+    }
     seeds: [ 0, 1 ]
   )pb"));
   const std::string worker = Register();
@@ -309,7 +315,10 @@ TEST_F(SchedulerTest, TableCountsAnExperimentOnceAndSaysWhatItPooled) {
       data { dataset: "synthetic" }
       model { depth: 1 }
     }
-    axes { path: "model.width" values: [ 16, 32 ] }
+    axes {
+      path: "model.width"
+      values: [ 16, 32 ]
+    }
     seeds: [ 0, 1 ]
   )pb");
   v1::SubmitSweepResponse cached;
@@ -395,9 +404,9 @@ TEST_F(SchedulerTest, SweepsNoWorkerCanTakeSayWhyTheyWait) {
   request.add_datasets("synthetic");
   v1::RegisterWorkerResponse registered;
   ASSERT_TRUE(worker_->RegisterWorker(&ctx, request, &registered).ok());
-  EXPECT_EQ(submit(R"pb(base { data { dataset: "synthetic" } })pb")
-                .warnings_size(),
-            0);
+  EXPECT_EQ(
+      submit(R"pb(base { data { dataset: "synthetic" } })pb").warnings_size(),
+      0);
   v1::SubmitSweepResponse idx = submit(R"pb(
     base { data { dataset: "idx" path: "/usr/share/datasets" } }
   )pb");

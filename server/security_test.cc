@@ -61,8 +61,8 @@ class AuthTest : public ::testing::Test {
     const std::string tokens_file = (dir_ / "tokens").string();
     for (auto [name, role] :
          {std::pair{"w1", Role::kWorker}, std::pair{"w2", Role::kWorker},
-          std::pair{"carol", Role::kClient},
-          std::pair{"dave", Role::kClient}, std::pair{"root", Role::kAdmin}}) {
+          std::pair{"carol", Role::kClient}, std::pair{"dave", Role::kClient},
+          std::pair{"root", Role::kAdmin}}) {
       absl::StatusOr<std::string> token = AddToken(tokens_file, role, name);
       ASSERT_TRUE(token.ok()) << token.status();
       tokens_[name] = *token;
@@ -139,14 +139,16 @@ TEST(TokenSetTest, BadLinesNameTheFileAndLine) {
   ASSERT_FALSE(set.ok());
   EXPECT_THAT(std::string(set.status().message()),
               HasSubstr("run  chmod 600 " + (dir / "tokens").string()));
-  fs::permissions(dir / "tokens", fs::perms::owner_read | fs::perms::owner_write);
+  fs::permissions(dir / "tokens",
+                  fs::perms::owner_read | fs::perms::owner_write);
   set = TokenSet::Load((dir / "tokens").string());
   ASSERT_FALSE(set.ok());
   EXPECT_THAT(std::string(set.status().message()),
               HasSubstr((dir / "tokens").string() + ":3:"));
   std::ofstream(dir / "tokens2")
       << "sha256:" << std::string(64, 'a') << " superuser x\n";
-  fs::permissions(dir / "tokens2", fs::perms::owner_read | fs::perms::owner_write);
+  fs::permissions(dir / "tokens2",
+                  fs::perms::owner_read | fs::perms::owner_write);
   set = TokenSet::Load((dir / "tokens2").string());
   ASSERT_FALSE(set.ok());
   EXPECT_THAT(std::string(set.status().message()), HasSubstr("superuser"));
@@ -357,9 +359,9 @@ TEST_F(AuthTest, AWorkerTokenCannotTouchAnotherTokensLease) {
   lease_request.set_worker_id(honest);
   // w2 cannot poll as w1's worker.
   v1::LeaseJobResponse stolen;
-  EXPECT_EQ(worker_->LeaseJob(As("w2").get(), lease_request, &stolen)
-                .error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(
+      worker_->LeaseJob(As("w2").get(), lease_request, &stolen).error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
   v1::LeaseJobResponse lease;
   ASSERT_TRUE(worker_->LeaseJob(As("w1").get(), lease_request, &lease).ok());
   ASSERT_TRUE(lease.has_job());
@@ -574,7 +576,8 @@ TEST_F(AuthTest, LongPollsAreCappedPerToken) {
     const std::string id = register_as("w1");
     open.push_back(std::async(std::launch::async, poll, "w1", id));
   }
-  ASSERT_TRUE(fixtures::WaitFor([&] { return server_->open_long_polls() == 2; }));
+  ASSERT_TRUE(
+      fixtures::WaitFor([&] { return server_->open_long_polls() == 2; }));
   const grpc::Status third = poll("w1", register_as("w1"));
   EXPECT_EQ(third.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(third.error_message(), HasSubstr("per token"));

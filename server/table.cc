@@ -38,10 +38,10 @@ void AggregateTable(const std::vector<TableSample>& samples, v1::Table* table) {
   for (const TableSample& s : samples) {
     cells[{s.row, s.col}].push_back(s.value);
     RowParams& p = row_params[s.row];
-    p.min = p.count == 0 ? s.parameter_count
-                         : std::min(p.min, s.parameter_count);
-    p.max = p.count == 0 ? s.parameter_count
-                         : std::max(p.max, s.parameter_count);
+    p.min =
+        p.count == 0 ? s.parameter_count : std::min(p.min, s.parameter_count);
+    p.max =
+        p.count == 0 ? s.parameter_count : std::max(p.max, s.parameter_count);
     p.sum += static_cast<double>(s.parameter_count);
     p.count += 1;
     cols[s.col] = true;

@@ -20,11 +20,11 @@ struct TableSample {
 };
 
 // Groups samples by (row, col) and fills `table`'s rows (ascending, with the
-// mean, smallest and largest parameter count), cols (ascending) and cells (row-major): n, mean,
-// sample std, sem, 95% Student-t interval, min, max, median and the values
-// themselves in sample order. With n = 1 the std and
-// sem are 0 and the interval has zero width. metric/row_axis/col_axis are
-// left as they are.
+// mean, smallest and largest parameter count), cols (ascending) and cells
+// (row-major): n, mean, sample std, sem, 95% Student-t interval, min, max,
+// median and the values themselves in sample order. With n = 1 the std and sem
+// are 0 and the interval has zero width. metric/row_axis/col_axis are left as
+// they are.
 void AggregateTable(const std::vector<TableSample>& samples, v1::Table* table);
 
 }  // namespace forgetlab

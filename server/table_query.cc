@@ -75,14 +75,14 @@ absl::Status QueryTable(storage::Store& store,
     return absl::InvalidArgumentError("sweep_ids: name at least one sweep");
   }
   if (request.sweep_ids_size() > kMaxTableSweeps) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "sweep_ids: ", request.sweep_ids_size(), " sweeps; at most ",
-        kMaxTableSweeps, " in one table"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("sweep_ids: ", request.sweep_ids_size(),
+                     " sweeps; at most ", kMaxTableSweeps, " in one table"));
   }
   if (request.where_size() > kMaxTableFilters) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "where: ", request.where_size(), " filters; at most ",
-        kMaxTableFilters));
+    return absl::InvalidArgumentError(
+        absl::StrCat("where: ", request.where_size(), " filters; at most ",
+                     kMaxTableFilters));
   }
   {
     std::set<std::string> distinct(request.sweep_ids().begin(),
@@ -174,9 +174,8 @@ absl::Status QueryTable(storage::Store& store,
     if (request.where_size() > 0 && values.empty()) {
       // Kept for the error when the filters leave nothing: which values the
       // filtered fields do take.
-      absl::StatusOr<storage::SampleSet> all =
-          store.MetricSamples({id}, table->metric(), table->row_axis(),
-                              table->col_axis());
+      absl::StatusOr<storage::SampleSet> all = store.MetricSamples(
+          {id}, table->metric(), table->row_axis(), table->col_axis());
       if (!all.ok()) return all.status();
       unfiltered += static_cast<int64_t>((*all)->size());
       SweepFields seen{sweep.base, sweep.axes, {}};
@@ -202,8 +201,7 @@ absl::Status QueryTable(storage::Store& store,
     if (!names->empty() && std::find(names->begin(), names->end(),
                                      table->metric()) == names->end()) {
       std::vector<std::string> shown(
-          names->begin(),
-          names->begin() + std::min(names->size(), size_t{20}));
+          names->begin(), names->begin() + std::min(names->size(), size_t{20}));
       return absl::InvalidArgumentError(absl::StrCat(
           "metric: no stored metric '", table->metric().substr(0, 64),
           "'; these sweeps have: ", absl::StrJoin(shown, ", "),
@@ -224,8 +222,8 @@ absl::Status QueryTable(storage::Store& store,
         }
       }
       return absl::NotFoundError(absl::StrCat(
-          "where: no result matches ", absl::StrJoin(filters, " and "),
-          " (", unfiltered, " results without the filter",
+          "where: no result matches ", absl::StrJoin(filters, " and "), " (",
+          unfiltered, " results without the filter",
           known.empty() ? "" : "; they have ", absl::StrJoin(known, ", "),
           ")"));
     }

@@ -86,25 +86,25 @@ grpc::ServerUnaryReactor* WorkerService::LeaseJob(
 grpc::ServerUnaryReactor* WorkerService::Heartbeat(
     grpc::CallbackServerContext* context, const v1::HeartbeatRequest* request,
     v1::HeartbeatResponse* response) {
-  return UnaryCall(context, *policy_, Access::kWorker,
-                   [&](const Principal& who, FinishCall finish) {
-                     const v1::Progress& p = request->progress();
-                     store_->Heartbeat(
-                         request->job_id(),
-                         {request->worker_id(), who.name,
-                          request->lease_token()},
-                         TruncateUtf8(p.phase(), kMaxNameLength), p.step(),
-                         p.total_steps(), lease_ms(),
-                         [this, request, response, finish = std::move(finish)](
-                             absl::StatusOr<storage::HeartbeatOutcome> out) {
-                           if (out.ok()) {
-                             response->set_deadline_ms(out->deadline_ms);
-                             response->set_cancel(out->cancel);
-                             hub_->PublishJob(request->job_id());
-                           }
-                           finish(out.status());
-                         });
-                   });
+  return UnaryCall(
+      context, *policy_, Access::kWorker,
+      [&](const Principal& who, FinishCall finish) {
+        const v1::Progress& p = request->progress();
+        store_->Heartbeat(
+            request->job_id(),
+            {request->worker_id(), who.name, request->lease_token()},
+            TruncateUtf8(p.phase(), kMaxNameLength), p.step(), p.total_steps(),
+            lease_ms(),
+            [this, request, response, finish = std::move(finish)](
+                absl::StatusOr<storage::HeartbeatOutcome> out) {
+              if (out.ok()) {
+                response->set_deadline_ms(out->deadline_ms);
+                response->set_cancel(out->cancel);
+                hub_->PublishJob(request->job_id());
+              }
+              finish(out.status());
+            });
+      });
 }
 
 grpc::ServerUnaryReactor* WorkerService::CompleteJob(
@@ -152,8 +152,7 @@ absl::Status WorkerService::Register(const v1::RegisterWorkerRequest& request,
   response->set_lease_seconds(options_.lease_seconds);
   LOG(INFO) << "worker " << *id << " registered from "
             << LogSafe(request.host()) << " (" << LogSafe(request.device())
-            << ")"
-            << (who.name.empty() ? "" : " with token ") << who.name;
+            << ")" << (who.name.empty() ? "" : " with token ") << who.name;
   return absl::OkStatus();
 }
 
@@ -165,8 +164,7 @@ void WorkerService::Complete(const v1::CompleteJobRequest& request,
   v1::JobResult result = request.result();
   result.mutable_provenance()->set_worker_token_name(who.name);
   store_->CompleteJob(
-      request.job_id(),
-      {request.worker_id(), who.name, request.lease_token()},
+      request.job_id(), {request.worker_id(), who.name, request.lease_token()},
       ResultRecordFromProto(result),
       [r](const storage::JobRow& job) {
         v1::ExperimentSpec spec;
@@ -185,24 +183,23 @@ void WorkerService::Complete(const v1::CompleteJobRequest& request,
 void WorkerService::Fail(const v1::FailJobRequest& request,
                          const Principal& who, FinishCall finish) {
   const v1::FailJobRequest* r = &request;  // valid until `finish`
-  store_->FailJob(request.job_id(),
-                  {request.worker_id(), who.name, request.lease_token()},
-                  TruncateUtf8(request.error(), kMaxErrorLength),
-                  request.release(),
-                  [this, r, finish = std::move(finish)](absl::Status s) {
-                    if (s.ok()) {
-                      if (r->release()) {
-                        LOG(INFO) << "job " << r->job_id() << " released by "
-                                  << LogSafe(r->worker_id());
-                        dispatcher_->SignalWork();
-                      } else {
-                        LOG(INFO) << "job " << r->job_id() << " failed: "
-                                  << LogSafe(r->error(), kMaxErrorLength);
-                      }
-                      hub_->PublishJob(r->job_id());
-                    }
-                    finish(s);
-                  });
+  store_->FailJob(
+      request.job_id(), {request.worker_id(), who.name, request.lease_token()},
+      TruncateUtf8(request.error(), kMaxErrorLength), request.release(),
+      [this, r, finish = std::move(finish)](absl::Status s) {
+        if (s.ok()) {
+          if (r->release()) {
+            LOG(INFO) << "job " << r->job_id() << " released by "
+                      << LogSafe(r->worker_id());
+            dispatcher_->SignalWork();
+          } else {
+            LOG(INFO) << "job " << r->job_id()
+                      << " failed: " << LogSafe(r->error(), kMaxErrorLength);
+          }
+          hub_->PublishJob(r->job_id());
+        }
+        finish(s);
+      });
 }
 
 }  // namespace forgetlab

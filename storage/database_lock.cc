@@ -41,8 +41,8 @@ absl::StatusOr<std::unique_ptr<DatabaseLock>> DatabaseLock::Acquire(
     const ssize_t n = pread(fd, holder, sizeof(holder) - 1, 0);
     close(fd);
     if (error != EWOULDBLOCK) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "cannot lock ", path, ": ", std::strerror(error)));
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot lock ", path, ": ", std::strerror(error)));
     }
     const std::string who =
         n > 0 ? std::string(absl::StripAsciiWhitespace(

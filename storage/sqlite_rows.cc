@@ -1,9 +1,8 @@
 // SQLite row helpers.
 #include "storage/sqlite_rows.h"
 
-#include <sys/random.h>
-
 #include <sqlite3.h>
+#include <sys/random.h>
 
 #include <cstdint>
 #include <random>

@@ -80,8 +80,8 @@ void WorkerTable::Forget(int64_t before_ms) {
 }
 
 int WorkerTable::Count(const std::string& token_name) {
-  StatementCache::Use q = statements_.Prepared(
-      "SELECT COUNT(*) FROM workers WHERE token_name=?");
+  StatementCache::Use q =
+      statements_.Prepared("SELECT COUNT(*) FROM workers WHERE token_name=?");
   q->bind(1, token_name);
   q->executeStep();
   return q->getColumn(0).getInt();

@@ -127,7 +127,10 @@ TEST_F(EndToEndTest, SubmitWatchTableAndCleanStop) {
     EXPECT_FALSE(p.at("blas").string_value().empty());
     EXPECT_EQ(p.at("device").string_value(), "cpu");
     EXPECT_GE(p.at("threads").number_value(), 1);
-    EXPECT_EQ(f.at("spec").struct_value().fields().at("pretrain.steps")
+    EXPECT_EQ(f.at("spec")
+                  .struct_value()
+                  .fields()
+                  .at("pretrain.steps")
                   .number_value(),
               60);
   }
@@ -211,8 +214,8 @@ TEST_F(EndToEndTest, WatchSaysWhyJobsWaitAndExitsThreeWithoutAScheduler) {
   Process watch({FORGETLAB_CLI_BIN, "--scheduler=" + cluster_.address(),
                  "watch", id, "--reconnect_seconds=2"},
                 log);
-  for (int i = 0; i < 100 && ReadFile(log).find("waiting:") ==
-                                 std::string::npos; ++i) {
+  for (int i = 0;
+       i < 100 && ReadFile(log).find("waiting:") == std::string::npos; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_THAT(ReadFile(log), HasSubstr("waiting: no live worker is connected"));

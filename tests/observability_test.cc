@@ -200,7 +200,8 @@ TEST(ObservabilityTest, MetricsAndHealthAfterASmallSweep) {
 // supervisor (systemd, Kubernetes) restarts it.
 TEST(ListenerTest, AFloodThatKillsTheListenerTurnsHealthNotServing) {
 #if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
+#if __has_feature(address_sanitizer) || \
+    __has_feature(undefined_behavior_sanitizer)
   // The sanitizers' own checks open descriptors (UBSan's vptr check probes
   // memory through a pipe): with none left they report errors that are not
   // there. The Release run covers this test.
@@ -212,22 +213,21 @@ TEST(ListenerTest, AFloodThatKillsTheListenerTurnsHealthNotServing) {
   const std::string port_file = (dir / "port").string();
   const std::string log = (dir / "server.log").string();
   // A hard limit of 64 open files, which the server cannot raise.
-  Process server({"/bin/sh", "-c",
-                  std::string("ulimit -n 64 && exec ") + FORGETLAB_SERVER_BIN +
-                      " --listen=127.0.0.1:0 --port_file=" + port_file +
-                      " --db=" + (dir / "db").string() +
-                      " --health_listen=127.0.0.1:" +
-                      std::to_string(health_port)},
-                 log);
-  ASSERT_TRUE(fixtures::WaitFor(
-      [&] { return !ReadFile(port_file).empty(); },
-      std::chrono::seconds(10)))
+  Process server(
+      {"/bin/sh", "-c",
+       std::string("ulimit -n 64 && exec ") + FORGETLAB_SERVER_BIN +
+           " --listen=127.0.0.1:0 --port_file=" + port_file +
+           " --db=" + (dir / "db").string() +
+           " --health_listen=127.0.0.1:" + std::to_string(health_port)},
+      log);
+  ASSERT_TRUE(fixtures::WaitFor([&] { return !ReadFile(port_file).empty(); },
+                                std::chrono::seconds(10)))
       << ReadFile(log);
   const int port = std::stoi(ReadFile(port_file));
   // Connected before the flood, as a probe would be.
-  auto health = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(health_port),
-      grpc::InsecureChannelCredentials()));
+  auto health = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(health_port),
+                          grpc::InsecureChannelCredentials()));
   auto check = [&] {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() +

@@ -43,14 +43,14 @@ std::string ResultJson(const v1::JobResult& r) {
       ", \"total_seconds\": ", JsonNumber(r.total_seconds()),
       ", \"samples_per_second\": ", JsonNumber(r.samples_per_second()));
   const v1::Provenance& p = r.provenance();
-  absl::StrAppend(
-      &out, ", \"provenance\": {\"forgetlab_version\": ",
-      JsonString(p.forgetlab_version()),
-      ", \"forgetlab_commit\": ", JsonString(p.forgetlab_commit()),
-      ", \"torch_version\": ", JsonString(p.torch_version()),
-      ", \"blas\": ", JsonString(p.blas()),
-      ", \"device\": ", JsonString(p.device()), ", \"threads\": ", p.threads(),
-      ", \"host\": ", JsonString(p.host()), "}}");
+  absl::StrAppend(&out, ", \"provenance\": {\"forgetlab_version\": ",
+                  JsonString(p.forgetlab_version()),
+                  ", \"forgetlab_commit\": ", JsonString(p.forgetlab_commit()),
+                  ", \"torch_version\": ", JsonString(p.torch_version()),
+                  ", \"blas\": ", JsonString(p.blas()),
+                  ", \"device\": ", JsonString(p.device()),
+                  ", \"threads\": ", p.threads(),
+                  ", \"host\": ", JsonString(p.host()), "}}");
   return out;
 }
 

@@ -311,10 +311,12 @@ void MetricsServer::Loop() {
     for (const Connection& c : connections) {
       fds.push_back(
           {c.fd, static_cast<short>(c.response.empty() ? POLLIN : POLLOUT), 0});
-      const int left = static_cast<int>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(c.deadline -
-                                                                now)
-              .count()) + 1;
+      const int left =
+          static_cast<int>(
+              std::chrono::duration_cast<std::chrono::milliseconds>(c.deadline -
+                                                                    now)
+                  .count()) +
+          1;
       timeout_ms = timeout_ms < 0 ? left : std::min(timeout_ms, left);
     }
     if (poll(fds.data(), fds.size(), timeout_ms) < 0) {
@@ -331,8 +333,8 @@ void MetricsServer::Loop() {
         char buffer[2048];
         const ssize_t n = recv(c.fd, buffer, sizeof(buffer), 0);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-        if (n <= 0 || c.request.size() + static_cast<size_t>(n) >
-                          kMaxRequestBytes) {
+        if (n <= 0 ||
+            c.request.size() + static_cast<size_t>(n) > kMaxRequestBytes) {
           drop(i);
           continue;
         }
@@ -356,9 +358,9 @@ void MetricsServer::Loop() {
       if (connection >= 0 && connections.size() >= kMaxConnections) {
         close(connection);
       } else if (connection >= 0) {
-        connections.push_back({connection, "", "", 0,
-                               std::chrono::steady_clock::now() +
-                                   kRequestDeadline});
+        connections.push_back(
+            {connection, "", "", 0,
+             std::chrono::steady_clock::now() + kRequestDeadline});
       }
     }
   }

@@ -82,9 +82,8 @@ TEST(MetricsServerTest, ASlowClientBlocksNobody) {
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<uint16_t>((*server)->port()));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(connect(slow, reinterpret_cast<sockaddr*>(&address),
-                    sizeof(address)),
-            0);
+  ASSERT_EQ(
+      connect(slow, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
   ASSERT_EQ(send(slow, "G", 1, 0), 1);  // and nothing more
   const auto start = std::chrono::steady_clock::now();
   auto got = HttpGet((*server)->port(), "/metrics");

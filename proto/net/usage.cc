@@ -32,8 +32,7 @@ void PrintHelp(const char* usage) {
   for (const auto& [name, flag] : flags) {
     const std::string value = flag->DefaultValue();
     std::printf("  --%s  %s\n      default: %s\n", name.c_str(),
-                flag->Help().c_str(),
-                value.empty() ? "\"\"" : value.c_str());
+                flag->Help().c_str(), value.empty() ? "\"\"" : value.c_str());
   }
   std::printf("  --version  print the version and exit\n");
 }
@@ -64,10 +63,9 @@ std::vector<char*> ParseFlagsOrExit(int argc, char** argv, const char* usage) {
     if (!absl::StartsWith(arg, "-")) continue;
     absl::string_view name = arg.substr(arg[1] == '-' ? 2 : 1);
     name = name.substr(0, name.find('='));
-    const bool known =
-        absl::FindCommandLineFlag(name) != nullptr ||
-        (absl::StartsWith(name, "no") &&
-         absl::FindCommandLineFlag(name.substr(2)) != nullptr);
+    const bool known = absl::FindCommandLineFlag(name) != nullptr ||
+                       (absl::StartsWith(name, "no") &&
+                        absl::FindCommandLineFlag(name.substr(2)) != nullptr);
     if (!known) {
       std::fprintf(stderr, "%s: unknown flag --%s; --help lists the flags\n",
                    argv[0], std::string(name).c_str());

@@ -194,20 +194,21 @@ std::string JsonError(absl::string_view filename, absl::string_view text,
   }
   std::vector<std::string> parts = absl::StrSplit(path, '.');
   field = parts.empty() ? "" : parts.back();
-  const size_t at = field.empty() ? absl::string_view::npos : FindKey(text, field);
-  const std::string prefix = absl::StrCat(
-      filename, at == absl::string_view::npos ? "" : ":",
-      at == absl::string_view::npos ? "" : Location(text, at), ": ",
-      path.empty() ? "" : path + ": ");
+  const size_t at =
+      field.empty() ? absl::string_view::npos : FindKey(text, field);
+  const std::string prefix =
+      absl::StrCat(filename, at == absl::string_view::npos ? "" : ":",
+                   at == absl::string_view::npos ? "" : Location(text, at),
+                   ": ", path.empty() ? "" : path + ": ");
   if (absl::StartsWith(error, ":")) error = error.substr(1);
   error = std::string(absl::StripAsciiWhitespace(error));
-  if (const EnumDescriptor* e = field.empty() ? nullptr : FindEnum(message, field);
+  if (const EnumDescriptor* e =
+          field.empty() ? nullptr : FindEnum(message, field);
       e != nullptr && absl::StrContains(error, "invalid value")) {
     const size_t q1 = error.find('"'), q2 = error.find('"', q1 + 1);
-    const std::string value =
-        q1 != std::string::npos && q2 != std::string::npos
-            ? error.substr(q1, q2 - q1 + 1)
-            : "the value";
+    const std::string value = q1 != std::string::npos && q2 != std::string::npos
+                                  ? error.substr(q1, q2 - q1 + 1)
+                                  : "the value";
     return absl::StrCat(prefix, value, " is not one of ", ValidValues(e));
   }
   return absl::StrCat(prefix, error);
@@ -245,11 +246,11 @@ absl::Status ParseSpecText(absl::string_view filename, absl::string_view text,
   for (size_t i = 0; i < text.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(text[i]);
     if (c == 0 || (c < 0x20 && c != '\n' && c != '\r' && c != '\t')) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          filename, ": not a text or JSON ", sweep ? "sweep" : "spec",
-          " (binary data at byte ", i,
-          "); write a .textproto or .json file like deploy/sweeps/"
-          "default.textproto"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(filename, ": not a text or JSON ",
+                       sweep ? "sweep" : "spec", " (binary data at byte ", i,
+                       "); write a .textproto or .json file like deploy/sweeps/"
+                       "default.textproto"));
     }
   }
   if (absl::EndsWith(filename, ".json")) {

@@ -260,7 +260,9 @@ TEST(SpecIoTest, BadFilesSayWhatIsWrongAndWhere) {
   EXPECT_THAT(message("s.textproto", " \n\n"),
               HasSubstr("s.textproto: sweep file is empty"));
   EXPECT_THAT(message("s.json", ""), HasSubstr("sweep file is empty"));
-  EXPECT_THAT(message("s.textproto", std::string("\x7f" "ELF\0\0", 6)),
+  EXPECT_THAT(message("s.textproto", std::string("\x7f"
+                                                 "ELF\0\0",
+                                                 6)),
               HasSubstr("not a text or JSON sweep"));
   // JSON syntax and unknown fields at line:column.
   EXPECT_THAT(message("s.json", "{\n  \"name\": \"x\"\n  \"seeds\": []\n}"),
@@ -268,8 +270,9 @@ TEST(SpecIoTest, BadFilesSayWhatIsWrongAndWhere) {
   EXPECT_THAT(message("s.json", "{\"base\": {\n \"modle\": {}}}"),
               HasSubstr("s.json:2:2: base.modle: no such field"));
   // Enum errors list the valid values, in both formats.
-  EXPECT_THAT(message("s.json", "{\"base\": {\"model\": {\"family\": \"CNN\"}}}"),
-              HasSubstr("\"CNN\" is not one of MLP, RESNET, VIT"));
+  EXPECT_THAT(
+      message("s.json", "{\"base\": {\"model\": {\"family\": \"CNN\"}}}"),
+      HasSubstr("\"CNN\" is not one of MLP, RESNET, VIT"));
   EXPECT_THAT(message("s.textproto", "base { model { family: CNN } }"),
               HasSubstr("valid values: MLP, RESNET, VIT"));
 }

@@ -112,8 +112,7 @@ absl::StatusOr<std::string> Populate(storage::Store* store, int jobs) {
     result.set_device("cpu");
     absl::Status s;
     absl::Notification stored;
-    store->CompleteJob((*lease)->job.job_id,
-                       {*worker, "", (*lease)->key},
+    store->CompleteJob((*lease)->job.job_id, {*worker, "", (*lease)->key},
                        ResultRecordFromProto(result), nullptr,
                        [&](absl::Status outcome) {
                          s = std::move(outcome);
