@@ -259,9 +259,16 @@ int RunCli(int argc, char** argv) {
   });
 
   CLI::App* sweeps = app.add_subcommand(
-      "sweeps", "List sweeps, newest first.\nExample: forgetlab sweeps");
+      "sweeps",
+      "List sweeps, newest first.\nExample: forgetlab sweeps --limit=20");
+  int sweeps_limit = 100;
+  sweeps
+      ->add_option("--limit", sweeps_limit,
+                   "How many sweeps, newest first; 0 lists all")
+      ->capture_default_str();
   sweeps->callback([&] {
-    code = WithConnection(g, [&](Connection& c) { return RunSweeps(c); });
+    code = WithConnection(
+        g, [&](Connection& c) { return RunSweeps(c, sweeps_limit); });
   });
 
   CLI::App* workers = app.add_subcommand(

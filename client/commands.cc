@@ -536,15 +536,36 @@ int RunInvalidate(Connection& c, const std::string& worker_token_name) {
   return 0;
 }
 
-int RunSweeps(Connection& c) {
-  v1::ListSweepsResponse response;
-  auto ctx = c.Context();
-  grpc::Status s =
-      c.stub()->ListSweeps(ctx.get(), v1::ListSweepsRequest(), &response);
-  if (!s.ok()) return c.Fail(s);
-  std::fputs(
-      SweepsText({response.sweeps().begin(), response.sweeps().end()}).c_str(),
-      stdout);
+int RunSweeps(Connection& c, int limit) {
+  if (limit < 0) {
+    std::fprintf(stderr, "forgetlab: --limit must be 0 (all) or positive\n");
+    return 2;
+  }
+  // The server answers in pages of at most 1,000; follow them.
+  std::vector<v1::SweepStatus> sweeps;
+  std::string page_token;
+  bool more = false;
+  do {
+    v1::ListSweepsRequest request;
+    request.set_limit(limit == 0 ? 1000
+                                 : std::min<int>(1000, limit - sweeps.size()));
+    request.set_page_token(page_token);
+    v1::ListSweepsResponse response;
+    auto ctx = c.Context();
+    grpc::Status s = c.stub()->ListSweeps(ctx.get(), request, &response);
+    if (!s.ok()) return c.Fail(s);
+    sweeps.insert(sweeps.end(), response.sweeps().begin(),
+                  response.sweeps().end());
+    page_token = response.next_page_token();
+    more = !page_token.empty();
+  } while (more && (limit == 0 || static_cast<int>(sweeps.size()) < limit));
+  std::fputs(SweepsText(sweeps).c_str(), stdout);
+  if (more) {
+    std::fprintf(stderr,
+                 "forgetlab: the %zu newest sweeps shown; older ones exist "
+                 "(--limit=0 lists all)\n",
+                 sweeps.size());
+  }
   return 0;
 }
 

@@ -45,7 +45,7 @@ int RunRetry(Connection& c, const std::string& id);
 int RunDelete(Connection& c, const std::string& id);
 // Admin: drops every result of one worker token and queues its jobs again.
 int RunInvalidate(Connection& c, const std::string& worker_token_name);
-int RunSweeps(Connection& c);
+int RunSweeps(Connection& c, int limit);
 int RunWorkers(Connection& c);
 int RunHealth(Connection& c, const std::string& service);
 

@@ -5,10 +5,25 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "proto/grpc_traits/unreadable_request.h"
 
 namespace forgetlab {
 
 absl::StatusOr<Principal> AccessPolicy::Authorize(
+    const grpc::CallbackServerContext& context,
+    const google::protobuf::Message& request, Access access) const {
+  absl::StatusOr<Principal> who = FindCaller(context, access);
+  if (who.ok() && IsUnreadableRequest(request)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the request is not a readable ", request.GetTypeName(),
+        ": a string field is not valid UTF-8, or the bytes are not that "
+        "protobuf message; build the client from forgetlab.proto and send "
+        "UTF-8 text"));
+  }
+  return who;
+}
+
+absl::StatusOr<Principal> AccessPolicy::FindCaller(
     const grpc::CallbackServerContext& context, Access access) const {
   if (!tokens_.has_value()) return Principal{"", Role::kAdmin};
   std::optional<Principal> found;

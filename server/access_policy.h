@@ -4,6 +4,7 @@
 #ifndef FORGETLAB_SERVER_ACCESS_POLICY_H_
 #define FORGETLAB_SERVER_ACCESS_POLICY_H_
 
+#include <google/protobuf/message.h>
 #include <grpcpp/grpcpp.h>
 
 #include <optional>
@@ -24,12 +25,19 @@ class AccessPolicy {
   explicit AccessPolicy(std::optional<TokenSet> tokens)
       : tokens_(std::move(tokens)) {}
 
-  // The caller of `context`, if its role allows `access`. UNAUTHENTICATED
-  // for a missing or unknown token, PERMISSION_DENIED for the wrong role.
+  // The caller of `context`, if its role allows `access` and `request` was
+  // readable. UNAUTHENTICATED for a missing or unknown token,
+  // PERMISSION_DENIED for the wrong role, then INVALID_ARGUMENT for a
+  // request that protobuf could not parse (proto/grpc_traits/).
   absl::StatusOr<Principal> Authorize(
-      const grpc::CallbackServerContext& context, Access access) const;
+      const grpc::CallbackServerContext& context,
+      const google::protobuf::Message& request, Access access) const;
 
  private:
+  // The caller of `context`, if its role allows `access`.
+  absl::StatusOr<Principal> FindCaller(
+      const grpc::CallbackServerContext& context, Access access) const;
+
   const std::optional<TokenSet> tokens_;
 };
 

@@ -43,59 +43,65 @@ ClientService::ClientService(Options options, storage::Store* store,
 grpc::ServerUnaryReactor* ClientService::SubmitSweep(
     grpc::CallbackServerContext* context, const v1::SubmitSweepRequest* request,
     v1::SubmitSweepResponse* response) {
-  return Unary(context, *policy_, Access::kSubmit, [&](const Principal& who) {
-    return Submit(request->sweep(), request->dry_run(), who, response);
-  });
+  return Unary(
+      context, *request, *policy_, Access::kSubmit, [&](const Principal& who) {
+        return Submit(request->sweep(), request->dry_run(), who, response);
+      });
 }
 
 grpc::ServerUnaryReactor* ClientService::GetSweep(
     grpc::CallbackServerContext* context, const v1::GetSweepRequest* request,
     v1::SweepStatus* response) {
-  return Unary(context, *policy_, Access::kRead, [&](const Principal&) {
-    absl::StatusOr<storage::SweepRow> row =
-        store_->GetSweep(request->sweep_id());
-    if (!row.ok()) return row.status();
-    SweepToProto(*row, response);
-    if (response->queued() > 0) response->set_waiting(Waiting(row->spec));
-    return absl::OkStatus();
-  });
+  return Unary(context, *request, *policy_, Access::kRead,
+               [&](const Principal&) {
+                 absl::StatusOr<storage::SweepRow> row =
+                     store_->GetSweep(request->sweep_id());
+                 if (!row.ok()) return row.status();
+                 SweepToProto(*row, response);
+                 if (response->queued() > 0)
+                   response->set_waiting(Waiting(row->spec));
+                 return absl::OkStatus();
+               });
 }
 
 grpc::ServerUnaryReactor* ClientService::ListSweeps(
     grpc::CallbackServerContext* context, const v1::ListSweepsRequest* request,
     v1::ListSweepsResponse* response) {
-  return Unary(context, *policy_, Access::kRead, [&](const Principal&) {
-    const int limit = request->limit() <= 0
-                          ? kDefaultSweepsListed
-                          : std::min(request->limit(), kMaxSweepsListed);
-    if (request->page_token().size() > 64) {
-      return absl::InvalidArgumentError("page_token is not one we gave out");
-    }
-    std::string next;
-    absl::StatusOr<std::vector<storage::SweepRow>> rows =
-        store_->ListSweeps(limit, request->page_token(), &next);
-    response->set_next_page_token(next);
-    if (rows.ok()) {
-      for (const auto& row : *rows) {
-        SweepToProto(row, response->add_sweeps(), /*with_spec=*/false);
-      }
-    }
-    return rows.status();
-  });
+  return Unary(
+      context, *request, *policy_, Access::kRead, [&](const Principal&) {
+        const int limit = request->limit() <= 0
+                              ? kDefaultSweepsListed
+                              : std::min(request->limit(), kMaxSweepsListed);
+        if (request->page_token().size() > 64) {
+          return absl::InvalidArgumentError(
+              "page_token is not one we gave out");
+        }
+        std::string next;
+        absl::StatusOr<std::vector<storage::SweepRow>> rows =
+            store_->ListSweeps(limit, request->page_token(), &next);
+        response->set_next_page_token(next);
+        if (rows.ok()) {
+          for (const auto& row : *rows) {
+            SweepToProto(row, response->add_sweeps(), /*with_spec=*/false);
+          }
+        }
+        return rows.status();
+      });
 }
 
 grpc::ServerUnaryReactor* ClientService::ListJobs(
     grpc::CallbackServerContext* context, const v1::ListJobsRequest* request,
     v1::ListJobsResponse* response) {
-  return Unary(context, *policy_, Access::kRead, [&](const Principal&) {
-    return ListJobsPage(*request, response);
-  });
+  return Unary(
+      context, *request, *policy_, Access::kRead,
+      [&](const Principal&) { return ListJobsPage(*request, response); });
 }
 
 grpc::ServerWriteReactor<v1::SweepEvent>* ClientService::WatchSweep(
     grpc::CallbackServerContext* context,
     const v1::WatchSweepRequest* request) {
-  absl::StatusOr<Principal> who = policy_->Authorize(*context, Access::kRead);
+  absl::StatusOr<Principal> who =
+      policy_->Authorize(*context, *request, Access::kRead);
   if (!who.ok()) return WatchHub::Refuse(who.status());
   // Only whether the sweep exists: its job counts would cost a scan.
   absl::StatusOr<std::string> exists =
@@ -108,7 +114,7 @@ grpc::ServerUnaryReactor* ClientService::CancelSweep(
     grpc::CallbackServerContext* context, const v1::CancelSweepRequest* request,
     v1::CancelSweepResponse* response) {
   return Unary(
-      context, *policy_, Access::kSubmit,
+      context, *request, *policy_, Access::kSubmit,
       [&](const Principal& who) -> absl::Status {
         const std::string& id = request->sweep_id();
         if (absl::Status s = CheckSweepOwner(who, id); !s.ok()) return s;
@@ -127,7 +133,7 @@ grpc::ServerUnaryReactor* ClientService::CancelSweep(
 grpc::ServerUnaryReactor* ClientService::RetrySweep(
     grpc::CallbackServerContext* context, const v1::RetrySweepRequest* request,
     v1::RetrySweepResponse* response) {
-  return Unary(context, *policy_, Access::kSubmit,
+  return Unary(context, *request, *policy_, Access::kSubmit,
                [&](const Principal& who) -> absl::Status {
                  const std::string& id = request->sweep_id();
                  if (absl::Status s = CheckSweepOwner(who, id); !s.ok()) {
@@ -147,30 +153,31 @@ grpc::ServerUnaryReactor* ClientService::RetrySweep(
 grpc::ServerUnaryReactor* ClientService::QueryTable(
     grpc::CallbackServerContext* context, const v1::QueryTableRequest* request,
     v1::Table* response) {
-  return Unary(context, *policy_, Access::kRead, [&](const Principal&) {
-    return forgetlab::QueryTable(*store_, *request, response);
-  });
+  return Unary(context, *request, *policy_, Access::kRead,
+               [&](const Principal&) {
+                 return forgetlab::QueryTable(*store_, *request, response);
+               });
 }
 
 grpc::ServerUnaryReactor* ClientService::ListResults(
     grpc::CallbackServerContext* context, const v1::ListResultsRequest* request,
     v1::ListResultsResponse* response) {
-  return Unary(context, *policy_, Access::kRead, [&](const Principal&) {
-    return ListResultsPage(*request, response);
-  });
+  return Unary(
+      context, *request, *policy_, Access::kRead,
+      [&](const Principal&) { return ListResultsPage(*request, response); });
 }
 
 grpc::ServerUnaryReactor* ClientService::ListWorkers(
-    grpc::CallbackServerContext* context, const v1::ListWorkersRequest*,
+    grpc::CallbackServerContext* context, const v1::ListWorkersRequest* request,
     v1::ListWorkersResponse* response) {
-  return Unary(context, *policy_, Access::kRead,
+  return Unary(context, *request, *policy_, Access::kRead,
                [&](const Principal&) { return ListAllWorkers(response); });
 }
 
 grpc::ServerUnaryReactor* ClientService::DeleteSweep(
     grpc::CallbackServerContext* context, const v1::DeleteSweepRequest* request,
     v1::DeleteSweepResponse* response) {
-  return Unary(context, *policy_, Access::kSubmit,
+  return Unary(context, *request, *policy_, Access::kSubmit,
                [&](const Principal& who) -> absl::Status {
                  const std::string& id = request->sweep_id();
                  if (absl::Status s = CheckSweepOwner(who, id); !s.ok())
@@ -191,28 +198,29 @@ grpc::ServerUnaryReactor* ClientService::InvalidateResults(
     grpc::CallbackServerContext* context,
     const v1::InvalidateResultsRequest* request,
     v1::InvalidateResultsResponse* response) {
-  return Unary(context, *policy_, Access::kAdmin, [&](const Principal& who) {
-    if (request->worker_token_name().empty() ||
-        request->worker_token_name().size() > kMaxNameLength) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("worker_token_name: name the worker token (1 to ",
-                       kMaxNameLength, " characters)"));
-    }
-    absl::StatusOr<storage::Store::Invalidation> out =
-        store_->InvalidateResults(request->worker_token_name());
-    if (!out.ok()) return out.status();
-    response->set_invalidated(out->results);
-    for (const std::string& id : out->sweep_ids) {
-      response->add_sweep_ids(id);
-      hub_->Publish(id);
-    }
-    if (out->results > 0) dispatcher_->SignalWork();
-    LOG(WARNING) << "admin '" << who.name << "' invalidated " << out->results
-                 << " result(s) of worker token '"
-                 << LogSafe(request->worker_token_name()) << "' in "
-                 << out->sweep_ids.size() << " sweep(s)";
-    return absl::OkStatus();
-  });
+  return Unary(
+      context, *request, *policy_, Access::kAdmin, [&](const Principal& who) {
+        if (request->worker_token_name().empty() ||
+            request->worker_token_name().size() > kMaxNameLength) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("worker_token_name: name the worker token (1 to ",
+                           kMaxNameLength, " characters)"));
+        }
+        absl::StatusOr<storage::Store::Invalidation> out =
+            store_->InvalidateResults(request->worker_token_name());
+        if (!out.ok()) return out.status();
+        response->set_invalidated(out->results);
+        for (const std::string& id : out->sweep_ids) {
+          response->add_sweep_ids(id);
+          hub_->Publish(id);
+        }
+        if (out->results > 0) dispatcher_->SignalWork();
+        LOG(WARNING) << "admin '" << who.name << "' invalidated "
+                     << out->results << " result(s) of worker token '"
+                     << LogSafe(request->worker_token_name()) << "' in "
+                     << out->sweep_ids.size() << " sweep(s)";
+        return absl::OkStatus();
+      });
 }
 
 absl::Status ClientService::Submit(const v1::SweepSpec& spec, bool dry_run,

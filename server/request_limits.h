@@ -25,6 +25,11 @@ std::string TruncateUtf8(absl::string_view text, size_t max_bytes);
 // could otherwise forge a line of its own.
 std::string LogSafe(absl::string_view text, size_t max_bytes = kMaxNameLength);
 
+// Sends protobuf's own log lines to glog, and at most one in 100 of its
+// complaints about requests that do not parse (invalid UTF-8), which any
+// client can cause at will. Process-wide; forgetlab-server calls it once.
+void RouteProtobufLogs();
+
 }  // namespace forgetlab
 
 #endif  // FORGETLAB_SERVER_REQUEST_LIMITS_H_

@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "proto/net/usage.h"
 #include "server/listener_watch.h"
+#include "server/request_limits.h"
 #include "server/scheduler.h"
 #include "server/server_cli.h"
 
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
   }
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
+  forgetlab::RouteProtobufLogs();
   LOG(INFO) << "open-file limit " << forgetlab::RaiseOpenFileLimit();
 #ifdef NDEBUG
   // Debian's Abseil checks every lock order at run time, at a cost on every

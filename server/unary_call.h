@@ -17,14 +17,16 @@ namespace forgetlab {
 // Ends a call with a status, from any thread, once.
 using FinishCall = std::function<void(const absl::Status&)>;
 
-// Runs a unary call whose answer may come later: authorizes it, then calls
+// Runs a unary call whose answer may come later: authorizes it (and checks
+// that `request` was readable), then calls
 // `start(who, finish)`; `finish(status)` ends the call.
 template <typename Start>
 grpc::ServerUnaryReactor* UnaryCall(grpc::CallbackServerContext* context,
+                                    const google::protobuf::Message& request,
                                     const AccessPolicy& policy, Access access,
                                     Start start) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<Principal> who = policy.Authorize(*context, access);
+  absl::StatusOr<Principal> who = policy.Authorize(*context, request, access);
   if (!who.ok()) {
     reactor->Finish(ToGrpcStatus(who.status()));
   } else {
@@ -39,9 +41,10 @@ grpc::ServerUnaryReactor* UnaryCall(grpc::CallbackServerContext* context,
 // `body(who)`, an absl::Status.
 template <typename Body>
 grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context,
+                                const google::protobuf::Message& request,
                                 const AccessPolicy& policy, Access access,
                                 Body body) {
-  return UnaryCall(context, policy, access,
+  return UnaryCall(context, request, policy, access,
                    [&body](const Principal& who, const FinishCall& finish) {
                      finish(body(who));
                    });

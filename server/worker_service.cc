@@ -40,16 +40,17 @@ grpc::ServerUnaryReactor* WorkerService::RegisterWorker(
     grpc::CallbackServerContext* context,
     const v1::RegisterWorkerRequest* request,
     v1::RegisterWorkerResponse* response) {
-  return Unary(context, *policy_, Access::kWorker, [&](const Principal& who) {
-    return Register(*request, who, response);
-  });
+  return Unary(
+      context, *request, *policy_, Access::kWorker,
+      [&](const Principal& who) { return Register(*request, who, response); });
 }
 
 grpc::ServerUnaryReactor* WorkerService::LeaseJob(
     grpc::CallbackServerContext* context, const v1::LeaseJobRequest* request,
     v1::LeaseJobResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<Principal> who = policy_->Authorize(*context, Access::kWorker);
+  absl::StatusOr<Principal> who =
+      policy_->Authorize(*context, *request, Access::kWorker);
   if (!who.ok()) {
     reactor->Finish(ToGrpcStatus(who.status()));
     return reactor;
@@ -87,7 +88,7 @@ grpc::ServerUnaryReactor* WorkerService::Heartbeat(
     grpc::CallbackServerContext* context, const v1::HeartbeatRequest* request,
     v1::HeartbeatResponse* response) {
   return UnaryCall(
-      context, *policy_, Access::kWorker,
+      context, *request, *policy_, Access::kWorker,
       [&](const Principal& who, FinishCall finish) {
         const v1::Progress& p = request->progress();
         store_->Heartbeat(
@@ -110,7 +111,7 @@ grpc::ServerUnaryReactor* WorkerService::Heartbeat(
 grpc::ServerUnaryReactor* WorkerService::CompleteJob(
     grpc::CallbackServerContext* context, const v1::CompleteJobRequest* request,
     v1::CompleteJobResponse*) {
-  return UnaryCall(context, *policy_, Access::kWorker,
+  return UnaryCall(context, *request, *policy_, Access::kWorker,
                    [&](const Principal& who, FinishCall finish) {
                      Complete(*request, who, std::move(finish));
                    });
@@ -119,7 +120,7 @@ grpc::ServerUnaryReactor* WorkerService::CompleteJob(
 grpc::ServerUnaryReactor* WorkerService::FailJob(
     grpc::CallbackServerContext* context, const v1::FailJobRequest* request,
     v1::FailJobResponse*) {
-  return UnaryCall(context, *policy_, Access::kWorker,
+  return UnaryCall(context, *request, *policy_, Access::kWorker,
                    [&](const Principal& who, FinishCall finish) {
                      Fail(*request, who, std::move(finish));
                    });

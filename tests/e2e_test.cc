@@ -19,6 +19,7 @@ namespace {
 using google::protobuf::Struct;
 using google::protobuf::Value;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class EndToEndTest : public ::testing::Test {
  protected:
@@ -194,6 +195,31 @@ TEST_F(EndToEndTest, OneServerPerPortAndPerDatabase) {
 
   // The first server still answers every call from its own database.
   for (int i = 0; i < 6; ++i) EXPECT_EQ(Cli({"sweeps"}).code, 0);
+}
+
+// `sweeps` lists the newest first, `--limit` of them (0: all), and says on
+// stderr when older ones exist.
+TEST_F(EndToEndTest, SweepsListsTheNewestUpToLimit) {
+  ASSERT_TRUE(cluster_.StartServer());
+  const std::string file = WriteFile("sweep.textproto", kSweep);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    Output submit = Cli({"submit", file});
+    ASSERT_EQ(submit.code, 0) << submit.err;
+    ids.push_back(LastLine(submit.out));
+  }
+  Output two = Cli({"sweeps", "--limit=2"});
+  ASSERT_EQ(two.code, 0) << two.err;
+  EXPECT_THAT(two.out, HasSubstr(ids[2]));
+  EXPECT_THAT(two.out, HasSubstr(ids[1]));
+  EXPECT_THAT(two.out, Not(HasSubstr(ids[0])));
+  EXPECT_THAT(two.err, HasSubstr("older ones exist (--limit=0 lists all)"));
+  Output all = Cli({"sweeps", "--limit=0"});
+  ASSERT_EQ(all.code, 0) << all.err;
+  for (const std::string& id : ids) EXPECT_THAT(all.out, HasSubstr(id));
+  EXPECT_LT(all.out.find(ids[2]), all.out.find(ids[0]));
+  EXPECT_EQ(all.err, "");
+  EXPECT_EQ(Cli({"sweeps", "--limit=-1"}).code, 2);
 }
 
 // A sweep no worker can take says why it waits; watch exits 3 when the
