@@ -54,6 +54,33 @@ inline constexpr double kMomentum = 0.9;
 inline constexpr int kEvalEvery = 100;
 inline constexpr int64_t kSeed = 0;
 
+// The language-model track (DESIGN.md, "Language-model track"), tuned to the
+// 2-core CPU budget: docs/LANGUAGE_MODELS.md gives the numbers and why.
+inline constexpr int kLmDim = 64;
+inline constexpr int kLmDepth = 2;
+inline constexpr int kLmHeads = 4;
+inline constexpr int kLmContext = 64;
+inline constexpr int kLmMlpRatio = 4;
+inline constexpr char kLmPretrainDomain[] = "dictionary";
+inline constexpr const char* kLmTaskDomains[] = {"prose", "code"};
+inline constexpr int kLmPretrainSteps = 600;
+inline constexpr int kLmPretrainBatch = 32;
+inline constexpr double kLmPretrainLr = 3e-3;
+inline constexpr int kLmWarmupSteps = 50;
+inline constexpr int kLmTaskSteps = 300;
+inline constexpr int kLmTaskBatch = 32;
+inline constexpr double kLmTaskLr = 1e-3;
+inline constexpr int kLmEvalEvery = 100;
+inline constexpr double kLmReplayFraction = 0.0;
+// Fixed for every job: AdamW's betas and eps (no weight decay), the
+// gradient-norm clip, and the held-out evaluation windows.
+inline constexpr double kLmBeta1 = 0.9;
+inline constexpr double kLmBeta2 = 0.95;
+inline constexpr double kLmEps = 1e-8;
+inline constexpr double kLmGradClip = 1.0;
+inline constexpr int kLmEvalWindows = 128;
+inline constexpr int64_t kLmEvalSeed = 20231;
+
 }  // namespace forgetlab::protocol
 
 #endif  // FORGETLAB_WORKER_TRAIN_DEFAULT_PROTOCOL_H_

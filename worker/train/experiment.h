@@ -34,11 +34,16 @@ struct DataConfig {
   int64_t synthetic_seed = protocol::kSyntheticSeed;
   int64_t synthetic_channels = protocol::kSyntheticChannels;
   int64_t synthetic_classes = protocol::kSyntheticClasses;
+  // Text ("text" dataset, the LM track): the domain pretraining draws from.
+  // The domains are read from `path`/<domain>/, or from Debian's packages
+  // when `path` is "".
+  std::string pretrain_domain = protocol::kLmPretrainDomain;
 };
 
 struct TaskConfig {
   std::string name;
   std::vector<int> classes;  // original labels, relabelled 0..n-1 in order
+  std::string domain;        // LM track: the text domain it trains on
 };
 
 // The default protocol's tasks: A = classes 0-4, then B = classes 5-9.
@@ -58,7 +63,7 @@ inline std::vector<TaskConfig> DefaultTasks() {
 // One experiment, fully resolved. The defaults are DESIGN.md's default
 // protocol (default_protocol.h), the same that ResolveDefaults fills in.
 struct ExperimentConfig {
-  std::string family = "mlp";  // "mlp", "resnet" or "vit"
+  std::string family = "mlp";  // "mlp", "resnet", "vit" or "lm"
   // mlp
   int depth = protocol::kMlpDepth;
   int width = protocol::kMlpWidth;
@@ -72,6 +77,9 @@ struct ExperimentConfig {
   int heads = protocol::kVitHeads;
   int mlp_ratio = protocol::kVitMlpRatio;
   std::string pooling = protocol::kVitPooling;  // or "mean"
+  // lm (dim, heads and mlp_ratio above are shared with vit)
+  int lm_depth = protocol::kLmDepth;
+  int context = protocol::kLmContext;
   DataConfig data;
   int64_t pretrain_examples = protocol::kPretrainExamples;
   int pretrain_steps = protocol::kPretrainSteps;
@@ -83,6 +91,10 @@ struct ExperimentConfig {
   int task_batch = protocol::kTaskBatch;
   double task_lr = protocol::kTaskLr;
   double momentum = protocol::kMomentum;
+  // lm: linear warm-up steps of pretraining's learning rate, and the
+  // fraction of each fine-tuning batch drawn from the pretraining windows.
+  int warmup_steps = protocol::kLmWarmupSteps;
+  double replay_fraction = protocol::kLmReplayFraction;
   int eval_every = protocol::kEvalEvery;  // 0: no curves
   bool shared_head = false;               // one head for every task
   bool overlap = false;  // compute the `overlap` metric after task 1
@@ -121,11 +133,19 @@ struct CurvePoint {
   int stage = 0;                 // task being trained
   int step = 0;                  // step within that task
   std::vector<double> accuracy;  // on every task
+  // LM track: bits per byte on every task, and loss and next-byte accuracy
+  // on the pretraining pool's held-out windows.
+  std::vector<double> loss;
+  bool has_pool = false;
+  double pool_loss = 0;
+  double pool_accuracy = 0;
 };
 
 struct ExperimentResult {
   // accuracy_matrix[i][j]: accuracy on task j after training task i.
   std::vector<std::vector<double>> accuracy_matrix;
+  // LM track: loss_matrix[i][j], bits per byte on task j after task i.
+  std::vector<std::vector<double>> loss_matrix;
   std::map<std::string, double> metrics;
   std::vector<CurvePoint> curves;
   int64_t parameter_count = 0;  // body plus every task head
@@ -135,6 +155,8 @@ struct ExperimentResult {
   double samples_per_second = 0;
   std::string device;
   int threads = 0;  // intra-op threads it trained with
+  // LM track: SHA-256 of each text domain used, after extraction.
+  std::map<std::string, std::string> data_sha256;
 };
 
 // Error codes mirror absl::StatusCode's numbering for the codes used, so the
@@ -166,6 +188,9 @@ TrainStatus RunExperiment(const ExperimentConfig& config,
 // Whether `folder` holds an MNIST-format train image file (gzipped or raw),
 // without reading it.
 bool IdxFolderPresent(const std::string& folder);
+
+// The LM track's text domains whose Debian packages are installed here.
+std::vector<std::string> TextDomainsPresent();
 
 // Whether a CUDA device is usable by this build.
 bool CudaAvailable();

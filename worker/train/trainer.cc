@@ -22,6 +22,7 @@
 #include "worker/train/dataset.h"
 #include "worker/train/experiment.h"
 #include "worker/train/forgetting_metrics.h"
+#include "worker/train/lm_trainer.h"
 #include "worker/train/mlp_step.h"
 #include "worker/train/models.h"
 #include "worker/train/momentum_sgd.h"
@@ -564,6 +565,9 @@ TrainStatus RunExperiment(const ExperimentConfig& config,
     TrainStatus s = ParseDevice(options.device, &device);
     if (!s.ok()) return s;
     if (options.on_progress) options.on_progress(Progress{"load", 0, 0});
+    if (config.family == "lm") {
+      return RunLmExperiment(config, options, device, result);
+    }
     std::shared_ptr<const Dataset> data;
     s = GetDataset(config.data, device, &data);
     if (!s.ok()) return s;

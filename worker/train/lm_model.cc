@@ -1,0 +1,100 @@
+// The byte-level Transformer LM.
+#include "worker/train/lm_model.h"
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+namespace forgetlab::train {
+
+int64_t LmParameterCount(const LmShape& s) {
+  const int64_t d = s.dim, r = s.mlp_ratio;
+  return LmShape::kVocabulary * d + s.context * d +
+         s.depth * ((4 + 2 * r) * d * d + (9 + r) * d) + 2 * d;
+}
+
+ByteLmImpl::ByteLmImpl(const LmShape& shape) : shape_(shape) {
+  const int64_t d = shape.dim, hidden = shape.mlp_ratio * shape.dim;
+  embedding_ =
+      register_parameter("embedding", torch::empty({LmShape::kVocabulary, d}));
+  positions_ =
+      register_parameter("positions", torch::empty({shape.context, d}));
+  for (int64_t i = 0; i < shape.depth; ++i) {
+    const std::string p = "block" + std::to_string(i) + "_";
+    Block b;
+    b.ln1_w = register_parameter(p + "ln1_weight", torch::empty({d}));
+    b.ln1_b = register_parameter(p + "ln1_bias", torch::empty({d}));
+    b.qkv_w = register_parameter(p + "qkv_weight", torch::empty({3 * d, d}));
+    b.qkv_b = register_parameter(p + "qkv_bias", torch::empty({3 * d}));
+    b.proj_w = register_parameter(p + "proj_weight", torch::empty({d, d}));
+    b.proj_b = register_parameter(p + "proj_bias", torch::empty({d}));
+    b.ln2_w = register_parameter(p + "ln2_weight", torch::empty({d}));
+    b.ln2_b = register_parameter(p + "ln2_bias", torch::empty({d}));
+    b.fc1_w = register_parameter(p + "fc1_weight", torch::empty({hidden, d}));
+    b.fc1_b = register_parameter(p + "fc1_bias", torch::empty({hidden}));
+    b.fc2_w = register_parameter(p + "fc2_weight", torch::empty({d, hidden}));
+    b.fc2_b = register_parameter(p + "fc2_bias", torch::empty({d}));
+    blocks_.push_back(b);
+  }
+  lnf_w_ = register_parameter("lnf_weight", torch::empty({d}));
+  lnf_b_ = register_parameter("lnf_bias", torch::empty({d}));
+  InitWeights();
+}
+
+void ByteLmImpl::InitWeights() {
+  torch::NoGradGuard no_grad;
+  for (const auto& item : named_parameters()) {
+    const std::string& name = item.key();
+    torch::Tensor p = item.value();
+    const bool layer_norm = name.find("ln") != std::string::npos &&
+                            name.find(".weight") != std::string::npos;
+    const bool bias =
+        name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
+    if (layer_norm) {
+      p.fill_(1.0);
+    } else if (bias) {
+      p.zero_();
+    } else {
+      p.normal_(0.0, 0.02);
+    }
+  }
+}
+
+torch::Tensor ByteLmImpl::forward(const torch::Tensor& bytes) {
+  namespace F = torch::nn::functional;
+  const int64_t batch = bytes.size(0), t = bytes.size(1);
+  const int64_t d = shape_.dim, h = shape_.heads, dh = d / h;
+  torch::Tensor x =
+      torch::embedding(embedding_, bytes) + positions_.slice(0, 0, t);
+  // Upper triangle: a position may not attend to later ones.
+  const torch::Tensor future =
+      torch::ones(
+          {t, t},
+          torch::TensorOptions().dtype(torch::kBool).device(bytes.device()))
+          .triu(1);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
+  for (const Block& b : blocks_) {
+    torch::Tensor a = torch::layer_norm(x, {d}, b.ln1_w, b.ln1_b);
+    // [batch, t, 3, heads, dh] -> three [batch, heads, t, dh]
+    torch::Tensor qkv = torch::linear(a, b.qkv_w, b.qkv_b)
+                            .view({batch, t, 3, h, dh})
+                            .permute({2, 0, 3, 1, 4});
+    torch::Tensor q = qkv[0], k = qkv[1], v = qkv[2];
+    torch::Tensor scores =
+        torch::matmul(q, k.transpose(-2, -1))
+            .mul_(scale)
+            .masked_fill_(future, -std::numeric_limits<double>::infinity());
+    torch::Tensor attended = torch::matmul(torch::softmax(scores, -1), v)
+                                 .transpose(1, 2)
+                                 .reshape({batch, t, d});
+    x = x + torch::linear(attended, b.proj_w, b.proj_b);
+    torch::Tensor m = torch::layer_norm(x, {d}, b.ln2_w, b.ln2_b);
+    m = torch::linear(torch::gelu(torch::linear(m, b.fc1_w, b.fc1_b)), b.fc2_w,
+                      b.fc2_b);
+    x = x + m;
+  }
+  x = torch::layer_norm(x, {d}, lnf_w_, lnf_b_);
+  return torch::matmul(x, embedding_.t());
+}
+
+}  // namespace forgetlab::train

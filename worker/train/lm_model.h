@@ -1,0 +1,66 @@
+// The language-model track's model: a byte-level decoder-only Transformer
+// (DESIGN.md, "Language-model track"). Internal to worker/train (includes
+// LibTorch).
+#ifndef FORGETLAB_WORKER_TRAIN_LM_MODEL_H_
+#define FORGETLAB_WORKER_TRAIN_LM_MODEL_H_
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace forgetlab::train {
+
+struct LmShape {
+  int64_t dim = 64;       // d_model
+  int64_t depth = 2;      // blocks
+  int64_t heads = 4;      // must divide dim
+  int64_t context = 64;   // input bytes per window
+  int64_t mlp_ratio = 4;  // MLP hidden units = mlp_ratio * dim
+  static constexpr int64_t kVocabulary = 256;
+};
+
+// Parameters of the model `shape` describes, by the closed formula:
+// 256 d + context d (embeddings) + depth ((4 + 2 r) d^2 + (9 + r) d)
+// + 2 d (final LayerNorm); the output projection is the embedding.
+int64_t LmParameterCount(const LmShape& shape);
+
+// Pre-LayerNorm decoder: x = embed(bytes) + positions; each block adds
+// causal self-attention of LN(x), then a GELU MLP of LN(x); a final
+// LayerNorm; logits = x E^T with E the byte embedding. No dropout.
+//
+// Parameters are registered in one documented order, which InitWeights
+// follows: embedding [256, d], positions [context, d], then per block i
+// block<i>_ln1_{weight,bias}, _qkv_{weight [3d, d], bias}, _proj_{weight,
+// bias}, _ln2_{weight,bias}, _fc1_{weight [r d, d], bias}, _fc2_{weight,
+// bias}, and last lnf_{weight,bias}.
+class ByteLmImpl : public torch::nn::Module {
+ public:
+  explicit ByteLmImpl(const LmShape& shape);
+
+  // N(0, 0.02) for every weight matrix, embedding and position (drawn in
+  // registration order from the global generator), 0 for biases, 1 and 0
+  // for LayerNorms.
+  void InitWeights();
+
+  // bytes: int64 [batch, t], t <= context. Returns logits [batch, t, 256].
+  torch::Tensor forward(const torch::Tensor& bytes);
+
+  const LmShape& shape() const { return shape_; }
+
+ private:
+  struct Block {
+    torch::Tensor ln1_w, ln1_b, qkv_w, qkv_b, proj_w, proj_b;
+    torch::Tensor ln2_w, ln2_b, fc1_w, fc1_b, fc2_w, fc2_b;
+  };
+
+  LmShape shape_;
+  torch::Tensor embedding_, positions_;
+  std::vector<Block> blocks_;
+  torch::Tensor lnf_w_, lnf_b_;
+};
+TORCH_MODULE(ByteLm);
+
+}  // namespace forgetlab::train
+
+#endif  // FORGETLAB_WORKER_TRAIN_LM_MODEL_H_
