@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "proto/spec/defaults.h"
 #include "proto/spec/grid.h"
+#include "proto/spec/lm_rules.h"
 #include "proto/spec/validate.h"
 #include "server/convert.h"
 #include "server/lease_dispatcher.h"
@@ -293,7 +294,7 @@ absl::Status ClientService::Submit(const v1::SweepSpec& spec, bool dry_run,
   sweep.use_cache = !spec.rerun();
   sweep.jobs.reserve(jobs->size());
   for (ExpandedJob& job : *jobs) {
-    std::string dataset = job.spec.data().dataset();
+    std::string dataset = RequiredDatasets(job.spec);
     sweep.jobs.push_back(
         storage::NewJob{std::move(job.canonical), std::move(job.spec_key),
                         std::move(job.axis_values), std::move(dataset)});
@@ -399,7 +400,7 @@ std::string ClientService::Waiting(const std::string& sweep_spec) {
   absl::StatusOr<std::vector<storage::WorkerRow>> workers =
       store_->ListWorkers();
   if (!workers.ok()) return "";
-  return WaitingReason(ResolveDefaults(spec.base()).data().dataset(),
+  return WaitingReason(RequiredDatasets(ResolveDefaults(spec.base())),
                        spec.device_kind(), *workers, options_.now_ms(),
                        options_.lease_ms);
 }

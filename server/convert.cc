@@ -10,6 +10,9 @@ namespace forgetlab {
 namespace {
 
 bool IsAccuracy(double v) { return std::isfinite(v) && v >= 0 && v <= 1; }
+// Bits per byte: finite and non-negative (an untrained model gives about 8).
+bool IsLoss(double v) { return std::isfinite(v) && v >= 0; }
+constexpr int kMaxTextDomains = 16;
 
 }  // namespace
 
@@ -125,6 +128,56 @@ absl::Status ValidateResult(const v1::JobResult& result, int num_tasks) {
         return absl::InvalidArgumentError(absl::StrCat(
             "result.curves[", p, "] has accuracy ", a, " outside [0, 1]"));
       }
+    }
+    if (point.loss_size() != 0 && point.loss_size() != num_tasks) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("result.curves[", p, "].loss does not match the job's ",
+                       num_tasks, " tasks"));
+    }
+    for (double l : point.loss()) {
+      if (!IsLoss(l)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("result.curves[", p, "] has loss ", l,
+                         " that is not a finite, non-negative number of bits"));
+      }
+    }
+    if ((point.has_pool_loss() && !IsLoss(point.pool_loss())) ||
+        (point.has_pool_accuracy() && !IsAccuracy(point.pool_accuracy()))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "result.curves[", p, "] has a pool loss or accuracy out of range"));
+    }
+  }
+  if (result.loss_matrix_size() != 0 &&
+      result.loss_matrix_size() != num_tasks) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("result.loss_matrix has ", result.loss_matrix_size(),
+                     " rows; the job has ", num_tasks, " tasks"));
+  }
+  for (int i = 0; i < result.loss_matrix_size(); ++i) {
+    const auto& row = result.loss_matrix(i).loss();
+    if (row.size() != num_tasks) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("result.loss_matrix[", i, "] has ", row.size(),
+                       " entries; the job has ", num_tasks, " tasks"));
+    }
+    for (int j = 0; j < num_tasks; ++j) {
+      if (!IsLoss(row[j])) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("result.loss_matrix[", i, "][", j, "] = ", row[j],
+                         " is not a finite, non-negative number of bits"));
+      }
+    }
+  }
+  if (p.data_sha256_size() > kMaxTextDomains) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("result.provenance.data_sha256 has more than ",
+                     kMaxTextDomains, " entries"));
+  }
+  for (const auto& [domain, digest] : p.data_sha256()) {
+    if (domain.size() > 64 || digest.size() != 64) {
+      return absl::InvalidArgumentError(
+          "result.provenance.data_sha256 must map domain names to 64 hex "
+          "digits");
     }
   }
   if (result.parameter_count() <= 0) {

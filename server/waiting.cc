@@ -3,7 +3,9 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "storage/sqlite_rows.h"
 
 namespace forgetlab {
 
@@ -16,8 +18,8 @@ std::string WaitingReason(const std::string& dataset,
     if (now_ms - w.last_seen_ms > lease_ms) continue;
     live = true;
     const bool dataset_ok =
-        w.datasets.empty() || std::find(w.datasets.begin(), w.datasets.end(),
-                                        dataset) != w.datasets.end();
+        w.datasets.empty() ||
+        storage::OffersAll(storage::JoinDatasets(w.datasets), dataset);
     if (!dataset_ok) continue;
     offers_dataset = true;
     const std::string kind = w.device.substr(0, w.device.find(':'));
@@ -28,7 +30,9 @@ std::string WaitingReason(const std::string& dataset,
            "--scheduler=HOST:PORT";
   }
   if (!offers_dataset) {
-    return absl::StrCat("no live worker offers dataset ", dataset);
+    return absl::StrCat(
+        "no live worker offers ",
+        absl::StrContains(dataset, ',') ? "datasets " : "dataset ", dataset);
   }
   return absl::StrCat("no live worker offers dataset ", dataset, " on a ",
                       device_kind, " device");

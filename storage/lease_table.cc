@@ -45,7 +45,8 @@ absl::StatusOr<std::optional<Lease>> LeaseTable::Claim(
   int attempt = 0;
   {
     // What the worker offers. An unregistered id, or one that declared no
-    // datasets, is not filtered on them.
+    // datasets, is not filtered on them. A job may need several datasets
+    // (an LM job: one per text domain), all of which the worker must offer.
     std::string device_kind, datasets;
     if (worker != nullptr) {
       device_kind = worker->device.substr(0, worker->device.find(':'));
@@ -54,7 +55,7 @@ absl::StatusOr<std::optional<Lease>> LeaseTable::Claim(
     StatementCache::Use q = statements_.Prepared(
         "SELECT job_id, attempt FROM jobs WHERE state='QUEUED' AND "
         "(?=0 OR ((device_kind='' OR device_kind=?) AND "
-        "(?='' OR dataset='' OR instr(?, ','||dataset||',')>0))) "
+        "(?='' OR dataset='' OR offers_all(?, dataset)))) "
         "ORDER BY priority DESC, job_id LIMIT 1");
     q->bind(1, worker != nullptr ? 1 : 0);
     q->bind(2, device_kind);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <random>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -101,6 +102,27 @@ std::string JoinDatasets(const std::vector<std::string>& datasets) {
   return datasets.empty()
              ? ""
              : absl::StrCat(",", absl::StrJoin(datasets, ","), ",");
+}
+
+bool OffersAll(absl::string_view offered, absl::string_view needed) {
+  for (absl::string_view d : absl::StrSplit(needed, ',', absl::SkipEmpty())) {
+    if (!absl::StrContains(offered, absl::StrCat(",", d, ","))) return false;
+  }
+  return true;
+}
+
+void RegisterOffersAll(sqlite3* db) {
+  sqlite3_create_function(
+      db, "offers_all", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+      [](sqlite3_context* context, int, sqlite3_value** args) {
+        auto text = [](sqlite3_value* v) {
+          const unsigned char* t = sqlite3_value_text(v);
+          return absl::string_view(reinterpret_cast<const char*>(t),
+                                   t == nullptr ? 0 : sqlite3_value_bytes(v));
+        };
+        sqlite3_result_int(context, OffersAll(text(args[0]), text(args[1])));
+      },
+      nullptr, nullptr);
 }
 
 std::vector<std::string> SplitDatasets(const std::string& joined) {

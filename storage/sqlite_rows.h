@@ -4,12 +4,14 @@
 #define FORGETLAB_STORAGE_SQLITE_ROWS_H_
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
 
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "storage/records.h"
 
 namespace forgetlab::storage {
@@ -79,6 +81,14 @@ bool SameSecret(const std::string& a, const std::string& b);
 // Datasets are stored as ",a,b," so that SQL can test membership with instr.
 std::string JoinDatasets(const std::vector<std::string>& datasets);
 std::vector<std::string> SplitDatasets(const std::string& joined);
+
+// Whether a worker that offers `offered` (JoinDatasets form, ",a,b,") can
+// run a job that needs `needed` (comma-separated, e.g. "text:prose,text:code":
+// every one of them).
+bool OffersAll(absl::string_view offered, absl::string_view needed);
+
+// Registers OffersAll as the SQL function offers_all(offered, needed).
+void RegisterOffersAll(sqlite3* db);
 
 // An accuracy matrix as JSON text, "[[0.9,0.1],[0.5,0.8]]".
 std::string MatrixText(const std::vector<std::vector<double>>& matrix);

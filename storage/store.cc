@@ -97,6 +97,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(Options options) {
   }
   if (absl::Status s = Migrate(*db, options.path); !s.ok()) return s;
   sqlite3* writer = db->getHandle();
+  RegisterOffersAll(writer);
   std::unique_ptr<Store> store(new Store(std::move(options), std::move(db)));
   absl::StatusOr<std::unique_ptr<WalCheckpointer>> checkpointer =
       WalCheckpointer::Start(

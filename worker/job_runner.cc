@@ -35,6 +35,14 @@ train::ExperimentConfig ToTrainConfig(const v1::ExperimentSpec& r) {
       c.width_multiplier = model.width_multiplier();
       c.blocks_per_stage = model.blocks_per_stage();
       break;
+    case v1::ModelSpec::LM:
+      c.family = "lm";
+      c.dim = model.dim();
+      c.lm_depth = model.lm_depth();
+      c.heads = model.heads();
+      c.context = model.context();
+      c.mlp_ratio = model.mlp_ratio();
+      break;
     case v1::ModelSpec::VIT:
       c.family = "vit";
       c.patch_size = model.patch_size();
@@ -68,13 +76,19 @@ train::ExperimentConfig ToTrainConfig(const v1::ExperimentSpec& r) {
                             r.pretrain().classes().end());
   c.tasks.clear();
   for (const v1::TaskSpec& task : r.tasks()) {
-    c.tasks.push_back(
-        {task.name(), {task.classes().begin(), task.classes().end()}});
+    c.tasks.push_back({task.name(),
+                       {task.classes().begin(), task.classes().end()},
+                       task.domain()});
   }
   c.task_steps = r.finetune().steps();
   c.task_batch = r.finetune().batch_size();
   c.task_lr = r.finetune().lr();
   c.momentum = r.optimizer().momentum();
+  if (model.family() == v1::ModelSpec::LM) {
+    c.data.pretrain_domain = r.data().pretrain_domain();
+    c.warmup_steps = r.pretrain().warmup_steps();
+    c.replay_fraction = r.finetune().replay_fraction();
+  }
   c.eval_every = r.eval().eval_every();
   c.shared_head = r.finetune().shared_head();
   c.overlap = r.eval().overlap();
@@ -96,6 +110,15 @@ v1::JobResult ToJobResult(const train::ExperimentResult& result) {
     p->set_stage(point.stage);
     p->set_step(point.step);
     for (double a : point.accuracy) p->add_accuracy(a);
+    for (double l : point.loss) p->add_loss(l);
+    if (point.has_pool) {
+      p->set_pool_loss(point.pool_loss);
+      p->set_pool_accuracy(point.pool_accuracy);
+    }
+  }
+  for (const auto& row : result.loss_matrix) {
+    auto* r = out.add_loss_matrix();
+    for (double l : row) r->add_loss(l);
   }
   out.set_parameter_count(result.parameter_count);
   out.set_pretrain_seconds(result.pretrain_seconds);
@@ -131,6 +154,9 @@ absl::StatusOr<v1::JobResult> RunJob(const v1::ExperimentSpec& spec,
   p->set_blas(blas.empty() ? "unknown" : blas);
   p->set_device(result.device);
   p->set_threads(result.threads);
+  for (const auto& [domain, digest] : result.data_sha256) {
+    (*p->mutable_data_sha256())[domain] = digest;
+  }
   char host[256] = {};
   if (gethostname(host, sizeof(host) - 1) == 0) p->set_host(host);
   return out;

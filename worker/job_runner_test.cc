@@ -20,8 +20,8 @@ using ::testing::HasSubstr;
 // field a compile error here until it is compared too.
 void ExpectSameConfig(const train::ExperimentConfig& want,
                       const train::ExperimentConfig& got) {
-  static_assert(sizeof(train::ExperimentConfig) == 336 &&
-                    sizeof(train::DataConfig) == 120,
+  static_assert(sizeof(train::ExperimentConfig) == 392 &&
+                    sizeof(train::DataConfig) == 152,
                 "a field was added to ExperimentConfig or DataConfig: "
                 "compare it below, then update these sizes");
   EXPECT_EQ(want.family, got.family);
@@ -35,6 +35,11 @@ void ExpectSameConfig(const train::ExperimentConfig& want,
   EXPECT_EQ(want.heads, got.heads);
   EXPECT_EQ(want.mlp_ratio, got.mlp_ratio);
   EXPECT_EQ(want.pooling, got.pooling);
+  EXPECT_EQ(want.lm_depth, got.lm_depth);
+  EXPECT_EQ(want.context, got.context);
+  EXPECT_EQ(want.data.pretrain_domain, got.data.pretrain_domain);
+  EXPECT_EQ(want.warmup_steps, got.warmup_steps);
+  EXPECT_EQ(want.replay_fraction, got.replay_fraction);
   EXPECT_EQ(want.data.dataset, got.data.dataset);
   EXPECT_EQ(want.data.path, got.data.path);
   EXPECT_EQ(want.data.pretrain_pool, got.data.pretrain_pool);
@@ -53,6 +58,8 @@ void ExpectSameConfig(const train::ExperimentConfig& want,
   for (size_t t = 0; t < want.tasks.size(); ++t) {
     EXPECT_EQ(want.tasks[t].name, got.tasks[t].name) << "tasks[" << t << "]";
     EXPECT_EQ(want.tasks[t].classes, got.tasks[t].classes)
+        << "tasks[" << t << "]";
+    EXPECT_EQ(want.tasks[t].domain, got.tasks[t].domain)
         << "tasks[" << t << "]";
   }
   EXPECT_EQ(want.task_steps, got.task_steps);
@@ -82,6 +89,30 @@ TEST(DefaultProtocolTest, ResnetAndVitDefaultsAgreeToo) {
     want.family = name;
     ExpectSameConfig(want, ToTrainConfig(ResolveDefaults(spec)));
   }
+}
+
+// The LM track's embedded default, field by field.
+TEST(DefaultProtocolTest, LmDefaultsAreTheDocumentedOnes) {
+  v1::ExperimentSpec spec;
+  spec.mutable_model()->set_family(v1::ModelSpec::LM);
+  train::ExperimentConfig want;
+  want.family = "lm";
+  want.dim = protocol::kLmDim;
+  want.heads = protocol::kLmHeads;
+  want.mlp_ratio = protocol::kLmMlpRatio;
+  want.data.dataset = "text";
+  want.data.path = "";
+  want.data.pretrain_pool = 0;
+  want.tasks = {{"prose", {}, "prose"}, {"code", {}, "code"}};
+  want.pretrain_steps = protocol::kLmPretrainSteps;
+  want.pretrain_batch = protocol::kLmPretrainBatch;
+  want.pretrain_lr = protocol::kLmPretrainLr;
+  want.task_steps = protocol::kLmTaskSteps;
+  want.task_batch = protocol::kLmTaskBatch;
+  want.task_lr = protocol::kLmTaskLr;
+  want.momentum = 0;  // AdamW: no momentum field
+  want.eval_every = protocol::kLmEvalEvery;
+  ExpectSameConfig(want, ToTrainConfig(ResolveDefaults(spec)));
 }
 
 TEST(DefaultProtocolTest, DefaultsAreTheDesignProtocol) {

@@ -4,9 +4,11 @@
 #include <glog/logging.h>
 
 #include "proto/net/usage.h"
+#include "worker/train/experiment.h"
 #include "worker/train_cli.h"
 
 int main(int argc, char** argv) {
+  forgetlab::train::UseFastBlasKernels(argv);
   forgetlab::ParseFlagsOrExit(argc, argv, forgetlab::kTrainUsage);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);

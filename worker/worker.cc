@@ -63,6 +63,10 @@ class Worker::Impl {
       if (train::IdxFolderPresent(protocol::kFashionMnistPath)) {
         options_.datasets.push_back("fashion_mnist");
       }
+      // The LM track's text domains whose Debian packages are installed.
+      for (const std::string& domain : train::TextDomainsPresent()) {
+        options_.datasets.push_back("text:" + domain);
+      }
     }
   }
 

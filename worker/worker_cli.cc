@@ -45,7 +45,9 @@ ABSL_FLAG(std::string, health_listen, "",
           "\"forgetlab.worker\" while the scheduler answers; empty: none");
 ABSL_FLAG(std::vector<std::string>, datasets, {},
           "datasets this worker offers, comma-separated (default: synthetic, "
-          "plus fashion_mnist when /usr/share/datasets/fashion-mnist exists)");
+          "plus fashion_mnist when /usr/share/datasets/fashion-mnist exists, "
+          "plus text:DOMAIN for each LM text domain whose Debian package is "
+          "installed: text:dictionary, text:prose, text:code, text:german)");
 
 namespace forgetlab {
 

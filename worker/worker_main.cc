@@ -8,10 +8,12 @@
 #include <thread>
 
 #include "proto/net/usage.h"
+#include "worker/train/experiment.h"
 #include "worker/worker.h"
 #include "worker/worker_cli.h"
 
 int main(int argc, char** argv) {
+  forgetlab::train::UseFastBlasKernels(argv);
   forgetlab::ParseFlagsOrExit(argc, argv, forgetlab::kWorkerUsage);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "proto/spec/dataset_shape.h"
+#include "worker/train/lm_shape.h"
 
 namespace forgetlab {
 
@@ -12,6 +13,10 @@ int64_t EstimateParameterCount(const v1::ExperimentSpec& r) {
   const ImageSize image = ImageSizeOf(r.data());
   const v1::ModelSpec& m = r.model();
   int64_t count = 0, features = 0;
+  if (m.family() == v1::ModelSpec::LM) {
+    return train::LmParameterCount(train::LmShape{
+        m.dim(), m.lm_depth(), m.heads(), m.context(), m.mlp_ratio()});
+  }
   if (m.family() == v1::ModelSpec::RESNET) {
     int64_t widths[3];
     for (int s = 0; s < 3; ++s) {
@@ -68,6 +73,8 @@ int64_t TrainingSamples(const v1::ExperimentSpec& r) {
   if (r.pretrain().examples() > 0) {
     samples += int64_t{r.pretrain().steps()} * r.pretrain().batch_size();
   }
+  // An LM sample is a window of `context` predicted bytes.
+  if (r.model().family() == v1::ModelSpec::LM) samples *= r.model().context();
   return samples;
 }
 

@@ -14,7 +14,7 @@ namespace forgetlab {
 int64_t EstimateParameterCount(const v1::ExperimentSpec& resolved);
 
 // Training samples a resolved spec processes: pretraining (when N > 0) plus
-// every task, steps x batch size.
+// every task, steps x batch size (x context for LM: predicted bytes).
 int64_t TrainingSamples(const v1::ExperimentSpec& resolved);
 
 }  // namespace forgetlab

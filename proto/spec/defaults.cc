@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "proto/spec/dataset_shape.h"
+#include "proto/spec/lm_rules.h"
 #include "worker/train/default_protocol.h"
 
 namespace forgetlab {
@@ -14,6 +15,10 @@ v1::ExperimentSpec ResolveDefaults(const v1::ExperimentSpec& spec) {
   v1::ModelSpec& model = *r.mutable_model();
   if (model.family() == v1::ModelSpec::FAMILY_UNSPECIFIED) {
     model.set_family(v1::ModelSpec::MLP);
+  }
+  if (model.family() == v1::ModelSpec::LM) {
+    ResolveLmDefaults(&r);
+    return r;
   }
   v1::DataSpec& data = *r.mutable_data();
   if (data.dataset().empty()) data.set_dataset("fashion_mnist");

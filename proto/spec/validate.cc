@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "proto/spec/dataset_shape.h"
+#include "proto/spec/lm_rules.h"
 
 namespace forgetlab {
 namespace {
@@ -45,6 +46,14 @@ absl::Status CheckRate(absl::string_view prefix, absl::string_view field,
 
 absl::Status ValidateExperiment(const v1::ExperimentSpec& r,
                                 absl::string_view prefix) {
+  if (r.model().family() == v1::ModelSpec::LM) {
+    return ValidateLmExperiment(r, prefix);
+  }
+  if (r.data().dataset() == "text") {
+    return Invalid(prefix, "data.dataset",
+                   "\"text\" is for model.family LM (the language-model "
+                   "track); image models need an image dataset");
+  }
   absl::Status s;
   const v1::ModelSpec& model = r.model();
   switch (model.family()) {
@@ -90,7 +99,7 @@ absl::Status ValidateExperiment(const v1::ExperimentSpec& r,
       break;
     }
     default:
-      s = Invalid(prefix, "model.family", "must be MLP, RESNET or VIT");
+      s = Invalid(prefix, "model.family", "must be MLP, RESNET, VIT or LM");
   }
   if (!s.ok()) return s;
 
@@ -101,26 +110,8 @@ absl::Status ValidateExperiment(const v1::ExperimentSpec& r,
     train_images = data.dataset() == "fashion_mnist" ? kFashionMnistTrain
                    : data.dataset() == "cifar10"     ? kCifar10Train
                                                      : int64_t{1} << 24;
-    if (data.path().empty() || data.path()[0] != '/') {
-      return Invalid(
-          prefix, "data.path",
-          absl::StrCat("must be an absolute folder path for dataset ",
-                       data.dataset(), " (got '", data.path(), "')"));
-    }
-    if (data.path().find("..") != std::string::npos) {
-      return Invalid(prefix, "data.path", "must not contain '..'");
-    }
-    if (data.path().size() > kMaxDataPathLength) {
-      return Invalid(
-          prefix, "data.path",
-          absl::StrCat("is longer than ", kMaxDataPathLength, " characters"));
-    }
-    for (char c : data.path()) {
-      if (static_cast<unsigned char>(c) < 0x20) {
-        return Invalid(prefix, "data.path",
-                       "must not contain control characters");
-      }
-    }
+    s = CheckDataPathForm(prefix, data.dataset(), data.path());
+    if (!s.ok()) return s;
   } else if (data.dataset() == "synthetic") {
     s = CheckRange(prefix, "data.synthetic_train", data.synthetic_train(), 20,
                    1000000);
@@ -146,7 +137,7 @@ absl::Status ValidateExperiment(const v1::ExperimentSpec& r,
     return Invalid(prefix, "data.dataset",
                    absl::StrCat("is unknown ('", data.dataset(),
                                 "'); known datasets: fashion_mnist, idx, "
-                                "cifar10, synthetic"));
+                                "cifar10, synthetic, text"));
   }
   s = CheckRange<int64_t>(prefix, "data.pretrain_pool", data.pretrain_pool(), 0,
                           train_images - 1);
@@ -236,6 +227,31 @@ absl::Status ValidateExperiment(const v1::ExperimentSpec& r,
                 absl::StrCat("must be >= 0 (got ", r.seed(), ")"));
   }
   return s;
+}
+
+absl::Status CheckDataPathForm(absl::string_view prefix,
+                               const std::string& dataset,
+                               const std::string& path) {
+  if (path.empty() || path[0] != '/') {
+    return Invalid(prefix, "data.path",
+                   absl::StrCat("must be an absolute folder path for dataset ",
+                                dataset, " (got '", path, "')"));
+  }
+  if (path.find("..") != std::string::npos) {
+    return Invalid(prefix, "data.path", "must not contain '..'");
+  }
+  if (path.size() > kMaxDataPathLength) {
+    return Invalid(
+        prefix, "data.path",
+        absl::StrCat("is longer than ", kMaxDataPathLength, " characters"));
+  }
+  for (char c : path) {
+    if (static_cast<unsigned char>(c) < 0x20) {
+      return Invalid(prefix, "data.path",
+                     "must not contain control characters");
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status CheckDataPath(absl::string_view path,

@@ -22,6 +22,12 @@ inline constexpr size_t kMaxTaskNameLength = 64;
 absl::Status ValidateExperiment(const v1::ExperimentSpec& resolved,
                                 absl::string_view prefix);
 
+// Checks the form of data.path for `dataset`: absolute, no "..", at most
+// kMaxDataPathLength characters, no control characters.
+absl::Status CheckDataPathForm(absl::string_view prefix,
+                               const std::string& dataset,
+                               const std::string& path);
+
 // Checks that absolute `path` lies inside one of the folders in `roots`,
 // lexically: no "..", no "." segment, and `path` equals a root or starts with
 // a root followed by '/'. An empty `roots` accepts any such path. The worker

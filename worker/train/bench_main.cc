@@ -8,8 +8,10 @@
 #include <string>
 
 #include "worker/train/bench_flags.h"
+#include "worker/train/experiment.h"
 
 int main(int argc, char** argv) {
+  forgetlab::train::UseFastBlasKernels(argv);
   forgetlab::train::BenchSettings settings;
   std::string error;
   if (!forgetlab::train::ParseBenchFlags(argc, argv, &settings, &error)) {

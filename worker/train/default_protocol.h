@@ -63,14 +63,14 @@ inline constexpr int kLmContext = 64;
 inline constexpr int kLmMlpRatio = 4;
 inline constexpr char kLmPretrainDomain[] = "dictionary";
 inline constexpr const char* kLmTaskDomains[] = {"prose", "code"};
-inline constexpr int kLmPretrainSteps = 600;
+inline constexpr int kLmPretrainSteps = 240;
 inline constexpr int kLmPretrainBatch = 32;
-inline constexpr double kLmPretrainLr = 3e-3;
-inline constexpr int kLmWarmupSteps = 50;
-inline constexpr int kLmTaskSteps = 300;
+inline constexpr double kLmPretrainLr = 1e-2;
+inline constexpr int kLmWarmupSteps = 24;
+inline constexpr int kLmTaskSteps = 120;
 inline constexpr int kLmTaskBatch = 32;
-inline constexpr double kLmTaskLr = 1e-3;
-inline constexpr int kLmEvalEvery = 100;
+inline constexpr double kLmTaskLr = 3e-3;
+inline constexpr int kLmEvalEvery = 40;
 inline constexpr double kLmReplayFraction = 0.0;
 // Fixed for every job: AdamW's betas and eps (no weight decay), the
 // gradient-norm clip, and the held-out evaluation windows.

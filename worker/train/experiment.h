@@ -196,8 +196,16 @@ std::vector<std::string> TextDomainsPresent();
 bool CudaAvailable();
 
 // Name of the BLAS library LibTorch resolves sgemm from (e.g. a path into
-// openblas-openmp), or "" when it cannot be determined.
+// openblas-openmp, with OpenBLAS's kernel set: "(Haswell kernels)"), or ""
+// when it cannot be determined.
 std::string BlasLibrary();
+
+// When OpenBLAS did not recognise this CPU and fell back to its slowest
+// kernels although the CPU has AVX2 and FMA, re-executes this program
+// (argv as given to main) with OPENBLAS_CORETYPE=Haswell. Returns only when
+// nothing needed doing or the exec failed. Call it first thing in main; an
+// OPENBLAS_CORETYPE already set is left alone.
+void UseFastBlasKernels(char** argv);
 
 // The CPUs this process may run on (its affinity mask), at least 1.
 int AvailableCpus();

@@ -7,12 +7,6 @@
 
 namespace forgetlab::train {
 
-int64_t LmParameterCount(const LmShape& s) {
-  const int64_t d = s.dim, r = s.mlp_ratio;
-  return LmShape::kVocabulary * d + s.context * d +
-         s.depth * ((4 + 2 * r) * d * d + (9 + r) * d) + 2 * d;
-}
-
 ByteLmImpl::ByteLmImpl(const LmShape& shape) : shape_(shape) {
   const int64_t d = shape.dim, hidden = shape.mlp_ratio * shape.dim;
   embedding_ =

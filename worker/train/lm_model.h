@@ -9,21 +9,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "worker/train/lm_shape.h"
+
 namespace forgetlab::train {
-
-struct LmShape {
-  int64_t dim = 64;       // d_model
-  int64_t depth = 2;      // blocks
-  int64_t heads = 4;      // must divide dim
-  int64_t context = 64;   // input bytes per window
-  int64_t mlp_ratio = 4;  // MLP hidden units = mlp_ratio * dim
-  static constexpr int64_t kVocabulary = 256;
-};
-
-// Parameters of the model `shape` describes, by the closed formula:
-// 256 d + context d (embeddings) + depth ((4 + 2 r) d^2 + (9 + r) d)
-// + 2 d (final LayerNorm); the output projection is the embedding.
-int64_t LmParameterCount(const LmShape& shape);
 
 // Pre-LayerNorm decoder: x = embed(bytes) + positions; each block adds
 // causal self-attention of LN(x), then a GELU MLP of LN(x); a final
