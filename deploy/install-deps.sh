@@ -10,6 +10,8 @@ packages=(
   libabsl-dev libsqlite3-dev libsqlitecpp-dev
   libgtest-dev libgmock-dev libgoogle-glog-dev libcli11-dev zlib1g-dev
   dataset-fashion-mnist
+  # the language-model track's text domains (worker/train/text_data.cc)
+  dict-gcide fortunes fortunes-min fortunes-de libpython3.11-stdlib
   python3-torch  # the independent reference implementation in tests/reference
   chromium       # renders the HTML report in tests/report_render_test.cc
   libssl-dev openssl               # token hashes; deploy/make-certs.sh

@@ -40,10 +40,14 @@ void ByteLmImpl::InitWeights() {
   for (const auto& item : named_parameters()) {
     const std::string& name = item.key();
     torch::Tensor p = item.value();
-    const bool layer_norm = name.find("ln") != std::string::npos &&
-                            name.find(".weight") != std::string::npos;
-    const bool bias =
-        name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
+    auto ends_with = [&name](const std::string& suffix) {
+      return name.size() >= suffix.size() &&
+             name.compare(name.size() - suffix.size(), suffix.size(), suffix) ==
+                 0;
+    };
+    const bool layer_norm = ends_with("ln1_weight") ||
+                            ends_with("ln2_weight") || name == "lnf_weight";
+    const bool bias = ends_with("_bias");
     if (layer_norm) {
       p.fill_(1.0);
     } else if (bias) {

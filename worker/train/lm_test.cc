@@ -180,6 +180,31 @@ TEST(LmModelTest, ParameterCountMatchesTheClosedFormula) {
   EXPECT_EQ(LmParameterCount(LmShape{}), 120576);
 }
 
+TEST(LmModelTest, InitialisationFollowsDesign) {
+  torch::manual_seed(2);
+  ByteLm model(LmShape{64, 2, 4, 64, 4});
+  int layer_norms = 0, biases = 0, matrices = 0;
+  for (const auto& item : model->named_parameters()) {
+    const std::string& name = item.key();
+    const torch::Tensor& p = item.value();
+    if (name.find("ln") != std::string::npos &&
+        name.find("weight") != std::string::npos) {
+      EXPECT_TRUE(torch::equal(p, torch::ones_like(p))) << name;
+      ++layer_norms;
+    } else if (name.find("bias") != std::string::npos) {
+      EXPECT_TRUE(torch::equal(p, torch::zeros_like(p))) << name;
+      ++biases;
+    } else {
+      EXPECT_NEAR(p.std().item<double>(), 0.02, 0.004) << name;
+      EXPECT_NEAR(p.mean().item<double>(), 0.0, 0.004) << name;
+      ++matrices;
+    }
+  }
+  EXPECT_EQ(layer_norms, 5);  // ln1, ln2 per block, and lnf
+  EXPECT_EQ(biases, 13);      // qkv, proj, fc1, fc2, ln1, ln2 per block; lnf
+  EXPECT_EQ(matrices, 10);    // embedding, positions, 4 per block
+}
+
 TEST(LmModelTest, ALaterByteNeverChangesAnEarlierPrediction) {
   torch::manual_seed(1);
   ByteLm model(LmShape{32, 2, 4, 24, 4});
