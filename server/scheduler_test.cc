@@ -741,6 +741,36 @@ TEST_F(SchedulerTest, RestartKeepsQueueAndLeases) {
   EXPECT_EQ(Status(id).succeeded(), 1);
 }
 
+// An LM job reads several text domains; only a worker that offers every
+// one of them may lease it, and the sweep says which it waits for.
+TEST_F(SchedulerTest, AnLmJobGoesOnlyToAWorkerWithEveryTextDomain) {
+  auto register_with = [&](std::vector<std::string> datasets) {
+    grpc::ClientContext ctx;
+    v1::RegisterWorkerRequest request;
+    request.set_host("text-box");
+    request.set_device("cpu");
+    for (const std::string& d : datasets) request.add_datasets(d);
+    v1::RegisterWorkerResponse response;
+    EXPECT_TRUE(worker_->RegisterWorker(&ctx, request, &response).ok());
+    return response.worker_id();
+  };
+  const std::string partial =
+      register_with({"synthetic", "text:prose", "text:code"});
+  const std::string id =
+      SubmitOk(Sweep(R"pb(base { model { family: LM } })pb"));
+  EXPECT_FALSE(Lease(partial).has_job());
+  EXPECT_EQ(Status(id).waiting(),
+            "no live worker offers datasets "
+            "text:dictionary,text:prose,text:code");
+  const std::string full =
+      register_with({"text:code", "text:dictionary", "text:prose"});
+  v1::LeaseJobResponse lease = Lease(full);
+  ASSERT_TRUE(lease.has_job());
+  EXPECT_EQ(lease.job().spec().model().family(), v1::ModelSpec::LM);
+  EXPECT_EQ(lease.job().spec().tasks(1).domain(), "code");
+  EXPECT_EQ(Status(id).waiting(), "");
+}
+
 TEST_F(SchedulerTest, MetricsCountExpiredLeasesCallsAndOtherMethods) {
   server_.reset();
   metrics_listen_ = "127.0.0.1:0";

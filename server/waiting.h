@@ -12,10 +12,10 @@
 
 namespace forgetlab {
 
-// "" when a live worker (seen within `lease_ms`) can take jobs of `dataset`
-// on `device_kind` ("" any, "cpu", "cuda"); otherwise the reason, e.g. "no
-// live worker offers dataset idx". A worker that lists no datasets takes
-// any.
+// "" when a live worker (seen within `lease_ms`) can take jobs that need
+// `dataset` (comma-separated, every one: RequiredDatasets) on `device_kind`
+// ("" any, "cpu", "cuda"); otherwise the reason, e.g. "no live worker offers
+// dataset idx". A worker that lists no datasets takes any.
 std::string WaitingReason(const std::string& dataset,
                           const std::string& device_kind,
                           const std::vector<storage::WorkerRow>& workers,

@@ -1,10 +1,12 @@
 // The spec rules: defaults, validation, field paths, keys, cost, grids and
 // spec files.
 #include <gmock/gmock.h>
+#include <google/protobuf/text_format.h>
 #include <gtest/gtest.h>
 
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "proto/spec/cost.h"
 #include "proto/spec/defaults.h"
 #include "proto/spec/field_path.h"
@@ -64,6 +66,65 @@ TEST(SpecTest, DefaultSweepFileExpandsTo36Jobs) {
   std::set<std::string> keys;
   for (const auto& job : *jobs) keys.insert(job.spec_key);
   EXPECT_EQ(keys.size(), 36u);
+}
+
+// The LM sweeps expand as their comments say, each job valid, and an LM
+// spec's mistakes name the field.
+TEST(SpecTest, LmSweepsExpandAndLmMistakesNameTheField) {
+  for (const auto& [file, jobs_expected] :
+       {std::pair<const char*, size_t>{"lm_default", 27},
+        {"lm_replay", 18},
+        {"lm_gpu", 27}}) {
+    v1::SweepSpec sweep;
+    ASSERT_TRUE(
+        ParseSpecFile(absl::StrCat(FORGETLAB_SOURCE_DIR, "/deploy/sweeps/",
+                                   file, ".textproto"),
+                      &sweep)
+            .ok())
+        << file;
+    auto jobs = ExpandSweep(sweep, kDefaultMaxJobsPerSweep);
+    ASSERT_TRUE(jobs.ok()) << file << ": " << jobs.status();
+    EXPECT_EQ(jobs->size(), jobs_expected) << file;
+  }
+  v1::SweepSpec lm_default;
+  ASSERT_TRUE(ParseSpecFile(FORGETLAB_SOURCE_DIR
+                            "/deploy/sweeps/lm_default.textproto",
+                            &lm_default)
+                  .ok());
+  auto jobs = ExpandSweep(lm_default, kDefaultMaxJobsPerSweep);
+  ASSERT_TRUE(jobs.ok());
+  const int64_t smallest = EstimateParameterCount(jobs->front().spec);
+  const int64_t largest = EstimateParameterCount(jobs->back().spec);
+  EXPECT_EQ(smallest, 11712);
+  EXPECT_EQ(largest, 120576);
+  EXPECT_GE(largest, 8 * smallest);
+
+  auto error = [](const std::string& text) {
+    v1::ExperimentSpec spec;
+    EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &spec));
+    return std::string(ValidateExperiment(ResolveDefaults(spec), "").message());
+  };
+  EXPECT_EQ(error("model { family: LM }"), "");
+  EXPECT_THAT(error("model { family: LM } tasks { name: \"x\" } "
+                    "tasks { name: \"code\" }"),
+              HasSubstr("tasks[0].domain is \"x\"; text domains are "
+                        "dictionary, prose, code, german"));
+  EXPECT_THAT(
+      error("model { family: LM } tasks { domain: \"prose\" classes: 1 } "
+            "tasks { domain: \"code\" }"),
+      HasSubstr("tasks[0].classes does not apply to model.family LM"));
+  EXPECT_THAT(error("model { family: LM } data { dataset: \"fashion_mnist\" }"),
+              HasSubstr("data.dataset must be \"text\""));
+  EXPECT_THAT(error("model { family: MLP } data { dataset: \"text\" }"),
+              HasSubstr("data.dataset \"text\" is for model.family LM"));
+  EXPECT_THAT(error("model { family: LM dim: 30 heads: 4 }"),
+              HasSubstr("model.heads (4) must divide model.dim (30)"));
+  EXPECT_THAT(error("model { family: LM } finetune { replay_fraction: 1 }"),
+              HasSubstr("finetune.replay_fraction must be in [0, 1)"));
+  EXPECT_THAT(error("model { family: LM } optimizer { momentum: 0.9 }"),
+              HasSubstr("optimizer.momentum does not apply"));
+  EXPECT_THAT(error("model { family: LM } data { path: \"rel/dir\" }"),
+              HasSubstr("data.path must be an absolute folder path"));
 }
 
 TEST(SpecTest, KeyIgnoresHowADefaultWasSpelled) {

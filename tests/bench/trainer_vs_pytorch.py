@@ -16,7 +16,12 @@ machine's float32 matrix-multiply rate with the same threads, measured in the
 same run (on a GPU, the float32 torch.mm rate).
 
   /usr/bin/python3 tests/bench/trainer_vs_pytorch.py build/worker/forgetlab-train \
-      [--threads 2] [--repeats 3] [--models mlp_w32 mlp_w128 mlp_w512 mlp_w2048 resnet vit]
+      [--threads 2] [--repeats 3] [--models mlp_w32 mlp_w128 mlp_w512 mlp_w2048 resnet vit
+      lm_d32 lm_d64]
+
+The LM models train on Debian's text domains (dict-gcide, fortunes, Python's
+standard library) with AdamW, 100 pretraining and 2 x 50 task steps of 32
+windows; samples are windows.
 
 On a GPU machine, against the standalone CUDA build of worker/train (which
 has forgetlab-train-bench but no forgetlab-train) and that machine's PyTorch:
@@ -36,6 +41,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reference"))
 from protocol_reference import load  # noqa: E402  (reads the IDX files)
+import lm_reference  # noqa: E402  (reads the text domains; the LM module)
 
 FASHION = "/usr/share/datasets/fashion-mnist"
 DEVICE = torch.device("cpu")
@@ -52,7 +58,12 @@ MODELS = {
     "resnet": ("RESNET", {"width_multiplier": 0.25, "blocks_per_stage": 1}),
     "vit": ("VIT", {"dim": 64, "vit_depth": 2, "heads": 4, "mlp_ratio": 2,
                     "patch_size": 7}),
+    # The language-model track (DESIGN.md): byte-level Transformer LMs on
+    # Debian's text domains, AdamW with clipping; its own step counts below.
+    "lm_d32": ("LM", {"dim": 32, "lm_depth": 2, "heads": 4, "context": 64, "mlp_ratio": 4}),
+    "lm_d64": ("LM", {"dim": 64, "lm_depth": 2, "heads": 4, "context": 64, "mlp_ratio": 4}),
 }
+LM_PRETRAIN_EXAMPLES, LM_PRETRAIN_STEPS, LM_TASK_STEPS, LM_BATCH = 20000, 100, 50, 32
 
 
 # --- the Python side: the models of worker/train/models.cc ------------------
@@ -194,6 +205,53 @@ def pytorch_run(family, knobs, data, seed=0):
     return samples / seconds, params
 
 
+def pytorch_lm_run(knobs, domains, seed=0):
+    """The LM job in Python: returns (training windows per second, parameters)."""
+    c = knobs["context"]
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    model = lm_reference.ByteLM(knobs["dim"], knobs["lm_depth"], knobs["heads"], c,
+                                knobs["mlp_ratio"]).to(DEVICE)
+    train = {n: lm_reference.windows(domains[n][0], c + 1) for n in domains}
+    evals = {n: lm_reference.windows(domains[n][1], c + 1)[:128].long().to(DEVICE)
+             for n in domains}
+    F = torch.nn.functional
+
+    def phase(data, steps, lr, warmup):
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), eps=1e-8,
+                                weight_decay=0.0, foreach=True)
+        for step in range(1, steps + 1):
+            w = data[torch.randint(len(data), (LM_BATCH,), generator=g)].to(DEVICE).long()
+            model.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(w[:, :c]).reshape(-1, 256), w[:, 1:].reshape(-1))
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            for group in opt.param_groups:
+                group["lr"] = lr * step / warmup if warmup and step < warmup else lr
+            opt.step()
+            if step % 10 == 0:
+                loss.item()  # forgetlab checks the losses for NaN every 10 steps
+        return steps * LM_BATCH
+
+    def evaluate():
+        with torch.no_grad():
+            for e in evals.values():
+                logits = model(e[:, :c])
+                F.cross_entropy(logits.reshape(-1, 256), e[:, 1:].reshape(-1)).item()
+                (logits.argmax(-1) == e[:, 1:]).sum().item()
+
+    start = time.perf_counter()
+    pool = train["dictionary"]
+    pool = pool[torch.randperm(len(pool), generator=g)[:LM_PRETRAIN_EXAMPLES]]
+    samples = phase(pool, LM_PRETRAIN_STEPS, 1e-2, 24)
+    evaluate()
+    for task in ("prose", "code"):
+        samples += phase(train[task], LM_TASK_STEPS, 3e-3, 0)
+        evaluate()
+    seconds = time.perf_counter() - start
+    return samples / seconds, sum(p.numel() for p in model.parameters())
+
+
 # --- the forgetlab side ------------------------------------------------------
 
 def forgetlab_run(binary, family, knobs, threads, data_dir, runs):
@@ -217,6 +275,20 @@ def forgetlab_run(binary, family, knobs, threads, data_dir, runs):
         sys.exit("--data needs forgetlab-train-bench; forgetlab-train reads "
                  f"{FASHION}")
     model = " ".join(f"{k}: {v}" for k, v in knobs.items())
+    if family == "LM":
+        spec = (f"model {{ family: LM {model} }}\n"
+                f"pretrain {{ examples: {LM_PRETRAIN_EXAMPLES} steps: {LM_PRETRAIN_STEPS} "
+                f"batch_size: {LM_BATCH} }}\n"
+                f"finetune {{ steps: {LM_TASK_STEPS} batch_size: {LM_BATCH} }}\n"
+                f"eval {{ eval_every: 0 }}\nseed: 0\n")
+        with tempfile.NamedTemporaryFile("w", suffix=".textproto") as f:
+            f.write(spec)
+            f.flush()
+            out = subprocess.run([binary, f"--spec={f.name}", "--format=json",
+                                  f"--threads={threads}", f"--repeats={runs}"],
+                                 check=True, capture_output=True, text=True).stdout
+        result = json.loads(out)
+        return result["samples_per_second"], result["parameter_count"]
     spec = (f"model {{ family: {family} {model} }}\n"
             f"pretrain {{ examples: {PRETRAIN_EXAMPLES} steps: {PRETRAIN_STEPS} "
             f"batch_size: {PRETRAIN_BATCH} lr: {PRETRAIN_LR} }}\n"
@@ -251,7 +323,30 @@ def _timed(fn):
     return time.perf_counter() - start
 
 
+def same_blas_kernels():
+    """Re-executes this script with the OpenBLAS kernels forgetlab picks.
+
+    forgetlab's binaries choose OpenBLAS's Haswell kernels when OpenBLAS falls
+    back to its SSE3 ones on a CPU it does not know (docs/PERFORMANCE.md); the
+    Python side gets the same, so that the ratio compares training loops.
+    """
+    if os.environ.get("OPENBLAS_CORETYPE"):
+        return
+    try:
+        import ctypes
+        core = ctypes.CDLL("libblas.so.3").openblas_get_corename
+        core.restype = ctypes.c_char_p
+        name = core().decode()
+    except (OSError, AttributeError):
+        return
+    flags = open("/proc/cpuinfo").read()
+    if name.lower() == "prescott" and " avx2" in flags and " fma" in flags:
+        os.environ["OPENBLAS_CORETYPE"] = "Haswell"
+        os.execv(sys.executable, [sys.executable] + sys.argv)
+
+
 def main():
+    same_blas_kernels()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("forgetlab_train", help="path of forgetlab-train, or of "
                         "forgetlab-train-bench (the standalone worker/train build)")
@@ -270,6 +365,9 @@ def main():
         sys.exit(f"{args.data} is missing; install dataset-fashion-mnist")
     torch.set_num_threads(args.threads)
     data = load(args.data)
+    domains = None
+    if any(MODELS[name][0] == "LM" for name in args.models):
+        domains = {n: lm_reference.load_domain("", n) for n in ("dictionary", "prose", "code")}
     peak = sgemm_peak()
     for name in args.models:
         family, knobs = MODELS[name]
@@ -280,13 +378,15 @@ def main():
         # runs in this one, long warm: each forgetlab call runs the job twice
         # and reports the faster run, as a worker's second job would be.
         warm = 2
+        python_side = ((lambda: pytorch_lm_run(knobs, domains)) if family == "LM"
+                       else (lambda: pytorch_run(family, knobs, data)))
         if DEVICE.type == "cuda":
-            pytorch_run(family, knobs, data)
+            python_side()
         ours = theirs = 0
         for _ in range(args.repeats):
             o, params = forgetlab_run(args.forgetlab_train, family, knobs,
                                       args.threads, args.data, warm)
-            t, py_params = pytorch_run(family, knobs, data)
+            t, py_params = python_side()
             ours, theirs = max(ours, o), max(theirs, t)
         if py_params != params:
             sys.exit(f"{name}: models differ ({params} vs {py_params} parameters)")
