@@ -14,6 +14,17 @@
 namespace forgetlab {
 namespace {
 
+// The LM track's text digests as "domain=sha256;..." in domain order; "" for
+// image jobs.
+std::string DataDigests(const v1::Provenance& p) {
+  std::vector<std::string> parts;
+  for (const auto& [domain, digest] : std::map<std::string, std::string>(
+           p.data_sha256().begin(), p.data_sha256().end())) {
+    parts.push_back(absl::StrCat(domain, "=", digest));
+  }
+  return absl::StrJoin(parts, ";");
+}
+
 // Provenance columns, without their "provenance." prefix, and their values.
 std::vector<std::pair<std::string, std::string>> ProvenanceFields(
     const v1::Provenance& p) {
@@ -23,7 +34,8 @@ std::vector<std::pair<std::string, std::string>> ProvenanceFields(
           {"blas", p.blas()},
           {"device", p.device()},
           {"threads", p.threads() > 0 ? absl::StrCat(p.threads()) : ""},
-          {"host", p.host()}};
+          {"host", p.host()},
+          {"data_sha256", DataDigests(p)}};
 }
 
 std::string CsvField(const std::string& s) {
@@ -141,7 +153,7 @@ std::string ResultsJsonl(const std::vector<JobWithResult>& rows, bool curves) {
   std::string out;
   for (const JobWithResult& r : rows) {
     const v1::Job& job = r.job;
-    std::vector<std::string> axes, metrics, matrix, spec, provenance;
+    std::vector<std::string> axes, metrics, matrix, losses, spec, provenance;
     for (const auto& [path, value] : std::map<std::string, double>(
              job.axis_values().begin(), job.axis_values().end())) {
       if (path != "seed") {
@@ -157,6 +169,11 @@ std::string ResultsJsonl(const std::vector<JobWithResult>& rows, bool curves) {
       std::vector<std::string> a;
       for (double x : row.accuracy()) a.push_back(JsonNumber(x));
       matrix.push_back(absl::StrCat("[", absl::StrJoin(a, ", "), "]"));
+    }
+    for (const v1::LossRow& row : r.result.loss_matrix()) {
+      std::vector<std::string> l;
+      for (double x : row.loss()) l.push_back(JsonNumber(x));
+      losses.push_back(absl::StrCat("[", absl::StrJoin(l, ", "), "]"));
     }
     for (const auto& [path, text] : FlattenFields(job.spec())) {
       spec.push_back(absl::StrCat(JsonString(path), ": ", JsonValue(text)));
@@ -176,8 +193,11 @@ std::string ResultsJsonl(const std::vector<JobWithResult>& rows, bool curves) {
         "}, \"parameter_count\": ", r.result.parameter_count(),
         ", \"total_seconds\": ", JsonNumber(r.result.total_seconds()),
         ", \"cached\": ", job.cached() ? "true" : "false",
-        ", \"accuracy_matrix\": [", absl::StrJoin(matrix, ", "),
-        "], \"spec\": {", absl::StrJoin(spec, ", "), "}, \"provenance\": {",
+        ", \"accuracy_matrix\": [", absl::StrJoin(matrix, ", "), "]",
+        losses.empty() ? ""
+                       : absl::StrCat(", \"loss_matrix\": [",
+                                      absl::StrJoin(losses, ", "), "]"),
+        ", \"spec\": {", absl::StrJoin(spec, ", "), "}, \"provenance\": {",
         absl::StrJoin(provenance, ", "), "}");
     if (curves) {
       std::vector<std::string> points;

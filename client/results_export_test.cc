@@ -52,6 +52,15 @@ std::vector<JobWithResult> TwoJobs() {
     p->set_device("cpu");
     p->set_threads(2);
     p->set_host("h");
+    if (i == 1) {  // an LM result: text digests and a loss matrix
+      (*p->mutable_data_sha256())["prose"] = std::string(64, 'b');
+      (*p->mutable_data_sha256())["code"] = std::string(64, 'a');
+      for (int row = 0; row < 2; ++row) {
+        v1::LossRow* l = r.result.add_loss_matrix();
+        l->add_loss(3.5 + row);
+        l->add_loss(4.0);
+      }
+    }
     rows.push_back(r);
   }
   return rows;
@@ -117,6 +126,27 @@ TEST(ResultsExportTest, JsonLinesParseOneObjectPerJob) {
   EXPECT_EQ(p.at("blas").string_value(), "openblas");
   EXPECT_EQ(f.at("curves").list_value().values_size(), 1);
   EXPECT_EQ(f.at("accuracy_matrix").list_value().values_size(), 2);
+  EXPECT_EQ(f.count("loss_matrix"), 0u);
+  EXPECT_EQ(p.at("data_sha256").string_value(), "");
+
+  google::protobuf::Struct lm;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(lines[1], &lm).ok())
+      << lines[1];
+  const auto& g = lm.fields();
+  ASSERT_EQ(g.at("loss_matrix").list_value().values_size(), 2);
+  EXPECT_EQ(g.at("loss_matrix")
+                .list_value()
+                .values(1)
+                .list_value()
+                .values(0)
+                .number_value(),
+            4.5);
+  EXPECT_EQ(g.at("provenance")
+                .struct_value()
+                .fields()
+                .at("data_sha256")
+                .string_value(),
+            "code=" + std::string(64, 'a') + ";prose=" + std::string(64, 'b'));
 }
 
 }  // namespace

@@ -134,21 +134,21 @@ class ByteLM(torch.nn.Module):
     def forward(self, x):
         b, t = x.shape
         d, h = self.dim, self.heads
-        y = F.embedding(x, self.embedding) + self.positions[:t]
-        future = torch.ones(t, t, dtype=torch.bool).triu(1)
+        y = (F.embedding(x, self.embedding) + self.positions[:t]).view(b * t, d)
+        future = torch.full((t, t), float("-inf")).triu(1)
         for k in self.blocks:
             a = F.layer_norm(y, (d,), k["ln1_weight"], k["ln1_bias"])
-            q, kk, v = F.linear(a, k["qkv_weight"], k["qkv_bias"]).view(
-                b, t, 3, h, d // h).permute(2, 0, 3, 1, 4)
-            scores = torch.matmul(q, kk.transpose(-2, -1)).mul_(1.0 / math.sqrt(d // h))
-            scores = scores.masked_fill_(future, float("-inf"))
-            att = torch.matmul(torch.softmax(scores, -1), v).transpose(1, 2).reshape(b, t, d)
+            q, kk, v = (z.reshape(b * h, t, d // h) for z in F.linear(
+                a, k["qkv_weight"], k["qkv_bias"]).view(b, t, 3, h, d // h).permute(2, 0, 3, 1, 4))
+            scores = torch.baddbmm(future, q, kk.transpose(1, 2), alpha=1.0 / math.sqrt(d // h))
+            att = torch.bmm(torch.softmax(scores, -1), v).view(b, h, t, d // h)
+            att = att.transpose(1, 2).reshape(b * t, d)
             y = y + F.linear(att, k["proj_weight"], k["proj_bias"])
             m = F.layer_norm(y, (d,), k["ln2_weight"], k["ln2_bias"])
             y = y + F.linear(F.gelu(F.linear(m, k["fc1_weight"], k["fc1_bias"])),
                              k["fc2_weight"], k["fc2_bias"])
         y = F.layer_norm(y, (d,), self.lnf_weight, self.lnf_bias)
-        return torch.matmul(y, self.embedding.t())
+        return torch.mm(y, self.embedding.t()).view(b, t, 256)
 
 
 def run(cfg, seed, domains, examples):

@@ -58,33 +58,44 @@ void ByteLmImpl::InitWeights() {
   }
 }
 
+const torch::Tensor& ByteLmImpl::CausalBias(int64_t t,
+                                            const torch::Device& device) {
+  if (!causal_bias_.defined() || causal_bias_.size(0) != t ||
+      causal_bias_.device() != device) {
+    causal_bias_ = torch::full({t, t}, -std::numeric_limits<float>::infinity(),
+                               torch::TensorOptions().device(device))
+                       .triu(1);
+  }
+  return causal_bias_;
+}
+
 torch::Tensor ByteLmImpl::forward(const torch::Tensor& bytes) {
-  namespace F = torch::nn::functional;
   const int64_t batch = bytes.size(0), t = bytes.size(1);
   const int64_t d = shape_.dim, h = shape_.heads, dh = d / h;
+  // One row per position of every window, [batch * t, d], so that each
+  // linear layer is a single GEMM with its bias fused in (addmm).
   torch::Tensor x =
-      torch::embedding(embedding_, bytes) + positions_.slice(0, 0, t);
-  // Upper triangle: a position may not attend to later ones.
-  const torch::Tensor future =
-      torch::ones(
-          {t, t},
-          torch::TensorOptions().dtype(torch::kBool).device(bytes.device()))
-          .triu(1);
+      (torch::embedding(embedding_, bytes) + positions_.slice(0, 0, t))
+          .view({batch * t, d});
+  // 0 on and below the diagonal, -inf above: a position may not attend to
+  // later ones. Added inside the score GEMM (baddbmm), with the scale.
+  const torch::Tensor& future = CausalBias(t, bytes.device());
   const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
   for (const Block& b : blocks_) {
     torch::Tensor a = torch::layer_norm(x, {d}, b.ln1_w, b.ln1_b);
-    // [batch, t, 3, heads, dh] -> three [batch, heads, t, dh]
+    // [batch, t, 3, heads, dh] -> three [batch * heads, t, dh]
     torch::Tensor qkv = torch::linear(a, b.qkv_w, b.qkv_b)
                             .view({batch, t, 3, h, dh})
                             .permute({2, 0, 3, 1, 4});
-    torch::Tensor q = qkv[0], k = qkv[1], v = qkv[2];
+    torch::Tensor q = qkv[0].reshape({batch * h, t, dh});
+    torch::Tensor k = qkv[1].reshape({batch * h, t, dh});
+    torch::Tensor v = qkv[2].reshape({batch * h, t, dh});
     torch::Tensor scores =
-        torch::matmul(q, k.transpose(-2, -1))
-            .mul_(scale)
-            .masked_fill_(future, -std::numeric_limits<double>::infinity());
-    torch::Tensor attended = torch::matmul(torch::softmax(scores, -1), v)
+        torch::baddbmm(future, q, k.transpose(1, 2), /*beta=*/1, scale);
+    torch::Tensor attended = torch::bmm(torch::softmax(scores, -1), v)
+                                 .view({batch, h, t, dh})
                                  .transpose(1, 2)
-                                 .reshape({batch, t, d});
+                                 .reshape({batch * t, d});
     x = x + torch::linear(attended, b.proj_w, b.proj_b);
     torch::Tensor m = torch::layer_norm(x, {d}, b.ln2_w, b.ln2_b);
     m = torch::linear(torch::gelu(torch::linear(m, b.fc1_w, b.fc1_b)), b.fc2_w,
@@ -92,7 +103,7 @@ torch::Tensor ByteLmImpl::forward(const torch::Tensor& bytes) {
     x = x + m;
   }
   x = torch::layer_norm(x, {d}, lnf_w_, lnf_b_);
-  return torch::matmul(x, embedding_.t());
+  return torch::mm(x, embedding_.t()).view({batch, t, LmShape::kVocabulary});
 }
 
 }  // namespace forgetlab::train

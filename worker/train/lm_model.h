@@ -37,6 +37,9 @@ class ByteLmImpl : public torch::nn::Module {
   const LmShape& shape() const { return shape_; }
 
  private:
+  // The causal mask as an additive bias [t, t], kept between calls.
+  const torch::Tensor& CausalBias(int64_t t, const torch::Device& device);
+
   struct Block {
     torch::Tensor ln1_w, ln1_b, qkv_w, qkv_b, proj_w, proj_b;
     torch::Tensor ln2_w, ln2_b, fc1_w, fc1_b, fc2_w, fc2_b;
@@ -46,6 +49,7 @@ class ByteLmImpl : public torch::nn::Module {
   torch::Tensor embedding_, positions_;
   std::vector<Block> blocks_;
   torch::Tensor lnf_w_, lnf_b_;
+  torch::Tensor causal_bias_;
 };
 TORCH_MODULE(ByteLm);
 
