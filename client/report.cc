@@ -36,12 +36,24 @@ std::string Capitalized(std::string text) {
   return text;
 }
 
+// The unit a metric is in: most are fractions; the LM track's losses are
+// bits per byte and the FG metrics percent.
+std::string MetricUnit(const std::string& metric) {
+  if (metric == "loss_forgetting" || metric == "pretrain_forgetting" ||
+      metric == "pretrain_loss") {
+    return "bits per byte";
+  }
+  if (metric == "fg_relative" || metric == "fg_general") return "percent";
+  if (metric == "parameter_count") return "count";
+  return "fraction";
+}
+
 std::string MetricLabel(const std::string& metric) {
   if (metric == "forgetting") {
     return "forgetting (task-A accuracy lost, fraction)";
   }
   if (metric == "acc") return "final mean accuracy (fraction)";
-  return absl::StrCat(metric, " (fraction)");
+  return absl::StrCat(metric, " (", MetricUnit(metric), ")");
 }
 
 // The value of `axis` for a result: its grid coordinate, or the sweep's
@@ -127,6 +139,83 @@ std::string ProvenanceTable(const std::vector<v1::JobResultEntry>& results) {
         "</td></tr>");
   }
   return out + "</table>\n";
+}
+
+using ResultGroups =
+    std::map<std::pair<double, double>, std::vector<const v1::JobResult*>>;
+
+// Which value a frontier follows: task A's accuracy or its loss.
+struct FrontierValue {
+  const char* name;     // "accuracy" or "loss"
+  const char* y_label;  // the axis title
+  bool fraction;        // clamp the y range to [0, 1]
+};
+
+// One line chart per column value: task A's value at the end of task A
+// (step 0) and at each curve point while task B trains, mean over seeds, one
+// line per row value; all panels on one y range.
+std::string FrontierPanels(const ResultGroups& groups,
+                           const std::vector<double>& rows,
+                           const std::vector<double>& cols,
+                           const std::string& col_axis,
+                           const std::string& row_axis,
+                           const FrontierValue& value) {
+  const bool loss = std::string(value.name) == "loss";
+  std::vector<std::pair<double, std::vector<svg::Series>>> panels;
+  double low = INFINITY, high = -INFINITY;
+  for (double c : cols) {
+    std::vector<svg::Series> series;
+    for (double r : rows) {
+      auto it = groups.find({r, c});
+      if (it == groups.end()) continue;
+      std::map<int, std::pair<double, int>> by_step;  // step -> (sum, n)
+      for (const v1::JobResult* result : it->second) {
+        if (loss ? result->loss_matrix_size() < 2
+                 : result->accuracy_matrix_size() < 2) {
+          continue;
+        }
+        auto& start = by_step[0];  // the end of task A
+        start.first += loss ? result->loss_matrix(0).loss(0)
+                            : result->accuracy_matrix(0).accuracy(0);
+        start.second += 1;
+        for (const v1::CurvePoint& p : result->curves()) {
+          const int size = loss ? p.loss_size() : p.accuracy_size();
+          if (p.stage() != 1 || size < 1) continue;
+          by_step[p.step()].first += loss ? p.loss(0) : p.accuracy(0);
+          by_step[p.step()].second += 1;
+        }
+      }
+      svg::Series s;
+      s.label = ShortNumber(r);
+      for (const auto& [step, sum] : by_step) {
+        s.x.push_back(step);
+        s.y.push_back(sum.first / sum.second);
+        low = std::min(low, s.y.back());
+        high = std::max(high, s.y.back());
+      }
+      series.push_back(std::move(s));
+    }
+    panels.emplace_back(c, std::move(series));
+  }
+  std::string out;
+  for (const auto& [c, series] : panels) {
+    svg::LineChartOptions o;
+    o.title = absl::StrCat("task-A ", value.name, " while task B trains, ",
+                           AxisLabel(col_axis, c));
+    o.x_label = "step of task B (0 = end of task A)";
+    o.y_label = value.y_label;
+    o.legend_title = row_axis;
+    if (std::isfinite(low)) {
+      const double pad =
+          std::max(value.fraction ? 0.02 : 0.05, (high - low) * 0.08);
+      o.y_range = {std::max(0.0, low - pad),
+                   value.fraction ? std::min(1.0, high + pad) : high + pad};
+    }
+    o.width = 560;
+    o.height = 340;
+    absl::StrAppend(&out, svg::LineChart(series, o));
+  }
+  return out;
 }
 
 }  // namespace
@@ -237,62 +326,27 @@ std::string ReportHtml(const ReportInput& in) {
   }
 
   // Results grouped by (row, col) for the frontier and the matrices.
-  std::map<std::pair<double, double>, std::vector<const v1::JobResult*>> groups;
+  ResultGroups groups;
   for (const v1::JobResultEntry& e : in.results) {
     groups[{AxisValue(e, table.row_axis(), base),
             AxisValue(e, table.col_axis(), base)}]
         .push_back(&e.result());
   }
 
-  // 3. Frontier: task-1 accuracy while task 2 trains, mean over seeds. The
-  // panels share one y range so they can be compared by eye.
-  std::vector<std::pair<double, std::vector<svg::Series>>> panels;
-  double frontier_low = INFINITY, frontier_high = -INFINITY;
-  for (double c : cols) {
-    std::vector<svg::Series> series;
-    for (double r : rows) {
-      auto it = groups.find({r, c});
-      if (it == groups.end()) continue;
-      std::map<int, std::pair<double, int>> by_step;  // step -> (sum, n)
-      for (const v1::JobResult* result : it->second) {
-        if (result->accuracy_matrix_size() < 2) continue;
-        auto& start = by_step[0];  // the end of task 1
-        start.first += result->accuracy_matrix(0).accuracy(0);
-        start.second += 1;
-        for (const v1::CurvePoint& p : result->curves()) {
-          if (p.stage() != 1 || p.accuracy_size() < 1) continue;
-          by_step[p.step()].first += p.accuracy(0);
-          by_step[p.step()].second += 1;
-        }
-      }
-      svg::Series s;
-      s.label = ShortNumber(r);
-      for (const auto& [step, sum] : by_step) {
-        s.x.push_back(step);
-        s.y.push_back(sum.first / sum.second);
-        frontier_low = std::min(frontier_low, s.y.back());
-        frontier_high = std::max(frontier_high, s.y.back());
-      }
-      series.push_back(std::move(s));
+  // 3. Frontiers: task A's accuracy (and, for LM results, its loss in bits
+  // per byte) while task B trains, mean over seeds. The panels of one
+  // frontier share one y range so they can be compared by eye.
+  const std::string frontiers =
+      FrontierPanels(groups, rows, cols, table.col_axis(), table.row_axis(),
+                     {"accuracy", "task-A test accuracy (fraction)", true});
+  std::string loss_frontiers;
+  for (const v1::JobResultEntry& e : in.results) {
+    if (e.result().loss_matrix_size() > 0) {
+      loss_frontiers = FrontierPanels(
+          groups, rows, cols, table.col_axis(), table.row_axis(),
+          {"loss", "task-A held-out loss (bits per byte)", false});
+      break;
     }
-    panels.emplace_back(c, std::move(series));
-  }
-  std::string frontiers;
-  for (const auto& [c, series] : panels) {
-    svg::LineChartOptions o;
-    o.title = absl::StrCat("task-A accuracy while task B trains, ",
-                           AxisLabel(table.col_axis(), c));
-    o.x_label = "step of task B (0 = end of task A)";
-    o.y_label = "task-A test accuracy (fraction)";
-    o.legend_title = table.row_axis();
-    if (std::isfinite(frontier_low)) {
-      const double pad = std::max(0.02, (frontier_high - frontier_low) * 0.08);
-      o.y_range = {std::max(0.0, frontier_low - pad),
-                   std::min(1.0, frontier_high + pad)};
-    }
-    o.width = 560;
-    o.height = 340;
-    absl::StrAppend(&frontiers, svg::LineChart(series, o));
   }
 
   // 4. Mean accuracy matrices.
@@ -385,8 +439,9 @@ std::string ReportHtml(const ReportInput& in) {
       s.cached(), " from the cache), ", s.failed(), " failed, ", s.cancelled(),
       " cancelled; state ", Escape(s.state()), ". Metric <b>",
       Escape(table.metric()), "</b> over rows <code>", Escape(table.row_axis()),
-      "</code> and columns <code>", Escape(table.col_axis()),
-      "</code>. Accuracies and metrics are fractions.</p>\n", notes,
+      "</code> and columns <code>", Escape(table.col_axis()), "</code>, in ",
+      MetricUnit(table.metric()),
+      ". Accuracies are fractions; LM losses are bits per byte.</p>\n", notes,
       Section(absl::StrCat(metric, ": heatmap"),
               absl::StrCat(Capitalized(over_seeds), " of each grid cell."),
               svg::Heatmap(heat)),
@@ -405,6 +460,13 @@ std::string ReportHtml(const ReportInput& in) {
               "one panel per column value, one line per row value, all on "
               "one y range.",
               frontiers),
+      loss_frontiers.empty()
+          ? std::string()
+          : Section("Task-A loss while task B trains (language models)",
+                    "Task-A held-out loss in bits per byte while task B "
+                    "trains, averaged over seeds; one panel per column "
+                    "value, one line per row value, all on one y range.",
+                    loss_frontiers),
       Section(
           "Accuracy matrices",
           "R[i][j]: accuracy on task j after training task i, mean over seeds.",

@@ -134,6 +134,38 @@ TEST(ReportTest, HasEveryChartAndNothingExternal) {
   EXPECT_EQ(html.find("href="), std::string::npos);
 }
 
+// LM results add a second frontier: task A's loss while task B trains,
+// from the loss matrix and the curves' losses. Vision results have none.
+TEST(ReportTest, LanguageModelResultsGetLossFrontiers) {
+  EXPECT_EQ(ReportHtml(SampleInput()).find("Task-A loss while task B trains"),
+            std::string::npos);
+  ReportInput in = SampleInput();
+  for (v1::JobResultEntry& e : in.results) {
+    for (double start : {3.0, 4.0}) {
+      v1::LossRow* row = e.mutable_result()->add_loss_matrix();
+      row->add_loss(start);
+      row->add_loss(5.0);
+    }
+    for (v1::CurvePoint& p : *e.mutable_result()->mutable_curves()) {
+      p.add_loss(3.0 + p.step() / 300.0);  // task A's loss rises to 4
+      p.add_loss(4.5);
+    }
+  }
+  const std::string html = ReportHtml(in);
+  EXPECT_THAT(html, HasSubstr("<h2>Task-A loss while task B trains"));
+  EXPECT_THAT(html, HasSubstr("task-A held-out loss (bits per byte)"));
+  // Heatmap, paper figure, two accuracy and two loss frontier panels.
+  EXPECT_EQ(Count(html, "<svg "), 1 + 1 + 2 + 2);
+  EXPECT_THAT(html, HasSubstr("task-A loss while task B trains, "
+                              "pretrain.examples = 1k"));
+  // An LM metric is labelled with its unit, not as a fraction.
+  in.table.set_metric("pretrain_forgetting");
+  const std::string lm = ReportHtml(in);
+  EXPECT_THAT(lm, HasSubstr("pretrain_forgetting (bits per byte)"));
+  EXPECT_THAT(lm, HasSubstr("in bits per byte. Accuracies are fractions"));
+  EXPECT_EQ(lm.find("pretrain_forgetting (fraction)"), std::string::npos);
+}
+
 TEST(ReportTest, PaperFigurePlotsParametersOnALogAxis) {
   const std::string svg = PaperFigureSvg(SampleInput().table, true);
   EXPECT_THAT(svg, HasSubstr("xmlns=\"http://www.w3.org/2000/svg\""));

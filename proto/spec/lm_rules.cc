@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "proto/spec/field_checks.h"
 #include "proto/spec/validate.h"
 #include "worker/train/default_protocol.h"
 
@@ -20,27 +21,6 @@ bool IsDomain(const std::string& name) {
   return std::find_if(std::begin(kDomains), std::end(kDomains),
                       [&](const char* d) { return name == d; }) !=
          std::end(kDomains);
-}
-
-absl::Status Invalid(absl::string_view prefix, absl::string_view field,
-                     absl::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat(prefix, field, " ", what));
-}
-
-absl::Status Range(absl::string_view prefix, absl::string_view field,
-                   double value, double low, double high) {
-  if (value >= low && value <= high) return absl::OkStatus();
-  return Invalid(prefix, field,
-                 absl::StrCat("must be between ", low, " and ", high, " (got ",
-                              value, ")"));
-}
-
-absl::Status Rate(absl::string_view prefix, absl::string_view field,
-                  double value) {
-  if (std::isfinite(value) && value > 0 && value <= 10) return absl::OkStatus();
-  return Invalid(
-      prefix, field,
-      absl::StrCat("must be a learning rate in (0, 10] (got ", value, ")"));
 }
 
 }  // namespace
@@ -99,11 +79,14 @@ void ResolveLmDefaults(v1::ExperimentSpec* r) {
 absl::Status ValidateLmExperiment(const v1::ExperimentSpec& r,
                                   absl::string_view prefix) {
   const v1::ModelSpec& m = r.model();
-  absl::Status s = Range(prefix, "model.dim", m.dim(), 8, 1024);
-  if (s.ok()) s = Range(prefix, "model.lm_depth", m.lm_depth(), 1, 24);
-  if (s.ok()) s = Range(prefix, "model.heads", m.heads(), 1, 64);
-  if (s.ok()) s = Range(prefix, "model.context", m.context(), 8, 1024);
-  if (s.ok()) s = Range(prefix, "model.mlp_ratio", m.mlp_ratio(), 1, 16);
+  absl::Status s = CheckRange<double>(prefix, "model.dim", m.dim(), 8, 1024);
+  if (s.ok())
+    s = CheckRange<double>(prefix, "model.lm_depth", m.lm_depth(), 1, 24);
+  if (s.ok()) s = CheckRange<double>(prefix, "model.heads", m.heads(), 1, 64);
+  if (s.ok())
+    s = CheckRange<double>(prefix, "model.context", m.context(), 8, 1024);
+  if (s.ok())
+    s = CheckRange<double>(prefix, "model.mlp_ratio", m.mlp_ratio(), 1, 16);
   if (!s.ok()) return s;
   if (m.dim() % m.heads() != 0) {
     return Invalid(prefix, "model.heads",
@@ -143,14 +126,17 @@ absl::Status ValidateLmExperiment(const v1::ExperimentSpec& r,
                                 "\"; text domains are ", domains));
   }
   const v1::PretrainSpec& p = r.pretrain();
-  s = Range(prefix, "pretrain.examples", static_cast<double>(p.examples()), 0,
-            1e9);
-  if (s.ok()) s = Range(prefix, "pretrain.steps", p.steps(), 1, 1000000);
+  s = CheckRange<double>(prefix, "pretrain.examples",
+                         static_cast<double>(p.examples()), 0, 1e9);
   if (s.ok())
-    s = Range(prefix, "pretrain.batch_size", p.batch_size(), 1, 65536);
-  if (s.ok()) s = Rate(prefix, "pretrain.lr", p.lr());
+    s = CheckRange<double>(prefix, "pretrain.steps", p.steps(), 1, 1000000);
+  if (s.ok())
+    s = CheckRange<double>(prefix, "pretrain.batch_size", p.batch_size(), 1,
+                           65536);
+  if (s.ok()) s = CheckRate(prefix, "pretrain.lr", p.lr());
   if (s.ok()) {
-    s = Range(prefix, "pretrain.warmup_steps", p.warmup_steps(), 0, p.steps());
+    s = CheckRange<double>(prefix, "pretrain.warmup_steps", p.warmup_steps(), 0,
+                           p.steps());
   }
   if (s.ok() && !p.classes().empty()) {
     s = Invalid(prefix, "pretrain.classes",
@@ -185,17 +171,19 @@ absl::Status ValidateLmExperiment(const v1::ExperimentSpec& r,
     }
   }
   const v1::FinetuneSpec& f = r.finetune();
-  s = Range(prefix, "finetune.steps", f.steps(), 1, 1000000);
+  s = CheckRange<double>(prefix, "finetune.steps", f.steps(), 1, 1000000);
   if (s.ok())
-    s = Range(prefix, "finetune.batch_size", f.batch_size(), 1, 65536);
-  if (s.ok()) s = Rate(prefix, "finetune.lr", f.lr());
+    s = CheckRange<double>(prefix, "finetune.batch_size", f.batch_size(), 1,
+                           65536);
+  if (s.ok()) s = CheckRate(prefix, "finetune.lr", f.lr());
   if (s.ok() && !(f.replay_fraction() >= 0 && f.replay_fraction() < 1)) {
     s = Invalid(
         prefix, "finetune.replay_fraction",
         absl::StrCat("must be in [0, 1) (got ", f.replay_fraction(), ")"));
   }
   if (s.ok()) {
-    s = Range(prefix, "eval.eval_every", r.eval().eval_every(), 0, f.steps());
+    s = CheckRange<double>(prefix, "eval.eval_every", r.eval().eval_every(), 0,
+                           f.steps());
   }
   if (s.ok() && r.seed() < 0) {
     s = Invalid(prefix, "seed",

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "proto/spec/dataset_shape.h"
+#include "proto/spec/field_checks.h"
 #include "proto/spec/lm_rules.h"
 
 namespace forgetlab {
@@ -19,28 +20,6 @@ namespace {
 constexpr int kFashionMnistTrain = 60000;
 constexpr int kCifar10Train = 50000;
 constexpr int kMaxClasses = 1000;
-
-absl::Status Invalid(absl::string_view prefix, absl::string_view field,
-                     absl::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat(prefix, field, " ", what));
-}
-
-template <typename T>
-absl::Status CheckRange(absl::string_view prefix, absl::string_view field,
-                        T value, T low, T high) {
-  if (value >= low && value <= high) return absl::OkStatus();
-  return Invalid(prefix, field,
-                 absl::StrCat("must be between ", low, " and ", high, " (got ",
-                              value, ")"));
-}
-
-absl::Status CheckRate(absl::string_view prefix, absl::string_view field,
-                       double value) {
-  if (std::isfinite(value) && value > 0 && value <= 10) return absl::OkStatus();
-  return Invalid(
-      prefix, field,
-      absl::StrCat("must be a learning rate in (0, 10] (got ", value, ")"));
-}
 
 }  // namespace
 

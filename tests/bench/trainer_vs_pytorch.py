@@ -281,19 +281,12 @@ def forgetlab_run(binary, family, knobs, threads, data_dir, runs):
                 f"batch_size: {LM_BATCH} }}\n"
                 f"finetune {{ steps: {LM_TASK_STEPS} batch_size: {LM_BATCH} }}\n"
                 f"eval {{ eval_every: 0 }}\nseed: 0\n")
-        with tempfile.NamedTemporaryFile("w", suffix=".textproto") as f:
-            f.write(spec)
-            f.flush()
-            out = subprocess.run([binary, f"--spec={f.name}", "--format=json",
-                                  f"--threads={threads}", f"--repeats={runs}"],
-                                 check=True, capture_output=True, text=True).stdout
-        result = json.loads(out)
-        return result["samples_per_second"], result["parameter_count"]
-    spec = (f"model {{ family: {family} {model} }}\n"
-            f"pretrain {{ examples: {PRETRAIN_EXAMPLES} steps: {PRETRAIN_STEPS} "
-            f"batch_size: {PRETRAIN_BATCH} lr: {PRETRAIN_LR} }}\n"
-            f"finetune {{ steps: {TASK_STEPS} batch_size: {TASK_BATCH} lr: {TASK_LR} }}\n"
-            f"optimizer {{ momentum: {MOMENTUM} }}\neval {{ eval_every: 0 }}\nseed: 0\n")
+    else:
+        spec = (f"model {{ family: {family} {model} }}\n"
+                f"pretrain {{ examples: {PRETRAIN_EXAMPLES} steps: {PRETRAIN_STEPS} "
+                f"batch_size: {PRETRAIN_BATCH} lr: {PRETRAIN_LR} }}\n"
+                f"finetune {{ steps: {TASK_STEPS} batch_size: {TASK_BATCH} lr: {TASK_LR} }}\n"
+                f"optimizer {{ momentum: {MOMENTUM} }}\neval {{ eval_every: 0 }}\nseed: 0\n")
     with tempfile.NamedTemporaryFile("w", suffix=".textproto") as f:
         f.write(spec)
         f.flush()
