@@ -203,7 +203,8 @@ def run(cfg, seed, domains, examples):
         phase(replay, cfg["pretrain_steps"], cfg["batch"], cfg["pretrain_lr"], cfg["warmup"],
               pre_gen)
         trace["pool0"] = evaluate(evals[cfg["pool"]])
-    count = round(cfg["replay"] * cfg["batch"]) if replay is not None else 0
+    # round half away from zero, as forgetlab (std::llround) does
+    count = math.floor(cfg["replay"] * cfg["batch"] + 0.5) if replay is not None else 0
     R, L, pool_after = [], [], []
     for task in cfg["tasks"]:
         phase(train[task], cfg["task_steps"], cfg["batch"], cfg["task_lr"], 0, task_gen,
