@@ -95,24 +95,27 @@ TEST(DefaultProtocolTest, ResnetAndVitDefaultsAgreeToo) {
 TEST(DefaultProtocolTest, LmDefaultsAreTheDocumentedOnes) {
   v1::ExperimentSpec spec;
   spec.mutable_model()->set_family(v1::ModelSpec::LM);
-  train::ExperimentConfig want;
-  want.family = "lm";
-  want.dim = protocol::kLmDim;
-  want.heads = protocol::kLmHeads;
-  want.mlp_ratio = protocol::kLmMlpRatio;
-  want.data.dataset = "text";
-  want.data.path = "";
-  want.data.pretrain_pool = 0;
-  want.tasks = {{"prose", {}, "prose"}, {"code", {}, "code"}};
-  want.pretrain_steps = protocol::kLmPretrainSteps;
-  want.pretrain_batch = protocol::kLmPretrainBatch;
-  want.pretrain_lr = protocol::kLmPretrainLr;
-  want.task_steps = protocol::kLmTaskSteps;
-  want.task_batch = protocol::kLmTaskBatch;
-  want.task_lr = protocol::kLmTaskLr;
-  want.momentum = 0;  // AdamW: no momentum field
-  want.eval_every = protocol::kLmEvalEvery;
-  ExpectSameConfig(want, ToTrainConfig(ResolveDefaults(spec)));
+  ExpectSameConfig(train::DefaultLmConfig(),
+                   ToTrainConfig(ResolveDefaults(spec)));
+  // The numbers docs/LANGUAGE_MODELS.md documents.
+  const train::ExperimentConfig c = train::DefaultLmConfig();
+  EXPECT_EQ(c.dim, 64);
+  EXPECT_EQ(c.lm_depth, 2);
+  EXPECT_EQ(c.heads, 4);
+  EXPECT_EQ(c.context, 64);
+  EXPECT_EQ(c.mlp_ratio, 4);
+  EXPECT_EQ(c.pretrain_steps, 240);
+  EXPECT_EQ(c.pretrain_batch, 32);
+  EXPECT_DOUBLE_EQ(c.pretrain_lr, 1e-2);
+  EXPECT_EQ(c.warmup_steps, 24);
+  EXPECT_EQ(c.task_steps, 120);
+  EXPECT_EQ(c.task_batch, 32);
+  EXPECT_DOUBLE_EQ(c.task_lr, 3e-3);
+  EXPECT_EQ(c.eval_every, 40);
+  EXPECT_EQ(c.data.pretrain_domain, "dictionary");
+  ASSERT_EQ(c.tasks.size(), 2u);
+  EXPECT_EQ(c.tasks[0].domain, "prose");
+  EXPECT_EQ(c.tasks[1].domain, "code");
 }
 
 TEST(DefaultProtocolTest, DefaultsAreTheDesignProtocol) {

@@ -22,7 +22,22 @@ double Real(const std::string& v) { return std::atof(v.c_str()); }
 
 const std::vector<Flag>& Flags() {
   static const auto* flags = new std::vector<Flag>{
-      {"family", [](auto& v, BenchSettings* s) { s->config.family = v; }},
+      // --family=lm first: it starts from the LM track's default.
+      {"family",
+       [](auto& v, BenchSettings* s) {
+         if (v == "lm") s->config = DefaultLmConfig();
+         s->config.family = v;
+       }},
+      {"lm_depth",
+       [](auto& v, BenchSettings* s) { s->config.lm_depth = Int(v); }},
+      {"context",
+       [](auto& v, BenchSettings* s) { s->config.context = Int(v); }},
+      {"warmup_steps",
+       [](auto& v, BenchSettings* s) { s->config.warmup_steps = Int(v); }},
+      {"replay_fraction",
+       [](auto& v, BenchSettings* s) { s->config.replay_fraction = Real(v); }},
+      {"pretrain_domain",
+       [](auto& v, BenchSettings* s) { s->config.data.pretrain_domain = v; }},
       {"width", [](auto& v, BenchSettings* s) { s->config.width = Int(v); }},
       {"depth", [](auto& v, BenchSettings* s) { s->config.depth = Int(v); }},
       {"width_multiplier",
@@ -122,12 +137,15 @@ std::string BenchResultJson(const BenchSettings& settings,
       "\"pretrain_examples\": %lld, \"parameter_count\": %lld, "
       "\"forgetting\": %.4f, \"acc\": %.4f, \"pretrain_seconds\": %.3f, "
       "\"finetune_seconds\": %.3f, \"total_seconds\": %.3f, "
-      "\"samples_per_second\": %.1f, \"blas\": \"%s\"}\n",
+      "\"samples_per_second\": %.1f, \"loss_forgetting\": %.4f, "
+      "\"pretrain_forgetting\": %.4f, \"blas\": \"%s\"}\n",
       result.device.c_str(), config.family.c_str(), config.width,
       static_cast<long long>(config.pretrain_examples),
       static_cast<long long>(result.parameter_count), metric("forgetting"),
       metric("acc"), result.pretrain_seconds, result.finetune_seconds,
-      result.total_seconds, result.samples_per_second, BlasLibrary().c_str());
+      result.total_seconds, result.samples_per_second,
+      metric("loss_forgetting"), metric("pretrain_forgetting"),
+      BlasLibrary().c_str());
   return line;
 }
 

@@ -101,6 +101,38 @@ struct ExperimentConfig {
   int64_t seed = protocol::kSeed;
 };
 
+// The LM track's embedded default (DESIGN.md, "Language-model track", tuned
+// to 2 cores; docs/LANGUAGE_MODELS.md), the same that ResolveDefaults fills
+// in for model.family LM.
+inline ExperimentConfig DefaultLmConfig() {
+  ExperimentConfig c;
+  c.family = "lm";
+  c.dim = protocol::kLmDim;
+  c.lm_depth = protocol::kLmDepth;
+  c.heads = protocol::kLmHeads;
+  c.context = protocol::kLmContext;
+  c.mlp_ratio = protocol::kLmMlpRatio;
+  c.data.dataset = "text";
+  c.data.path = "";  // Debian's packages
+  c.data.pretrain_pool = 0;
+  c.data.pretrain_domain = protocol::kLmPretrainDomain;
+  c.tasks.clear();
+  for (const char* domain : protocol::kLmTaskDomains) {
+    c.tasks.push_back({domain, {}, domain});
+  }
+  c.pretrain_steps = protocol::kLmPretrainSteps;
+  c.pretrain_batch = protocol::kLmPretrainBatch;
+  c.pretrain_lr = protocol::kLmPretrainLr;
+  c.warmup_steps = protocol::kLmWarmupSteps;
+  c.task_steps = protocol::kLmTaskSteps;
+  c.task_batch = protocol::kLmTaskBatch;
+  c.task_lr = protocol::kLmTaskLr;
+  c.momentum = 0;  // AdamW
+  c.eval_every = protocol::kLmEvalEvery;
+  c.replay_fraction = protocol::kLmReplayFraction;
+  return c;
+}
+
 struct Progress {
   std::string phase;  // "load", "pretrain", "task:<name>"
   int64_t step = 0;   // steps done in the whole job
