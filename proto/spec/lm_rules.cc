@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -79,14 +80,11 @@ void ResolveLmDefaults(v1::ExperimentSpec* r) {
 absl::Status ValidateLmExperiment(const v1::ExperimentSpec& r,
                                   absl::string_view prefix) {
   const v1::ModelSpec& m = r.model();
-  absl::Status s = CheckRange<double>(prefix, "model.dim", m.dim(), 8, 1024);
-  if (s.ok())
-    s = CheckRange<double>(prefix, "model.lm_depth", m.lm_depth(), 1, 24);
-  if (s.ok()) s = CheckRange<double>(prefix, "model.heads", m.heads(), 1, 64);
-  if (s.ok())
-    s = CheckRange<double>(prefix, "model.context", m.context(), 8, 1024);
-  if (s.ok())
-    s = CheckRange<double>(prefix, "model.mlp_ratio", m.mlp_ratio(), 1, 16);
+  absl::Status s = CheckRange(prefix, "model.dim", m.dim(), 8, 1024);
+  if (s.ok()) s = CheckRange(prefix, "model.lm_depth", m.lm_depth(), 1, 24);
+  if (s.ok()) s = CheckRange(prefix, "model.heads", m.heads(), 1, 64);
+  if (s.ok()) s = CheckRange(prefix, "model.context", m.context(), 8, 1024);
+  if (s.ok()) s = CheckRange(prefix, "model.mlp_ratio", m.mlp_ratio(), 1, 16);
   if (!s.ok()) return s;
   if (m.dim() % m.heads() != 0) {
     return Invalid(prefix, "model.heads",
@@ -126,17 +124,15 @@ absl::Status ValidateLmExperiment(const v1::ExperimentSpec& r,
                                 "\"; text domains are ", domains));
   }
   const v1::PretrainSpec& p = r.pretrain();
-  s = CheckRange<double>(prefix, "pretrain.examples",
-                         static_cast<double>(p.examples()), 0, 1e9);
+  s = CheckRange<int64_t>(prefix, "pretrain.examples", p.examples(), 0,
+                          1'000'000'000);
+  if (s.ok()) s = CheckRange(prefix, "pretrain.steps", p.steps(), 1, 1000000);
   if (s.ok())
-    s = CheckRange<double>(prefix, "pretrain.steps", p.steps(), 1, 1000000);
-  if (s.ok())
-    s = CheckRange<double>(prefix, "pretrain.batch_size", p.batch_size(), 1,
-                           65536);
+    s = CheckRange(prefix, "pretrain.batch_size", p.batch_size(), 1, 65536);
   if (s.ok()) s = CheckRate(prefix, "pretrain.lr", p.lr());
   if (s.ok()) {
-    s = CheckRange<double>(prefix, "pretrain.warmup_steps", p.warmup_steps(), 0,
-                           p.steps());
+    s = CheckRange(prefix, "pretrain.warmup_steps", p.warmup_steps(), 0,
+                   p.steps());
   }
   if (s.ok() && !p.classes().empty()) {
     s = Invalid(prefix, "pretrain.classes",
@@ -171,10 +167,9 @@ absl::Status ValidateLmExperiment(const v1::ExperimentSpec& r,
     }
   }
   const v1::FinetuneSpec& f = r.finetune();
-  s = CheckRange<double>(prefix, "finetune.steps", f.steps(), 1, 1000000);
+  s = CheckRange(prefix, "finetune.steps", f.steps(), 1, 1000000);
   if (s.ok())
-    s = CheckRange<double>(prefix, "finetune.batch_size", f.batch_size(), 1,
-                           65536);
+    s = CheckRange(prefix, "finetune.batch_size", f.batch_size(), 1, 65536);
   if (s.ok()) s = CheckRate(prefix, "finetune.lr", f.lr());
   if (s.ok() && !(f.replay_fraction() >= 0 && f.replay_fraction() < 1)) {
     s = Invalid(
@@ -182,8 +177,8 @@ absl::Status ValidateLmExperiment(const v1::ExperimentSpec& r,
         absl::StrCat("must be in [0, 1) (got ", f.replay_fraction(), ")"));
   }
   if (s.ok()) {
-    s = CheckRange<double>(prefix, "eval.eval_every", r.eval().eval_every(), 0,
-                           f.steps());
+    s = CheckRange(prefix, "eval.eval_every", r.eval().eval_every(), 0,
+                   f.steps());
   }
   if (s.ok() && r.seed() < 0) {
     s = Invalid(prefix, "seed",
