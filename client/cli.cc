@@ -122,10 +122,13 @@ int RunCli(int argc, char** argv) {
     cmd->add_option("SWEEP", query.ids, "one or more sweep ids")->required();
     cmd->add_option("--metric", query.metric,
                     "forgetting, avg_forgetting, bwt, acc, rel_forgetting, "
-                    "pretrain_accuracy")
+                    "fg_relative, pretrain_accuracy; for LM sweeps also "
+                    "loss_forgetting, pretrain_forgetting, "
+                    "pretrain_progress_lost, fg_general")
         ->capture_default_str();
-    cmd->add_option("--rows", query.rows, "row axis (a field path)")
-        ->capture_default_str();
+    cmd->add_option("--rows", query.rows,
+                    "row axis (a field path); default: the first sweep's "
+                    "first model.* axis, else model.width");
     cmd->add_option("--cols", query.cols, "column axis (a field path)")
         ->capture_default_str();
     cmd->add_option("--where", query.where,

@@ -17,7 +17,7 @@ namespace forgetlab {
 struct TableQuery {
   std::vector<std::string> ids;
   std::string metric = "forgetting";
-  std::string rows = "model.width";
+  std::string rows;  // "": the server picks (the first model.* axis)
   std::string cols = "pretrain.examples";
   std::vector<std::string> where;  // "path=value"
   std::string agg = "mean";

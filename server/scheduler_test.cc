@@ -756,8 +756,13 @@ TEST_F(SchedulerTest, AnLmJobGoesOnlyToAWorkerWithEveryTextDomain) {
   };
   const std::string partial =
       register_with({"synthetic", "text:prose", "text:code"});
-  const std::string id =
-      SubmitOk(Sweep(R"pb(base { model { family: LM } })pb"));
+  const std::string id = SubmitOk(Sweep(R"pb(
+    base { model { family: LM } }
+    axes {
+      path: "model.dim"
+      values: [ 16, 32 ]
+    }
+  )pb"));
   EXPECT_FALSE(Lease(partial).has_job());
   EXPECT_EQ(Status(id).waiting(),
             "no live worker offers datasets "
@@ -769,6 +774,14 @@ TEST_F(SchedulerTest, AnLmJobGoesOnlyToAWorkerWithEveryTextDomain) {
   EXPECT_EQ(lease.job().spec().model().family(), v1::ModelSpec::LM);
   EXPECT_EQ(lease.job().spec().tasks(1).domain(), "code");
   EXPECT_EQ(Status(id).waiting(), "");
+  // A table without --rows takes the sweep's model-scale axis.
+  ASSERT_TRUE(Complete(lease, Result(0.9, 0.8)).ok());
+  grpc::ClientContext ctx;
+  v1::QueryTableRequest request;
+  request.add_sweep_ids(id);
+  v1::Table table;
+  ASSERT_TRUE(client_->QueryTable(&ctx, request, &table).ok());
+  EXPECT_EQ(table.row_axis(), "model.dim");
 }
 
 TEST_F(SchedulerTest, MetricsCountExpiredLeasesCallsAndOtherMethods) {

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -66,6 +67,20 @@ bool NumbersFirst(const std::string& a, const std::string& b) {
 // Values listed per pooled field, so one answer stays small.
 constexpr size_t kMaxListed = 100;
 
+// The rows a table gets when the request names none: the first sweep's
+// first model-scale axis (model.dim for ViT and LM sweeps), else
+// model.width.
+std::string DefaultRowAxis(storage::Store& store, const std::string& sweep_id) {
+  absl::StatusOr<std::string> stored = store.GetSweepSpec(sweep_id);
+  v1::SweepSpec spec;
+  if (stored.ok() && spec.ParseFromString(*stored)) {
+    for (const v1::Axis& axis : spec.axes()) {
+      if (absl::StartsWith(axis.path(), "model.")) return axis.path();
+    }
+  }
+  return "model.width";
+}
+
 }  // namespace
 
 absl::Status QueryTable(storage::Store& store,
@@ -93,8 +108,9 @@ absl::Status QueryTable(storage::Store& store,
     }
   }
   table->set_metric(request.metric().empty() ? "forgetting" : request.metric());
-  table->set_row_axis(request.row_axis().empty() ? "model.width"
-                                                 : request.row_axis());
+  table->set_row_axis(request.row_axis().empty()
+                          ? DefaultRowAxis(store, request.sweep_ids(0))
+                          : request.row_axis());
   table->set_col_axis(request.col_axis().empty() ? "pretrain.examples"
                                                  : request.col_axis());
   if (table->row_axis() == table->col_axis()) {
