@@ -126,10 +126,9 @@ absl::Status ValidateLmExperiment(const v1::ExperimentSpec& r,
   const v1::PretrainSpec& p = r.pretrain();
   s = CheckRange<int64_t>(prefix, "pretrain.examples", p.examples(), 0,
                           1'000'000'000);
-  if (s.ok()) s = CheckRange(prefix, "pretrain.steps", p.steps(), 1, 1000000);
-  if (s.ok())
-    s = CheckRange(prefix, "pretrain.batch_size", p.batch_size(), 1, 65536);
-  if (s.ok()) s = CheckRate(prefix, "pretrain.lr", p.lr());
+  if (s.ok()) {
+    s = CheckPhase(prefix, "pretrain", p.steps(), p.batch_size(), p.lr());
+  }
   if (s.ok()) {
     s = CheckRange(prefix, "pretrain.warmup_steps", p.warmup_steps(), 0,
                    p.steps());
@@ -146,15 +145,8 @@ absl::Status ValidateLmExperiment(const v1::ExperimentSpec& r,
   }
   for (int i = 0; i < r.tasks_size(); ++i) {
     const v1::TaskSpec& task = r.tasks(i);
-    const std::string& name = task.name();
-    if (name.size() > kMaxTaskNameLength ||
-        std::any_of(name.begin(), name.end(), [](char c) {
-          return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
-        })) {
-      return Invalid(prefix, absl::StrCat("tasks[", i, "].name"),
-                     absl::StrCat("must be at most ", kMaxTaskNameLength,
-                                  " printable characters"));
-    }
+    s = CheckTaskName(prefix, i, task.name());
+    if (!s.ok()) return s;
     if (!IsDomain(task.domain())) {
       return Invalid(prefix, absl::StrCat("tasks[", i, "].domain"),
                      absl::StrCat("is \"", task.domain(),
@@ -167,23 +159,13 @@ absl::Status ValidateLmExperiment(const v1::ExperimentSpec& r,
     }
   }
   const v1::FinetuneSpec& f = r.finetune();
-  s = CheckRange(prefix, "finetune.steps", f.steps(), 1, 1000000);
-  if (s.ok())
-    s = CheckRange(prefix, "finetune.batch_size", f.batch_size(), 1, 65536);
-  if (s.ok()) s = CheckRate(prefix, "finetune.lr", f.lr());
+  s = CheckPhase(prefix, "finetune", f.steps(), f.batch_size(), f.lr());
   if (s.ok() && !(f.replay_fraction() >= 0 && f.replay_fraction() < 1)) {
     s = Invalid(
         prefix, "finetune.replay_fraction",
         absl::StrCat("must be in [0, 1) (got ", f.replay_fraction(), ")"));
   }
-  if (s.ok()) {
-    s = CheckRange(prefix, "eval.eval_every", r.eval().eval_every(), 0,
-                   f.steps());
-  }
-  if (s.ok() && r.seed() < 0) {
-    s = Invalid(prefix, "seed",
-                absl::StrCat("must be >= 0 (got ", r.seed(), ")"));
-  }
+  if (s.ok()) s = CheckEvalAndSeed(r, prefix);
   return s;
 }
 

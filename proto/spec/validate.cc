@@ -125,13 +125,10 @@ absl::Status ValidateExperiment(const v1::ExperimentSpec& r,
   const v1::PretrainSpec& pretrain = r.pretrain();
   s = CheckRange<int64_t>(prefix, "pretrain.examples", pretrain.examples(), 0,
                           data.pretrain_pool());
-  if (s.ok())
-    s = CheckRange(prefix, "pretrain.steps", pretrain.steps(), 1, 1000000);
   if (s.ok()) {
-    s = CheckRange(prefix, "pretrain.batch_size", pretrain.batch_size(), 1,
-                   65536);
+    s = CheckPhase(prefix, "pretrain", pretrain.steps(), pretrain.batch_size(),
+                   pretrain.lr());
   }
-  if (s.ok()) s = CheckRate(prefix, "pretrain.lr", pretrain.lr());
   if (!s.ok()) return s;
 
   const int classes = ClassesOf(data) > 0 ? ClassesOf(data) : kMaxClasses;
@@ -154,16 +151,8 @@ absl::Status ValidateExperiment(const v1::ExperimentSpec& r,
   }
   std::map<int, int> owner;  // class -> task index
   for (int i = 0; i < r.tasks_size(); ++i) {
-    // Every job stores its own copy of the names: keep them short.
-    const std::string& name = r.tasks(i).name();
-    if (name.size() > kMaxTaskNameLength ||
-        std::any_of(name.begin(), name.end(), [](char c) {
-          return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
-        })) {
-      return Invalid(prefix, absl::StrCat("tasks[", i, "].name"),
-                     absl::StrCat("must be at most ", kMaxTaskNameLength,
-                                  " printable characters"));
-    }
+    s = CheckTaskName(prefix, i, r.tasks(i).name());
+    if (!s.ok()) return s;
     const std::string field = absl::StrCat("tasks[", i, "].classes");
     if (r.tasks(i).classes().empty()) {
       return Invalid(prefix, field, "must list at least one class");
@@ -184,12 +173,8 @@ absl::Status ValidateExperiment(const v1::ExperimentSpec& r,
   }
 
   const v1::FinetuneSpec& finetune = r.finetune();
-  s = CheckRange(prefix, "finetune.steps", finetune.steps(), 1, 1000000);
-  if (s.ok()) {
-    s = CheckRange(prefix, "finetune.batch_size", finetune.batch_size(), 1,
-                   65536);
-  }
-  if (s.ok()) s = CheckRate(prefix, "finetune.lr", finetune.lr());
+  s = CheckPhase(prefix, "finetune", finetune.steps(), finetune.batch_size(),
+                 finetune.lr());
   if (s.ok()) {
     const double m = r.optimizer().momentum();
     if (!(m >= 0 && m < 1)) {
@@ -197,10 +182,39 @@ absl::Status ValidateExperiment(const v1::ExperimentSpec& r,
                   absl::StrCat("must be in [0, 1) (got ", m, ")"));
     }
   }
+  if (s.ok()) s = CheckEvalAndSeed(r, prefix);
+  return s;
+}
+
+absl::Status CheckPhase(absl::string_view prefix, absl::string_view phase,
+                        int steps, int batch_size, double lr) {
+  absl::Status s =
+      CheckRange(prefix, absl::StrCat(phase, ".steps"), steps, 1, 1000000);
   if (s.ok()) {
-    s = CheckRange(prefix, "eval.eval_every", r.eval().eval_every(), 0,
-                   finetune.steps());
+    s = CheckRange(prefix, absl::StrCat(phase, ".batch_size"), batch_size, 1,
+                   65536);
   }
+  if (s.ok()) s = CheckRate(prefix, absl::StrCat(phase, ".lr"), lr);
+  return s;
+}
+
+absl::Status CheckTaskName(absl::string_view prefix, int index,
+                           const std::string& name) {
+  if (name.size() <= kMaxTaskNameLength &&
+      std::none_of(name.begin(), name.end(), [](char c) {
+        return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+      })) {
+    return absl::OkStatus();
+  }
+  return Invalid(prefix, absl::StrCat("tasks[", index, "].name"),
+                 absl::StrCat("must be at most ", kMaxTaskNameLength,
+                              " printable characters"));
+}
+
+absl::Status CheckEvalAndSeed(const v1::ExperimentSpec& r,
+                              absl::string_view prefix) {
+  absl::Status s = CheckRange(prefix, "eval.eval_every", r.eval().eval_every(),
+                              0, r.finetune().steps());
   if (s.ok() && r.seed() < 0) {
     s = Invalid(prefix, "seed",
                 absl::StrCat("must be >= 0 (got ", r.seed(), ")"));

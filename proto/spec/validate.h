@@ -22,6 +22,17 @@ inline constexpr size_t kMaxTaskNameLength = 64;
 absl::Status ValidateExperiment(const v1::ExperimentSpec& resolved,
                                 absl::string_view prefix);
 
+// Checks both the vision and the LM rules make, in the same words.
+// A training phase ("pretrain" or "finetune"): steps, batch size, rate.
+absl::Status CheckPhase(absl::string_view prefix, absl::string_view phase,
+                        int steps, int batch_size, double lr);
+// tasks[index].name: short and printable (every job stores its own copy).
+absl::Status CheckTaskName(absl::string_view prefix, int index,
+                           const std::string& name);
+// eval.eval_every within finetune.steps, and a non-negative seed.
+absl::Status CheckEvalAndSeed(const v1::ExperimentSpec& resolved,
+                              absl::string_view prefix);
+
 // Checks the form of data.path for `dataset`: absolute, no "..", at most
 // kMaxDataPathLength characters, no control characters.
 absl::Status CheckDataPathForm(absl::string_view prefix,

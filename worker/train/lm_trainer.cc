@@ -1,7 +1,6 @@
 // DESIGN.md's language-model protocol: windows, phases, AdamW, evaluation.
 #include "worker/train/lm_trainer.h"
 
-#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -13,19 +12,14 @@
 #include "worker/train/forgetting_metrics.h"
 #include "worker/train/lm_metrics.h"
 #include "worker/train/lm_model.h"
+#include "worker/train/run_record.h"
 #include "worker/train/text_data.h"
 
 namespace forgetlab::train {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 constexpr int kProgressEvery = 10;
 const double kLn2 = std::log(2.0);
-
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 // The non-overlapping `width`-byte windows of `text`, as uint8 [n, width].
 torch::Tensor Windows(const std::string& text, int64_t width) {
@@ -147,8 +141,7 @@ TrainStatus LmTrainer::TrainPhase(const std::string& phase,
   AdamW optimizer(params, AdamWOptions{protocol::kLmBeta1, protocol::kLmBeta2,
                                        protocol::kLmEps, 0.0});
   const int64_t c = config_.context;
-  std::vector<torch::Tensor> losses;
-  int first_unchecked = 1;
+  LossCheck losses(phase);
   for (int step = 1; step <= steps; ++step) {
     if (options_.cancel != nullptr && options_.cancel->load()) {
       return {TrainCode::kCancelled,
@@ -173,21 +166,12 @@ TrainStatus LmTrainer::TrainPhase(const std::string& phase,
     ClipGradNorm(params, protocol::kLmGradClip);
     const double rate = warmup > 0 && step < warmup ? lr * step / warmup : lr;
     optimizer.Step(rate);
-    losses.push_back(loss.detach());
+    losses.Add(loss);
     ++steps_done_;
     samples_ += batch;
     if (step % kProgressEvery == 0 || step == steps) {
-      const torch::Tensor values =
-          torch::stack(losses).to(torch::kCPU, torch::kFloat64);
-      for (int64_t i = 0; i < values.size(0); ++i) {
-        if (!std::isfinite(values[i].item<double>())) {
-          return {TrainCode::kFailedPrecondition,
-                  "non-finite loss at " + phase + " step " +
-                      std::to_string(first_unchecked + i)};
-        }
-      }
-      first_unchecked += static_cast<int>(losses.size());
-      losses.clear();
+      TrainStatus s = losses.Check();
+      if (!s.ok()) return s;
       if (options_.on_progress) {
         options_.on_progress(Progress{phase, steps_done_, total_steps_});
       }
@@ -280,13 +264,7 @@ TrainStatus LmTrainer::Run(ExperimentResult* result) {
   }
   int64_t parameters = 0;
   for (const auto& p : model_->parameters()) parameters += p.numel();
-  result->parameter_count = parameters;
-  result->device = device_.str();
-  result->threads = torch::get_num_threads();
-  result->total_seconds = SecondsSince(start);
-  const double train_seconds =
-      result->pretrain_seconds + result->finetune_seconds;
-  result->samples_per_second = train_seconds > 0 ? samples_ / train_seconds : 0;
+  RecordRun(parameters, device_, start, samples_, result);
   return {};
 }
 

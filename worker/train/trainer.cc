@@ -2,7 +2,6 @@
 // sequence, evaluate after every task and every eval_every steps.
 #include <torch/torch.h>
 
-#include <chrono>
 #include <climits>
 #include <cmath>
 #include <cstdio>
@@ -26,18 +25,13 @@
 #include "worker/train/mlp_step.h"
 #include "worker/train/models.h"
 #include "worker/train/momentum_sgd.h"
+#include "worker/train/run_record.h"
 
 namespace forgetlab::train {
 namespace {
 
 constexpr int kProgressEvery = 10;  // steps between progress callbacks
 constexpr int kIndexChunk = 64;  // steps whose batch indices are drawn at once
-
-using Clock = std::chrono::steady_clock;
-
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 // The examples one phase trains on: row indices into the train images and
 // the labels the phase's head predicts, aligned.
@@ -218,26 +212,7 @@ TrainStatus Trainer::TrainPhase(const std::string& phase,
   // two synchronising copies per step. The draws are the same sequence as one
   // call per step, so results do not depend on the chunking.
   torch::Tensor chunk_picks, chunk_rows;
-  // Losses are checked for NaN every kProgressEvery steps, so the GPU is not
-  // waited on every step; the failing step is still named exactly.
-  std::vector<torch::Tensor> losses;
-  int first_unchecked = 1;
-  auto check_losses = [&]() -> TrainStatus {
-    if (losses.empty()) return {};
-    const torch::Tensor values =
-        torch::stack(losses).to(torch::kCPU, torch::kFloat64);
-    const double* v = values.data_ptr<double>();
-    for (size_t i = 0; i < losses.size(); ++i) {
-      if (!std::isfinite(v[i])) {
-        return {TrainCode::kFailedPrecondition,
-                "non-finite loss at " + phase + " step " +
-                    std::to_string(first_unchecked + static_cast<int>(i))};
-      }
-    }
-    first_unchecked += static_cast<int>(losses.size());
-    losses.clear();
-    return {};
-  };
+  LossCheck losses(phase);
   for (int step = 1; step <= steps; ++step) {
     if (options_.cancel != nullptr && options_.cancel->load()) {
       return {TrainCode::kCancelled,
@@ -271,11 +246,11 @@ TrainStatus Trainer::TrainPhase(const std::string& phase,
       loss.backward();
     }
     optimizer.Step();
-    losses.push_back(loss.detach());
+    losses.Add(loss);
     ++steps_done_;
     samples_ += batch;
     if (step % kProgressEvery == 0 || step == steps) {
-      TrainStatus s = check_losses();
+      TrainStatus s = losses.Check();
       if (!s.ok()) return s;
       ReportProgress(phase);
     }
@@ -496,13 +471,7 @@ TrainStatus Trainer::Run(ExperimentResult* result) {
   for (const auto& head : task_heads_) {
     for (const auto& p : head->parameters()) parameters += p.numel();
   }
-  result->parameter_count = parameters;
-  result->device = device_.str();
-  result->threads = torch::get_num_threads();
-  result->total_seconds = SecondsSince(start);
-  const double train_seconds =
-      result->pretrain_seconds + result->finetune_seconds;
-  result->samples_per_second = train_seconds > 0 ? samples_ / train_seconds : 0;
+  RecordRun(parameters, device_, start, samples_, result);
   return {};
 }
 
