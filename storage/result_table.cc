@@ -182,23 +182,9 @@ std::vector<ResultRow> ResultTable::List(const std::string& sweep_id,
 
 int ResultTable::DeleteResults(const std::vector<int64_t>& job_ids) {
   // Metrics and curves first: they reference the result.
-  for (const char* sql : {"DELETE FROM result_metrics WHERE job_id=?",
-                          "DELETE FROM curves WHERE job_id=?"}) {
-    SQLite::Statement q(db_, sql);
-    for (int64_t id : job_ids) {
-      q.reset();
-      q.bind(1, id);
-      q.exec();
-    }
-  }
-  SQLite::Statement q(db_, "DELETE FROM results WHERE job_id=?");
-  int deleted = 0;
-  for (int64_t id : job_ids) {
-    q.reset();
-    q.bind(1, id);
-    deleted += q.exec();
-  }
-  return deleted;
+  ExecForEachJob(db_, "DELETE FROM result_metrics WHERE job_id=?", job_ids);
+  ExecForEachJob(db_, "DELETE FROM curves WHERE job_id=?", job_ids);
+  return ExecForEachJob(db_, "DELETE FROM results WHERE job_id=?", job_ids);
 }
 
 int ResultTable::DeleteJobs(const std::vector<int64_t>& job_ids,

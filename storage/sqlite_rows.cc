@@ -98,6 +98,18 @@ WorkerRow ReadWorker(SQLite::Statement& q) {
   return w;
 }
 
+int ExecForEachJob(SQLite::Database& db, const char* sql,
+                   const std::vector<int64_t>& job_ids) {
+  SQLite::Statement q(db, sql);
+  int changed = 0;
+  for (int64_t id : job_ids) {
+    q.reset();
+    q.bind(1, id);
+    changed += q.exec();
+  }
+  return changed;
+}
+
 std::string JoinDatasets(const std::vector<std::string>& datasets) {
   return datasets.empty()
              ? ""

@@ -79,6 +79,11 @@ std::string SecretHex(int bytes);
 bool SameSecret(const std::string& a, const std::string& b);
 
 // Datasets are stored as ",a,b," so that SQL can test membership with instr.
+// Runs `sql`, with one `?` for a job id, once per id in `job_ids`; returns
+// the rows it changed in all.
+int ExecForEachJob(SQLite::Database& db, const char* sql,
+                   const std::vector<int64_t>& job_ids);
+
 std::string JoinDatasets(const std::vector<std::string>& datasets);
 std::vector<std::string> SplitDatasets(const std::string& joined);
 

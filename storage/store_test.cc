@@ -21,6 +21,15 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// A store on `path` whose clock reads *now.
+absl::StatusOr<std::unique_ptr<Store>> OpenWithClock(const std::string& path,
+                                                     const int64_t* now) {
+  Store::Options options;
+  options.path = path;
+  options.now_ms = [now] { return *now; };
+  return Store::Open(options);
+}
+
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override { Reopen(); }
@@ -729,12 +738,6 @@ TEST_F(StoreTest, VersionThreeDatabaseGetsTheVersionFourIndexes) {
   EXPECT_THAT(steps, HasSubstr("COVERING INDEX jobs_by_sweep"));
 }
 
-}  // namespace
-}  // namespace forgetlab::storage
-
-namespace forgetlab::storage {
-namespace {
-
 TEST(DatabaseLockTest, OneHolderAtATimeAndItSaysWho) {
   fixtures::TempDatabase database;
   absl::StatusOr<std::unique_ptr<DatabaseLock>> first =
@@ -752,12 +755,6 @@ TEST(DatabaseLockTest, OneHolderAtATimeAndItSaysWho) {
   first->reset();
   EXPECT_TRUE(DatabaseLock::Acquire(database.path()).ok());
 }
-
-}  // namespace
-}  // namespace forgetlab::storage
-
-namespace forgetlab::storage {
-namespace {
 
 class LeaseBindingTest : public ::testing::Test {
  protected:
@@ -872,12 +869,6 @@ TEST_F(LeaseBindingTest, InvalidatingAWorkerTokenDropsItsResultsAndCopies) {
   EXPECT_EQ(store_->InvalidateResults("broken")->results, 0);
 }
 
-}  // namespace
-}  // namespace forgetlab::storage
-
-namespace forgetlab::storage {
-namespace {
-
 TEST(StoreFilesTest, DatabaseAndItsWalAreOwnerOnly) {
   fixtures::TempDatabase database;
   // A file left world-readable by an older version is tightened too.
@@ -901,19 +892,10 @@ TEST(StoreFilesTest, DatabaseAndItsWalAreOwnerOnly) {
   }
 }
 
-}  // namespace
-}  // namespace forgetlab::storage
-
-namespace forgetlab::storage {
-namespace {
-
 TEST(WorkerQuotaTest, OneTokenCannotRegisterWithoutEndAndSilentWorkersGo) {
   fixtures::TempDatabase database;
   int64_t now = 1'700'000'000'000;
-  Store::Options options;
-  options.path = database.path();
-  options.now_ms = [&now] { return now; };
-  auto store = Store::Open(options);
+  auto store = OpenWithClock(database.path(), &now);
   ASSERT_TRUE(store.ok()) << store.status();
   auto add = [&](const std::string& token) {
     return (*store)->RegisterWorker("h", "cpu", 1, {}, token, 2);
@@ -930,19 +912,10 @@ TEST(WorkerQuotaTest, OneTokenCannotRegisterWithoutEndAndSilentWorkersGo) {
   EXPECT_EQ((*store)->ListWorkers()->size(), 1u);
 }
 
-}  // namespace
-}  // namespace forgetlab::storage
-
-namespace forgetlab::storage {
-namespace {
-
 TEST(QuotaTest, EachOwnerHasQueuedJobSweepRateAndByteQuotas) {
   fixtures::TempDatabase database;
   int64_t now = 1'700'000'000'000;
-  Store::Options options;
-  options.path = database.path();
-  options.now_ms = [&now] { return now; };
-  auto store = Store::Open(options);
+  auto store = OpenWithClock(database.path(), &now);
   ASSERT_TRUE(store.ok()) << store.status();
   int serial = 0;
   auto sweep = [&](const std::string& owner, int jobs) {
@@ -992,19 +965,10 @@ TEST(QuotaTest, EachOwnerHasQueuedJobSweepRateAndByteQuotas) {
               HasSubstr("forgetlab delete"));
 }
 
-}  // namespace
-}  // namespace forgetlab::storage
-
-namespace forgetlab::storage {
-namespace {
-
 TEST(ListSweepsTest, PagesWalkEverySweepOnceNewestFirst) {
   fixtures::TempDatabase database;
   int64_t now = 1'700'000'000'000;
-  Store::Options options;
-  options.path = database.path();
-  options.now_ms = [&now] { return now; };
-  auto store = Store::Open(options);
+  auto store = OpenWithClock(database.path(), &now);
   ASSERT_TRUE(store.ok()) << store.status();
   std::vector<std::string> made;
   for (int i = 0; i < 7; ++i) {

@@ -402,12 +402,7 @@ void SweepTable::Delete(const std::string& sweep_id,
   for (const char* sql : {"DELETE FROM job_axes WHERE job_id=?",
                           "DELETE FROM attempts WHERE job_id=?",
                           "DELETE FROM jobs WHERE job_id=?"}) {
-    SQLite::Statement q(db_, sql);
-    for (int64_t id : job_ids) {
-      q.reset();
-      q.bind(1, id);
-      q.exec();
-    }
+    ExecForEachJob(db_, sql, job_ids);
   }
   SQLite::Statement q(db_, "DELETE FROM sweeps WHERE sweep_id=?");
   q.bind(1, sweep_id);
