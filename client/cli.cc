@@ -8,20 +8,9 @@
 
 #include "client/commands.h"
 #include "client/connection.h"
+#include "client/trend_cli.h"
 
 namespace forgetlab {
-namespace {
-
-// Opens the connection a subcommand needs and runs it; exit code 2 when the
-// token or a TLS file cannot be read.
-int WithConnection(const ConnectionOptions& options,
-                   const std::function<int(Connection&)>& command) {
-  absl::StatusOr<Connection> connection = Connection::Open(options);
-  if (!connection.ok()) return PrintError(connection.status(), 2);
-  return command(*connection);
-}
-
-}  // namespace
 
 int RunCli(int argc, char** argv) {
   CLI::App app{
@@ -294,6 +283,9 @@ int RunCli(int argc, char** argv) {
     code =
         WithConnection(g, [&](Connection& c) { return RunHealth(c, service); });
   });
+
+  TrendOptions trend;
+  AddTrendSubcommands(app, g, &trend, &code);
 
   // Global options may follow the subcommand too.
   app.fallthrough();

@@ -10,20 +10,9 @@
 #include <vector>
 
 #include "client/connection.h"
+#include "client/fetch.h"
 
 namespace forgetlab {
-
-// What `table`, `plot` and `report` ask for.
-struct TableQuery {
-  std::vector<std::string> ids;
-  std::string metric = "forgetting";
-  std::string rows;  // "": the server picks (the first model.* axis)
-  std::string cols = "pretrain.examples";
-  std::vector<std::string> where;  // "path=value"
-  std::string agg = "mean";
-  std::string format = "text";
-  bool strict = false;  // exit 2 when the cells pool over an unfixed field
-};
 
 int RunSubmit(Connection& c, const std::string& file, bool dry_run);
 int RunStatus(Connection& c, const std::string& id, const std::string& format);

@@ -57,4 +57,11 @@ int PrintError(const absl::Status& status, int code) {
   return code;
 }
 
+int WithConnection(const ConnectionOptions& options,
+                   const std::function<int(Connection&)>& command) {
+  absl::StatusOr<Connection> connection = Connection::Open(options);
+  if (!connection.ok()) return PrintError(connection.status(), 2);
+  return command(*connection);
+}
+
 }  // namespace forgetlab

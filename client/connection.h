@@ -5,6 +5,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -59,6 +60,11 @@ class Connection {
 // Prints "forgetlab: <message>" for an error the CLI cannot go on from and
 // returns `code`.
 int PrintError(const absl::Status& status, int code);
+
+// Opens the connection a subcommand needs and runs it; exit code 2 when the
+// token or a TLS file cannot be read.
+int WithConnection(const ConnectionOptions& options,
+                   const std::function<int(Connection&)>& command);
 
 }  // namespace forgetlab
 

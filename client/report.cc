@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "client/report_trends.h"
 #include "client/svg.h"
 #include "google/protobuf/text_format.h"
 #include "proto/spec/defaults.h"
@@ -221,7 +222,7 @@ std::string FrontierPanels(const ResultGroups& groups,
 }  // namespace
 
 std::string PaperFigureSvg(const v1::Table& table, bool standalone,
-                           Aggregation agg) {
+                           Aggregation agg, const FitReport* fits) {
   const bool median = agg == Aggregation::kMedian;
   const bool model_rows = IsModelAxis(table.row_axis());
   std::map<double, int64_t> params;
@@ -258,6 +259,11 @@ std::string PaperFigureSvg(const v1::Table& table, bool standalone,
       }
       s.n.push_back(c->n());
       s.values.emplace_back(c->values().begin(), c->values().end());
+    }
+    if (fits != nullptr && !s.x.empty()) {
+      FittedCurve(*fits, col, s.x.front(), s.x.back(),
+                  positive && (model_rows || hi / lo >= 10), &s.fit_x,
+                  &s.fit_y);
     }
     series.push_back(std::move(s));
   }
@@ -302,6 +308,8 @@ std::string ReportHtml(const ReportInput& in) {
                               " params)")
                : ShortNumber(r);
   };
+
+  const ReportTrends trends = BuildReportTrends(table, in.results);
 
   // 1. Heatmap.
   svg::HeatmapData heat;
@@ -454,7 +462,12 @@ std::string ReportHtml(const ReportInput& in) {
                      : "Each line is one column value; error bars are 95% "
                        "Student-t confidence intervals over seeds, with each "
                        "point's n and the single seeds as faint dots.",
-              PaperFigureSvg(table, false, in.agg)),
+              PaperFigureSvg(table, false, in.agg,
+                             trends.fits ? &*trends.fits : nullptr)),
+      Section("Trends: scaling laws and paired comparisons",
+              "Is the trend real? The laws fitted to the cells above, and "
+              "each column value against the first.",
+              TrendsHtml(trends)),
       Section("Task-A accuracy while task B trains (forgetting frontier)",
               "Task-A test accuracy while task B trains, averaged over seeds; "
               "one panel per column value, one line per row value, all on "

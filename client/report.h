@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "client/fits.h"
 #include "client/render.h"
 #include "forgetlab/v1/forgetlab.pb.h"
 
@@ -24,13 +25,16 @@ struct ReportInput {
 // scale) when rows are a model axis, else the row value.
 // With kMedian the points are medians and carry no error bars. Every point
 // shows its n and its single values as faint dots.
+// With `fits`, each line also gets its fitted law as a dashed curve.
 std::string PaperFigureSvg(const v1::Table& table, bool standalone,
-                           Aggregation agg = Aggregation::kMean);
+                           Aggregation agg = Aggregation::kMean,
+                           const FitReport* fits = nullptr);
 
-// The whole report: what the table pooled over, heatmap, paper figure,
-// forgetting frontiers (task-1 accuracy while task 2 trains), mean accuracy
-// matrices, the resolved hyperparameters, the provenance of the results and
-// the sweep spec (without its request_id).
+// The whole report: what the table pooled over, heatmap, paper figure with
+// the fitted laws, the exponents with their CIs and paired comparisons of the
+// columns (client/report_trends.h), forgetting frontiers (task-1 accuracy while
+// task 2 trains), mean accuracy matrices, the resolved hyperparameters, the
+// provenance of the results and the sweep spec (without its request_id).
 std::string ReportHtml(const ReportInput& input);
 
 }  // namespace forgetlab

@@ -196,6 +196,17 @@ std::string LineChart(const std::vector<Series>& series,
     absl::StrAppend(&out, "<g class=\"series\"><polyline points=\"", points,
                     "\" fill=\"none\" stroke=\"", color,
                     "\" stroke-width=\"2\"/>\n");
+    if (!s.fit_x.empty()) {
+      std::string fit;
+      for (size_t i = 0; i < s.fit_x.size() && i < s.fit_y.size(); ++i) {
+        const double y = std::clamp(s.fit_y[i], yr.low, yr.high);
+        absl::StrAppend(&fit, i ? " " : "", Num(base_px(s.fit_x[i])), ",",
+                        Num(py(y)));
+      }
+      absl::StrAppend(&out, "<polyline class=\"fit\" points=\"", fit,
+                      "\" fill=\"none\" stroke=\"", color,
+                      "\" stroke-width=\"1.5\" stroke-dasharray=\"5 4\"/>\n");
+    }
     for (size_t i = 0; i < s.x.size(); ++i) {
       const double x = px(s.x[i]);
       if (i < s.values.size()) {

@@ -27,6 +27,10 @@ struct Series {
   // (written next to it as "n=3"), and those values (drawn as faint dots).
   std::vector<int> n;
   std::vector<std::vector<double>> values;
+  // Optional: a fitted curve, drawn dashed in the series' colour (its points
+  // do not widen the y range; they are clipped to it).
+  std::vector<double> fit_x;
+  std::vector<double> fit_y;
 };
 
 struct LineChartOptions {

@@ -15,6 +15,7 @@
 #include "server/convert.h"
 #include "server/lease_dispatcher.h"
 #include "server/request_limits.h"
+#include "server/sweep_extension.h"
 #include "server/table_query.h"
 #include "server/unary_call.h"
 #include "server/waiting.h"
@@ -148,6 +149,19 @@ grpc::ServerUnaryReactor* ClientService::RetrySweep(
                  hub_->Publish(id);
                  dispatcher_->SignalWork();
                  return absl::OkStatus();
+               });
+}
+
+grpc::ServerUnaryReactor* ClientService::ExtendSweep(
+    grpc::CallbackServerContext* context, const v1::ExtendSweepRequest* request,
+    v1::ExtendSweepResponse* response) {
+  return Unary(context, *request, *policy_, Access::kSubmit,
+               [&](const Principal& who) -> absl::Status {
+                 if (absl::Status s = CheckSweepOwner(who, request->sweep_id());
+                     !s.ok()) {
+                   return s;
+                 }
+                 return Extend(*request, response);
                });
 }
 
@@ -315,6 +329,55 @@ absl::Status ClientService::Submit(const v1::SweepSpec& spec, bool dry_run,
   if (!existing) {
     LOG(INFO) << "sweep " << *id << " '" << LogSafe(spec.name())
               << "': " << sweep.jobs.size() << " jobs queued";
+    dispatcher_->SignalWork();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ClientService::Extend(const v1::ExtendSweepRequest& request,
+                                   v1::ExtendSweepResponse* response) {
+  const std::string& id = request.sweep_id();
+  absl::StatusOr<storage::SweepRow> before = store_->GetSweep(id);
+  if (!before.ok()) return before.status();
+  v1::SweepSpec stored;
+  if (!stored.ParseFromString(before->spec)) {
+    return absl::InternalError(
+        absl::StrCat("sweep ", id, ": its stored spec does not parse"));
+  }
+  absl::StatusOr<ExtensionPlan> plan =
+      PlanExtension(stored, request, options_.max_jobs_per_sweep);
+  if (!plan.ok()) {
+    return absl::Status(plan.status().code(),
+                        absl::StrCat("extend: ", plan.status().message()));
+  }
+  storage::NewSweep growth;
+  growth.max_queued_jobs = options_.max_queued_jobs;
+  growth.max_stored_bytes = options_.max_stored_bytes;
+  growth.owner = before->owner;  // the quotas are the owner's
+  growth.priority = stored.priority();
+  growth.max_attempts =
+      stored.has_max_attempts() ? stored.max_attempts() : kDefaultMaxAttempts;
+  growth.device_kind = stored.device_kind();
+  growth.use_cache = !stored.rerun();
+  if (plan->spec_changed) growth.spec = plan->spec.SerializeAsString();
+  for (ExpandedJob& job : plan->jobs) {
+    std::string dataset = RequiredDatasets(job.spec);
+    growth.jobs.push_back(
+        storage::NewJob{std::move(job.canonical), std::move(job.spec_key),
+                        std::move(job.axis_values), std::move(dataset)});
+  }
+  absl::StatusOr<storage::Extension> out =
+      store_->ExtendSweep(id, growth, plan->new_axes, request.dry_run());
+  if (!out.ok()) return out.status();
+  response->set_added(out->added);
+  response->set_cached(out->cached);
+  response->set_present(out->present);
+  absl::StatusOr<storage::SweepRow> row = store_->GetSweep(id);
+  if (row.ok()) response->set_jobs(row->total);
+  if (!request.dry_run() && out->added > 0) {
+    LOG(INFO) << "sweep " << id << " extended: " << out->added
+              << " job(s) added, " << out->cached << " from the cache";
+    hub_->Publish(id);
     dispatcher_->SignalWork();
   }
   return absl::OkStatus();

@@ -64,6 +64,10 @@ class ClientService final : public v1::ForgetlabService::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::RetrySweepRequest* request,
       v1::RetrySweepResponse* response) override;
+  grpc::ServerUnaryReactor* ExtendSweep(
+      grpc::CallbackServerContext* context,
+      const v1::ExtendSweepRequest* request,
+      v1::ExtendSweepResponse* response) override;
   grpc::ServerUnaryReactor* QueryTable(grpc::CallbackServerContext* context,
                                        const v1::QueryTableRequest* request,
                                        v1::Table* response) override;
@@ -87,6 +91,8 @@ class ClientService final : public v1::ForgetlabService::CallbackService {
  private:
   absl::Status Submit(const v1::SweepSpec& spec, bool dry_run,
                       const Principal& who, v1::SubmitSweepResponse* response);
+  absl::Status Extend(const v1::ExtendSweepRequest& request,
+                      v1::ExtendSweepResponse* response);
   absl::Status ListJobsPage(const v1::ListJobsRequest& request,
                             v1::ListJobsResponse* response);
   absl::Status ListResultsPage(const v1::ListResultsRequest& request,

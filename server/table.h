@@ -8,10 +8,6 @@
 
 namespace forgetlab {
 
-// The 0.975 quantile of Student's t with `df` degrees of freedom (df >= 1):
-// the multiplier of the standard error in a two-sided 95% interval.
-double StudentT975(int df);
-
 struct TableSample {
   double row = 0;
   double col = 0;

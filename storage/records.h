@@ -50,6 +50,13 @@ struct NewSweep {
   int64_t max_stored_bytes = 0;
 };
 
+// What growing a sweep did (SweepTable::Extend).
+struct Extension {
+  int added = 0;    // jobs added
+  int cached = 0;   // of those, served from the cache
+  int present = 0;  // jobs offered that the sweep already had
+};
+
 struct SweepRow {
   std::string sweep_id;
   std::string name;

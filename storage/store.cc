@@ -128,6 +128,15 @@ absl::StatusOr<std::string> Store::CreateSweep(const NewSweep& sweep,
   });
 }
 
+absl::StatusOr<Extension> Store::ExtendSweep(
+    const std::string& sweep_id, const NewSweep& growth,
+    const std::map<std::string, double>& new_axes, bool dry_run) {
+  using Out = absl::StatusOr<Extension>;
+  return writes_->Run<Out>([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) -> Out {
+    return sweeps_->Extend(sweep_id, growth, new_axes, dry_run, Now());
+  });
+}
+
 absl::StatusOr<SweepRow> Store::GetSweep(const std::string& sweep_id) {
   return Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
     return sweeps_->Get(sweep_id);

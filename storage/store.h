@@ -83,6 +83,11 @@ class Store {
   absl::StatusOr<std::string> CreateSweep(const NewSweep& sweep,
                                           bool* existing);
 
+  // Grows a sweep: SweepTable::Extend in one write transaction.
+  absl::StatusOr<Extension> ExtendSweep(
+      const std::string& sweep_id, const NewSweep& growth,
+      const std::map<std::string, double>& new_axes, bool dry_run);
+
   // NOT_FOUND for an unknown id.
   absl::StatusOr<SweepRow> GetSweep(const std::string& sweep_id);
   // The sweep's spec as submitted (serialized SweepSpec), without counting

@@ -127,6 +127,13 @@ absl::StatusOr<std::string> SweepTable::Create(const NewSweep& sweep,
     q.bind(9, StoredBytes(sweep));
     q.exec();
   }
+  InsertJobs(sweep_id, 0, sweep, now);
+  return sweep_id;
+}
+
+int SweepTable::InsertJobs(const std::string& sweep_id, int first_idx,
+                           const NewSweep& sweep, int64_t now) {
+  int cached = 0;
   SQLite::Statement insert_job(
       db_,
       "INSERT INTO jobs(sweep_id, idx, spec, spec_key, state, priority, "
@@ -145,7 +152,7 @@ absl::StatusOr<std::string> SweepTable::Create(const NewSweep& sweep,
     const NewJob& job = sweep.jobs[i];
     insert_job.reset();
     insert_job.bind(1, sweep_id);
-    insert_job.bind(2, static_cast<int>(i));
+    insert_job.bind(2, first_idx + static_cast<int>(i));
     BindBlob(insert_job, 3, job.spec);
     insert_job.bind(4, job.spec_key);
     insert_job.bind(5, sweep.priority);
@@ -165,6 +172,7 @@ absl::StatusOr<std::string> SweepTable::Create(const NewSweep& sweep,
         mark_cached.bind(1, now);
         mark_cached.bind(2, job_id);
         mark_cached.exec();
+        ++cached;
       }
     }
     for (const auto& [axis, value] : job.axis_values) {
@@ -175,7 +183,65 @@ absl::StatusOr<std::string> SweepTable::Create(const NewSweep& sweep,
       insert_axis.exec();
     }
   }
-  return sweep_id;
+  return cached;
+}
+
+absl::StatusOr<Extension> SweepTable::Extend(
+    const std::string& sweep_id, const NewSweep& growth,
+    const std::map<std::string, double>& new_axes, bool dry_run, int64_t now) {
+  if (absl::Status s = Require(sweep_id); !s.ok()) return s;
+  // Only jobs the sweep does not have yet, checked in this transaction so
+  // that two extensions at once cannot add one job twice.
+  NewSweep added = growth;
+  added.jobs.clear();
+  added.max_sweeps_per_hour = 0;  // a sweep that grows is not a new sweep
+  SQLite::Statement has(
+      db_, "SELECT 1 FROM jobs WHERE sweep_id=? AND spec_key=? LIMIT 1");
+  Extension out;
+  for (const NewJob& job : growth.jobs) {
+    has.reset();
+    has.bind(1, sweep_id);
+    has.bind(2, job.spec_key);
+    if (has.executeStep()) {
+      ++out.present;
+    } else {
+      added.jobs.push_back(job);
+    }
+  }
+  out.added = static_cast<int>(added.jobs.size());
+  if (dry_run || added.jobs.empty()) return out;
+  added.spec.clear();  // the spec replaces the stored one: counted below
+  if (absl::Status s = CheckQuotas(added, now); !s.ok()) return s;
+  int first_idx = 0;
+  {
+    SQLite::Statement q(db_,
+                        "SELECT COALESCE(MAX(idx), -1) + 1 FROM jobs WHERE "
+                        "sweep_id=?");
+    q.bind(1, sweep_id);
+    q.executeStep();
+    first_idx = q.getColumn(0).getInt();
+  }
+  // A new axis: the jobs already there get the value they were run with.
+  for (const auto& [axis, value] : new_axes) {
+    SQLite::Statement q(db_,
+                        "INSERT INTO job_axes(job_id, axis, value) SELECT "
+                        "job_id, ?, ? FROM jobs WHERE sweep_id=?");
+    q.bind(1, axis);
+    q.bind(2, value);
+    q.bind(3, sweep_id);
+    q.exec();
+  }
+  out.cached = InsertJobs(sweep_id, first_idx, added, now);
+  SQLite::Statement update(
+      db_,
+      "UPDATE sweeps SET stored_bytes=stored_bytes + ?2 + CASE WHEN "
+      "length(?1) = 0 THEN 0 ELSE length(?1) - length(spec) END, spec=CASE "
+      "WHEN length(?1) = 0 THEN spec ELSE ?1 END WHERE sweep_id=?3");
+  BindBlob(update, 1, growth.spec);
+  update.bind(2, StoredBytes(added));
+  update.bind(3, sweep_id);
+  update.exec();
+  return out;
 }
 
 absl::StatusOr<SweepRow> SweepTable::Get(const std::string& sweep_id) {

@@ -37,6 +37,15 @@ class SweepTable {
   // would pass one of its owner's quotas (CheckQuotas).
   absl::StatusOr<std::string> Create(const NewSweep& sweep, int64_t now,
                                      bool* existing);
+  // Adds `growth.jobs` that the sweep does not have yet (by spec key), with
+  // the cache, and replaces its spec with `growth.spec` unless that is "".
+  // `new_axes` gives each axis the sweep did not have the value its existing
+  // jobs ran with. Quotas as Create, except the sweeps-per-hour one. With
+  // `dry_run` only counts.
+  absl::StatusOr<Extension> Extend(
+      const std::string& sweep_id, const NewSweep& growth,
+      const std::map<std::string, double>& new_axes, bool dry_run, int64_t now);
+
   // NOT_FOUND for an unknown id.
   absl::StatusOr<SweepRow> Get(const std::string& sweep_id);
   absl::StatusOr<std::string> GetSpec(const std::string& sweep_id);
@@ -88,6 +97,10 @@ class SweepTable {
   // RESOURCE_EXHAUSTED, naming the quota and the flag, when the sweep would
   // pass one of its owner's quotas (NewSweep::max_*).
   absl::Status CheckQuotas(const NewSweep& sweep, int64_t now);
+  // Inserts the sweep's jobs with indices from `first_idx`, serving each
+  // from the cache when the sweep allows; returns how many were.
+  int InsertJobs(const std::string& sweep_id, int first_idx,
+                 const NewSweep& sweep, int64_t now);
   // The sweep created with this request id, if any.
   std::optional<std::string> FindByRequestId(const std::string& request_id);
 
