@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "forgetlab/v1/forgetlab.grpc.pb.h"
+#include "google/protobuf/descriptor.h"
 #include "proto/net/channel.h"
 #include "server/auth.h"
 #include "server/listen_policy.h"
@@ -234,6 +235,15 @@ TEST_F(AuthTest, RoleByRpcMatrix) {
          v1::RetrySweepResponse out;
          return client_->RetrySweep(ctx, r, &out);
        }},
+      {"ExtendSweep", kOwner,
+       [&](grpc::ClientContext* ctx) {
+         v1::ExtendSweepRequest r;
+         r.set_sweep_id(carols);
+         r.add_seeds(7);
+         r.set_dry_run(true);  // counts, adds nothing
+         v1::ExtendSweepResponse out;
+         return client_->ExtendSweep(ctx, r, &out);
+       }},
       {"CancelSweep", kOwner,
        [&](grpc::ClientContext* ctx) {
          v1::CancelSweepRequest r;
@@ -329,7 +339,13 @@ TEST_F(AuthTest, RoleByRpcMatrix) {
       ++checked;
     }
   }
-  EXPECT_EQ(checked, 17 * 6);
+  // Every RPC of both services is in the matrix.
+  const auto* pool = google::protobuf::DescriptorPool::generated_pool();
+  const int methods =
+      pool->FindServiceByName("forgetlab.v1.ForgetlabService")->method_count() +
+      pool->FindServiceByName("forgetlab.v1.WorkerService")->method_count();
+  EXPECT_EQ(checked, methods * 6);
+  EXPECT_EQ(methods, 18);
 
   // Reads that were allowed really answered.
   v1::GetSweepRequest get;

@@ -119,7 +119,7 @@ TEST_F(UnreadableRequestTest, EveryMethodAnswersInvalidArgument) {
       EXPECT_THAT(status.error_message(), HasSubstr("UTF-8")) << path;
     }
   }
-  EXPECT_EQ(methods, 17);
+  EXPECT_EQ(methods, 18);
   EXPECT_GE(with_strings, 15);
   // The server still answers readable requests.
   EXPECT_TRUE(Call("/forgetlab.v1.ForgetlabService/ListWorkers", "").ok());

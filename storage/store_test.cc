@@ -530,6 +530,98 @@ TEST_F(StoreTest, IdenticalSpecIsServedFromTheCacheUnlessRerun) {
       store_->GetSweep(rerun)->counts[static_cast<int>(JobState::kQueued)], 2);
 }
 
+TEST_F(StoreTest, ExtendAddsOnlyNewJobsServesTheCacheAndTagsNewAxes) {
+  const std::string id = AddSweep(2);  // key0, key1
+  for (int i = 0; i < 2; ++i) {
+    Lease lease = MustLease();
+    ASSERT_TRUE(CompleteNow(lease.job.job_id, Who(lease), Result(0.25)).ok());
+  }
+  // Another sweep already ran "key9".
+  NewSweep other;
+  other.name = "other";
+  other.spec = "s";
+  other.jobs = {{"spec9", "key9", {{"seed", 9}}, ""}};
+  bool existing = false;
+  const std::string other_id = *store_->CreateSweep(other, &existing);
+  Lease nine = MustLease();
+  ASSERT_EQ(nine.job.spec_key, "key9");
+  ASSERT_TRUE(CompleteNow(nine.job.job_id, Who(nine), Result(0.5)).ok());
+
+  NewSweep growth;
+  growth.spec = "grown-spec";
+  growth.jobs = {{std::string("job\0spec", 8) + "1", "key1", {}, ""},
+                 {"spec9", "key9", {{"seed", 9}, {"finetune.lr", 0.1}}, ""},
+                 {"spec10", "key10", {{"seed", 10}, {"finetune.lr", 0.1}}, ""}};
+  // A dry run counts and changes nothing.
+  absl::StatusOr<Extension> dry =
+      store_->ExtendSweep(id, growth, {{"finetune.lr", 0.01}}, true);
+  ASSERT_TRUE(dry.ok()) << dry.status();
+  EXPECT_EQ(dry->added, 2);
+  EXPECT_EQ(dry->cached, 1);
+  EXPECT_EQ(dry->present, 1);
+  EXPECT_EQ(store_->GetSweep(id)->total, 2);
+
+  absl::StatusOr<Extension> out =
+      store_->ExtendSweep(id, growth, {{"finetune.lr", 0.01}}, false);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->added, 2);
+  EXPECT_EQ(out->cached, 1);  // key9, from the other sweep
+  EXPECT_EQ(out->present, 1);
+  auto sweep = store_->GetSweep(id);
+  EXPECT_EQ(sweep->total, 4);
+  EXPECT_EQ(sweep->cached, 1);
+  EXPECT_EQ(sweep->spec, "grown-spec");
+  // Indices go on after the sweep's; the old jobs get the new axis's value.
+  auto jobs = store_->ListJobs(id, std::nullopt, 0, 10);
+  ASSERT_EQ(jobs->size(), 4u);
+  EXPECT_EQ((*jobs)[2].index, 2);
+  EXPECT_EQ((*jobs)[3].index, 3);
+  EXPECT_EQ((*jobs)[0].axis_values.at("finetune.lr"), 0.01);
+  EXPECT_EQ((*jobs)[3].axis_values.at("finetune.lr"), 0.1);
+
+  // Again: nothing new, and the spec stays when growth.spec is "".
+  growth.spec.clear();
+  out = store_->ExtendSweep(id, growth, {}, false);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->added, 0);
+  EXPECT_EQ(out->present, 3);
+  EXPECT_EQ(store_->GetSweep(id)->spec, "grown-spec");
+  EXPECT_EQ(store_->ExtendSweep("sw-none", growth, {}, false).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetSweep(other_id)->total, 1);
+}
+
+TEST(QuotaTest, ExtendingASweepCountsAgainstItsOwnersQuotas) {
+  fixtures::TempDatabase database;
+  int64_t now = 1'700'000'000'000;
+  auto store = OpenWithClock(database.path(), &now);
+  ASSERT_TRUE(store.ok()) << store.status();
+  NewSweep s;
+  s.name = "q";
+  s.spec = "spec";
+  s.owner = "ann";
+  s.max_queued_jobs = 5;
+  s.max_sweeps_per_hour = 1;
+  for (int i = 0; i < 3; ++i) {
+    s.jobs.push_back({"j", absl::StrCat("k", i), {{"seed", 1.0 * i}}});
+  }
+  bool existing = false;
+  const std::string id = *(*store)->CreateSweep(s, &existing);
+  NewSweep growth = s;
+  growth.jobs.clear();
+  for (int i = 3; i < 6; ++i) {
+    growth.jobs.push_back({"j", absl::StrCat("k", i), {{"seed", 1.0 * i}}});
+  }
+  absl::StatusOr<Extension> over = (*store)->ExtendSweep(id, growth, {}, false);
+  EXPECT_EQ(over.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(over.status().message()), HasSubstr("3 jobs queued"));
+  growth.jobs.pop_back();
+  // Two more fit, although the owner used its one sweep this hour.
+  absl::StatusOr<Extension> fits = (*store)->ExtendSweep(id, growth, {}, false);
+  ASSERT_TRUE(fits.ok()) << fits.status();
+  EXPECT_EQ(fits->added, 2);
+}
+
 TEST_F(StoreTest, WritesQueuedTogetherCommitAsOneBatchAndFailAlone) {
   ReopenWithBatchGate();
   AddSweep(3);

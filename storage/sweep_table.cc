@@ -209,7 +209,14 @@ absl::StatusOr<Extension> SweepTable::Extend(
     }
   }
   out.added = static_cast<int>(added.jobs.size());
-  if (dry_run || added.jobs.empty()) return out;
+  if (dry_run) {
+    std::vector<std::pair<std::string, std::string>> keys;
+    for (const NewJob& job : added.jobs)
+      keys.emplace_back(job.spec_key, job.spec);
+    out.cached = growth.use_cache ? CountCached(keys) : 0;
+    return out;
+  }
+  if (added.jobs.empty()) return out;
   added.spec.clear();  // the spec replaces the stored one: counted below
   if (absl::Status s = CheckQuotas(added, now); !s.ok()) return s;
   int first_idx = 0;

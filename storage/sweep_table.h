@@ -41,7 +41,7 @@ class SweepTable {
   // the cache, and replaces its spec with `growth.spec` unless that is "".
   // `new_axes` gives each axis the sweep did not have the value its existing
   // jobs ran with. Quotas as Create, except the sweeps-per-hour one. With
-  // `dry_run` only counts.
+  // `dry_run` only counts (cache hits included).
   absl::StatusOr<Extension> Extend(
       const std::string& sweep_id, const NewSweep& growth,
       const std::map<std::string, double>& new_axes, bool dry_run, int64_t now);
