@@ -162,6 +162,11 @@ std::string FitText(const FitReport& r) {
                         Ci(t.alpha), Resolved(t.alpha)),
         absl::StrFormat("  slope  %+.4g per tenfold %s  95%% CI %s  %s\n",
                         t.slope.slope, r.x, Ci(t.slope_ci), t.Direction()),
+        t.points.size() == 3
+            ? "  note   3 cells for 3 parameters (c, a, alpha): the law runs "
+              "through every mean, and alpha's CI says little; add model "
+              "sizes to pin alpha, or read the slope\n"
+            : "",
         absl::StrFormat("  %14s %4s %10s %10s\n", "x", "n", "mean", "fitted"));
     for (const stats::FitPoint& p : t.points) {
       absl::StrAppend(&out, absl::StrFormat("  %14g %4d %10.4g %10.4g\n", p.x,
