@@ -143,12 +143,8 @@ int RunSubmit(Connection& c, const std::string& file, bool dry_run) {
 }
 
 int RunStatus(Connection& c, const std::string& id, const std::string& format) {
-  v1::GetSweepRequest request;
-  request.set_sweep_id(id);
   v1::SweepStatus status;
-  auto ctx = c.Context();
-  grpc::Status s = c.stub()->GetSweep(ctx.get(), request, &status);
-  if (!s.ok()) return c.Fail(s);
+  if (int code = FetchSweep(c, id, &status); code != 0) return code;
   std::fputs(
       (format == "json" ? StatusJson(status) : StatusText(status)).c_str(),
       stdout);
@@ -336,32 +332,22 @@ int RunPlot(Connection& c, const TableQuery& q, const std::string& out) {
 int RunReport(Connection& c, const TableQuery& q, const std::string& out) {
   ReportInput input;
   input.agg = ParseAgg(q.agg);
-  {
-    v1::GetSweepRequest request;
-    request.set_sweep_id(q.ids.front());
-    auto ctx = c.Context();
-    grpc::Status s = c.stub()->GetSweep(ctx.get(), request, &input.sweep);
-    if (!s.ok()) return c.Fail(s);
+  if (int code = FetchSweep(c, q.ids.front(), &input.sweep); code != 0) {
+    return code;
   }
   if (int code = FetchTable(c, q, &input.table); code != 0) return code;
   if (int code = FetchResults(c, q.ids.front(), &input.results); code != 0) {
     return code;
   }
   // The table's filters hold for everything else the report shows.
-  for (const std::string& w : q.where) {
-    const size_t eq = w.find('=');
-    double value = 0;
-    if (eq == std::string::npos ||
-        !absl::SimpleAtod(w.substr(eq + 1), &value)) {
-      continue;  // FetchTable refused it already
-    }
-    const std::string path = w.substr(0, eq);
+  for (const v1::AxisFilter& f :
+       ParseWhere(q.where).value_or(std::vector<v1::AxisFilter>{})) {
     input.results.erase(
         std::remove_if(input.results.begin(), input.results.end(),
-                       [&](const v1::JobResultEntry& e) {
-                         auto it = e.axis_values().find(path);
+                       [&f](const v1::JobResultEntry& e) {
+                         auto it = e.axis_values().find(f.path());
                          return it != e.axis_values().end() &&
-                                it->second != value;
+                                it->second != f.value();
                        }),
         input.results.end());
   }

@@ -46,6 +46,35 @@ int FetchResults(Connection& c, const std::string& id,
   }
 }
 
+int FetchSweep(Connection& c, const std::string& id, v1::SweepStatus* status) {
+  v1::GetSweepRequest request;
+  request.set_sweep_id(id);
+  auto ctx = c.Context();
+  grpc::Status s = c.stub()->GetSweep(ctx.get(), request, status);
+  return s.ok() ? 0 : c.Fail(s);
+}
+
+std::optional<std::vector<v1::AxisFilter>> ParseWhere(
+    const std::vector<std::string>& where) {
+  std::vector<v1::AxisFilter> filters;
+  for (const std::string& w : where) {
+    const size_t eq = w.find('=');
+    double value = 0;
+    if (eq == std::string::npos ||
+        !absl::SimpleAtod(w.substr(eq + 1), &value)) {
+      std::fprintf(stderr,
+                   "forgetlab: --where=%s is not PATH=NUMBER (e.g. "
+                   "--where finetune.lr=0.01)\n",
+                   w.c_str());
+      return std::nullopt;
+    }
+    v1::AxisFilter& filter = filters.emplace_back();
+    filter.set_path(w.substr(0, eq));
+    filter.set_value(value);
+  }
+  return filters;
+}
+
 // Fetches the table; on failure prints why and returns the exit code.
 int FetchTable(Connection& c, const TableQuery& q, v1::Table* table) {
   if (q.rows == q.cols) {
@@ -61,21 +90,10 @@ int FetchTable(Connection& c, const TableQuery& q, v1::Table* table) {
   request.set_metric(q.metric);
   request.set_row_axis(q.rows);
   request.set_col_axis(q.cols);
-  for (const std::string& w : q.where) {
-    const size_t eq = w.find('=');
-    double value = 0;
-    if (eq == std::string::npos ||
-        !absl::SimpleAtod(w.substr(eq + 1), &value)) {
-      std::fprintf(stderr,
-                   "forgetlab: --where=%s is not PATH=NUMBER (e.g. "
-                   "--where finetune.lr=0.01)\n",
-                   w.c_str());
-      return 2;
-    }
-    v1::AxisFilter* filter = request.add_where();
-    filter->set_path(w.substr(0, eq));
-    filter->set_value(value);
-  }
+  std::optional<std::vector<v1::AxisFilter>> where = ParseWhere(q.where);
+  if (!where) return 2;
+  for (v1::AxisFilter& filter : *where)
+    *request.add_where() = std::move(filter);
   auto ctx = c.Context();
   grpc::Status s = c.stub()->QueryTable(ctx.get(), request, table);
   if (s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {

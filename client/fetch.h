@@ -4,6 +4,7 @@
 #ifndef FORGETLAB_CLIENT_FETCH_H_
 #define FORGETLAB_CLIENT_FETCH_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,12 @@ int FetchJobs(Connection& c, v1::ListJobsRequest request,
 // Every stored result of a sweep, page by page.
 int FetchResults(Connection& c, const std::string& id,
                  std::vector<v1::JobResultEntry>* results);
+// A sweep's state and counts.
+int FetchSweep(Connection& c, const std::string& id, v1::SweepStatus* status);
+// `--where PATH=NUMBER` filters; nullopt, after printing why, when one is not
+// PATH=NUMBER.
+std::optional<std::vector<v1::AxisFilter>> ParseWhere(
+    const std::vector<std::string>& where);
 // The table `q` asks for (exit 2 for a bad axis, metric or filter).
 int FetchTable(Connection& c, const TableQuery& q, v1::Table* table);
 // Writes `text` to `path` whole (temporary file, then rename).

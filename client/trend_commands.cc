@@ -126,12 +126,8 @@ int CallExtend(Connection& c, const v1::ExtendSweepRequest& request,
 int WaitForSweep(Connection& c, const std::string& id, int poll_ms) {
   int last_open = -1;
   for (;;) {
-    v1::GetSweepRequest request;
-    request.set_sweep_id(id);
     v1::SweepStatus status;
-    auto ctx = c.Context();
-    grpc::Status s = c.stub()->GetSweep(ctx.get(), request, &status);
-    if (!s.ok()) return c.Fail(s);
+    if (int code = FetchSweep(c, id, &status); code != 0) return code;
     const int open = status.queued() + status.leased();
     if (open == 0) return 0;
     if (open != last_open) {
@@ -154,6 +150,8 @@ int ExtendUntilNarrow(Connection& c, const ExtendQuery& q) {
     if (int code = WaitForSweep(c, q.id, q.poll_ms); code != 0) return code;
     v1::Table table;
     if (int code = FetchTable(c, q.table, &table); code != 0) return code;
+    const std::vector<v1::AxisFilter> where =
+        ParseWhere(q.table.where).value_or(std::vector<v1::AxisFilter>{});
     // The seeds each cell has (queued and failed jobs included), and the
     // largest seed of the sweep: new seeds start above it.
     v1::ListJobsRequest jobs_request;
@@ -172,13 +170,8 @@ int ExtendUntilNarrow(Connection& c, const ExtendQuery& q) {
     auto seeds_in = [&](const v1::TableCell& cell) {
       std::vector<std::pair<std::string, double>> fixed = {
           {table.row_axis(), cell.row()}, {table.col_axis(), cell.col()}};
-      for (const std::string& w : q.table.where) {
-        double value = 0;
-        const size_t eq = w.find('=');
-        if (eq != std::string::npos &&
-            absl::SimpleAtod(w.substr(eq + 1), &value)) {
-          fixed.emplace_back(w.substr(0, eq), value);
-        }
+      for (const v1::AxisFilter& f : where) {
+        fixed.emplace_back(f.path(), f.value());
       }
       std::set<double> found;
       for (const v1::Job& job : jobs) {
@@ -250,17 +243,7 @@ int ExtendUntilNarrow(Connection& c, const ExtendQuery& q) {
         f = only->add_where();
         f->set_path(table.col_axis());
         f->set_value(cell->col());
-        for (const std::string& w : q.table.where) {
-          const size_t eq = w.find('=');
-          double value = 0;
-          if (eq == std::string::npos ||
-              !absl::SimpleAtod(w.substr(eq + 1), &value)) {
-            continue;  // FetchTable refused it already
-          }
-          f = only->add_where();
-          f->set_path(w.substr(0, eq));
-          f->set_value(value);
-        }
+        for (const v1::AxisFilter& w : where) *only->add_where() = w;
       }
       v1::ExtendSweepResponse response;
       if (int code = CallExtend(c, request, &response); code != 0) return code;
