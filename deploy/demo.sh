@@ -34,7 +34,7 @@ FORGETLAB_SCHEDULER="127.0.0.1:$(cat "$work/port")"
 export FORGETLAB_SCHEDULER
 echo "demo: scheduler on $FORGETLAB_SCHEDULER"
 
-"$bin/worker/forgetlab-worker" --threads="$(nproc)" >"$work/worker.log" 2>&1 &
+"$bin/worker/forgetlab-worker" >"$work/worker.log" 2>&1 &
 worker_pid=$!
 
 cli="$bin/client/forgetlab"

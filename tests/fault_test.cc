@@ -97,6 +97,31 @@ TEST_F(FaultTest, KilledWorkerJobCompletesExactlyOnceElsewhere) {
   EXPECT_EQ(StoredResults(id), 2);
 }
 
+// A worker with two slots holds two leases; SIGKILL loses neither: both
+// expire and another worker completes each exactly once.
+TEST_F(FaultTest, KilledTwoSlotWorkerLosesNoneOfItsJobs) {
+  ASSERT_TRUE(cluster_.StartServer(/*lease_seconds=*/2));
+  const std::string id =
+      Submit(cluster_.WriteFile("long.textproto", kLongJobs));
+  cluster_.worker_flags = {"--slots=2"};
+  auto doomed = cluster_.StartWorker("doomed");
+  ASSERT_TRUE(WaitFor([&] { return States(id)["LEASED"] == 2; }, 20));
+  doomed->Signal(SIGKILL);
+  EXPECT_EQ(doomed->Wait(std::chrono::seconds(5)), 128 + SIGKILL);
+  cluster_.worker_flags.clear();
+  auto survivor = cluster_.StartWorker("survivor");
+
+  const Output watch = cluster_.Cli({"watch", id});
+  EXPECT_EQ(watch.code, 0) << watch.out << watch.err;
+  const Value jobs = cluster_.Jobs(id);
+  for (const Value& job : jobs.list_value().values()) {
+    const auto& f = job.struct_value().fields();
+    EXPECT_EQ(f.at("state").string_value(), "SUCCEEDED");
+    EXPECT_EQ(f.at("attempt").number_value(), 2);  // the second lease each
+  }
+  EXPECT_EQ(StoredResults(id), 2);
+}
+
 TEST_F(FaultTest, KilledServerLosesAndDoublesNothing) {
   ASSERT_TRUE(cluster_.StartServer(/*lease_seconds=*/10));
   const std::string id = Submit(

@@ -61,7 +61,8 @@ class Cluster {
   // Forgets the server process (after killing it).
   void DropServer() { server_.reset(); }
 
-  // Starts a worker with one thread; its log is <folder>/<name>.log.
+  // Starts a worker with one slot and one thread (worker_flags may say
+  // otherwise); its log is <folder>/<name>.log.
   std::unique_ptr<Process> StartWorker(const std::string& name);
 
   // Runs `forgetlab --scheduler=<address> args...`.

@@ -1,5 +1,6 @@
-// The worker's pull loop: register, long-poll for a lease, train with
-// heartbeats, upload the result. Rides out scheduler restarts with backoff.
+// The worker's pull loops: one per slot, each registering, long-polling for
+// a lease, training with heartbeats and uploading the result, riding out
+// scheduler restarts with backoff.
 #ifndef FORGETLAB_WORKER_WORKER_H_
 #define FORGETLAB_WORKER_WORKER_H_
 
@@ -29,7 +30,12 @@ class Worker {
     // followed); empty accepts any path.
     std::vector<std::string> data_roots;
     std::string device = "cpu";
-    int threads = 0;   // intra-op threads; 0 = LibTorch's default
+    // Jobs at once: "auto" or a count (core_budget.h has the rule). Each
+    // slot registers, leases, heartbeats and reports on its own.
+    std::string slots = "1";
+    // Intra-op threads of each job; 0: LibTorch's default with one slot,
+    // else picked with the slots (PlanSlots).
+    int threads = 0;
     std::string host;  // reported name; default: the machine's host name
     // Datasets offered to the scheduler; empty: "synthetic", plus
     // "fashion_mnist" when its Debian folder is present.
@@ -39,7 +45,8 @@ class Worker {
     // Backoff bounds while the scheduler is unreachable.
     absl::Duration min_backoff = absl::Milliseconds(200);
     absl::Duration max_backoff = absl::Seconds(5);
-    // Exit after this many jobs (0: run until stopped); for tests.
+    // Exit after this many jobs, over all slots (0: run until stopped); for
+    // tests.
     int max_jobs = 0;
     // When set, pretrained bodies are kept here and reused by later jobs
     // with the same model, data, pretraining spec and seed.

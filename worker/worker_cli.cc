@@ -1,6 +1,7 @@
 // forgetlab-worker's flags and the options they give.
 #include "worker/worker_cli.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -28,10 +29,16 @@ ABSL_FLAG(std::vector<std::string>, data_roots, {"/usr/share/datasets"},
           "folders a job's data path must resolve into, comma-separated; "
           "empty accepts any path");
 ABSL_FLAG(std::string, device, "cpu", "cpu, cuda or cuda:N");
+ABSL_FLAG(std::string, slots, "auto",
+          "jobs trained at once, each leased, heartbeated and reported on "
+          "its own: a count, or auto (on a CPU, one job per core on one "
+          "thread each, and a large job alone on every core; on a GPU, 4 "
+          "jobs, each on its own CUDA stream)");
 ABSL_FLAG(int, threads, 0,
-          "intra-op threads (0: the CPUs available to this process, the "
-          "fastest choice); results are bit-identical for the same spec, "
-          "device and thread count");
+          "intra-op threads of each job (0: picked with --slots: the CPUs "
+          "available to this process divided among the slots, or per job "
+          "with --slots=auto); results are bit-identical for the same spec, "
+          "device and thread count, whatever runs beside them");
 ABSL_FLAG(std::string, checkpoint_dir, "",
           "keep pretrained bodies in this folder and reuse them (keyed by "
           "model, data, pretraining spec and seed)");
@@ -69,9 +76,8 @@ absl::StatusOr<Worker::Options> WorkerOptionsFromFlags() {
   options.token = *token;
   options.data_roots = absl::GetFlag(FLAGS_data_roots);
   options.device = absl::GetFlag(FLAGS_device);
-  options.threads = absl::GetFlag(FLAGS_threads) > 0
-                        ? absl::GetFlag(FLAGS_threads)
-                        : train::AvailableCpus();
+  options.slots = absl::GetFlag(FLAGS_slots);
+  options.threads = std::max(0, absl::GetFlag(FLAGS_threads));
   options.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
   options.max_jobs = absl::GetFlag(FLAGS_max_jobs);
   options.datasets = absl::GetFlag(FLAGS_datasets);

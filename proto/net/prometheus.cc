@@ -135,13 +135,24 @@ Histogram* Registry::GetHistogram(const std::string& name,
 
 void Registry::SetInfo(const std::string& name, const std::string& help,
                        const Labels& labels, double value) {
+  if (labels.empty()) {
+    SetInfoSeries(name, help, {});
+  } else {
+    SetInfoSeries(name, help, {{labels, value}});
+  }
+}
+
+void Registry::SetInfoSeries(
+    const std::string& name, const std::string& help,
+    const std::vector<std::pair<Labels, double>>& series) {
   std::lock_guard<std::mutex> lock(mu_);
   Family* family = FamilyLocked(name, help, Type::kGauge);
   family->gauges.clear();
-  if (labels.empty()) return;
-  auto& slot = family->gauges[LabelText(labels)];
-  slot = std::make_unique<Gauge>();
-  slot->Set(value);
+  for (const auto& [labels, value] : series) {
+    auto& gauge = family->gauges[LabelText(labels)];
+    gauge = std::make_unique<Gauge>();
+    gauge->Set(value);
+  }
 }
 
 void Registry::AddCollector(std::function<void()> collect) {

@@ -73,6 +73,9 @@ class Registry {
   // `labels` is empty.
   void SetInfo(const std::string& name, const std::string& help,
                const Labels& labels, double value = 1);
+  // The same with several series (none when `series` is empty).
+  void SetInfoSeries(const std::string& name, const std::string& help,
+                     const std::vector<std::pair<Labels, double>>& series);
 
   // Runs before every Render(), to set gauges from elsewhere (a database).
   void AddCollector(std::function<void()> collect);

@@ -217,8 +217,11 @@ class KubernetesTest(unittest.TestCase):
                 self.assertTrue(flag_value(args, "ca_cert").startswith(mounts["tls"]))
                 self.assertTrue(flag_value(args, "token_file").startswith(mounts["token"]))
                 limits = c.get("resources", {}).get("limits", {})
+                # The pod's CPUs are its slots' threads (a container's CPU
+                # limit does not show in its affinity mask, so both are set).
                 threads = int(flag_value(args, "threads"))
-                self.assertEqual(threads, int(c["resources"]["requests"]["cpu"]))
+                slots = int(flag_value(args, "slots"))
+                self.assertEqual(threads * slots, int(c["resources"]["requests"]["cpu"]))
                 if overlay == "gpu":
                     self.assertEqual(c["image"], "forgetlab:cuda")
                     self.assertEqual(limits.get("nvidia.com/gpu"), 1)

@@ -1,6 +1,8 @@
 // Dataset loading: IDX folders, CIFAR-10 batches and the synthetic set.
 #include "worker/train/dataset.h"
 
+#include <c10/core/impl/VirtualGuardImpl.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -319,6 +321,9 @@ TrainStatus GetDataset(const DataConfig& config, const torch::Device& device,
     d.train_labels = d.train_labels.to(device);
     d.test_images = d.test_images.to(device);
     d.test_labels = d.test_labels.to(device);
+    // Jobs read the cached copy from streams of their own: the copies must
+    // have landed before any of them can see it.
+    c10::impl::VirtualGuardImpl(device.type()).getStream(device).synchronize();
   }
   auto shared = std::make_shared<const Dataset>(std::move(d));
   (*cache)[key] = shared;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -241,6 +242,18 @@ void UseFastBlasKernels(char** argv);
 
 // The CPUs this process may run on (its affinity mask), at least 1.
 int AvailableCpus();
+
+// Sets the calling thread's intra-op thread count (OpenMP and LibTorch's
+// count are per thread) and OpenBLAS's, which is one count for the process:
+// once any thread ran BLAS on one thread, OpenBLAS keeps to one for every
+// thread until told otherwise. Jobs that run at once in one process must
+// therefore either share one count or not overlap (the worker's slots).
+void SetIntraOpThreads(int threads);
+
+// Held while a job seeds LibTorch's global generator and draws its initial
+// weights from it, so that jobs running at once in one process (a worker's
+// slots) never interleave their draws.
+std::mutex& GlobalGeneratorMutex();
 
 // The LibTorch version this was compiled against, e.g. "1.13.0".
 std::string TorchVersion();

@@ -213,8 +213,7 @@ TrainStatus LmTrainer::Run(ExperimentResult* result) {
                  static_cast<int64_t>(k) * config_.task_steps;
   {
     // Weights come from the global generator; construction is serialised.
-    static std::mutex seed_mutex;
-    std::lock_guard<std::mutex> lock(seed_mutex);
+    std::lock_guard<std::mutex> lock(GlobalGeneratorMutex());
     torch::manual_seed(static_cast<uint64_t>(config_.seed));
     model_ = ByteLm(LmShape{config_.dim, config_.lm_depth, config_.heads,
                             config_.context, config_.mlp_ratio});

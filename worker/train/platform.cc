@@ -73,6 +73,20 @@ int AvailableCpus() {
   return online > 0 ? static_cast<int>(online) : 1;
 }
 
+void SetIntraOpThreads(int threads) {
+  if (threads <= 0) return;
+  if (torch::get_num_threads() != threads) torch::set_num_threads(threads);
+  using SetThreads = void (*)(int);
+  static const auto openblas_set = reinterpret_cast<SetThreads>(
+      dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (openblas_set != nullptr) openblas_set(threads);
+}
+
+std::mutex& GlobalGeneratorMutex() {
+  static auto* mutex = new std::mutex();
+  return *mutex;
+}
+
 std::string TorchVersion() { return TORCH_VERSION; }
 
 }  // namespace forgetlab::train

@@ -390,8 +390,7 @@ TrainStatus Trainer::Run(ExperimentResult* result) {
   // order (body, pretraining head, task heads). The global seed is process
   // state, so construction is serialised.
   {
-    static std::mutex seed_mutex;
-    std::lock_guard<std::mutex> lock(seed_mutex);
+    std::lock_guard<std::mutex> lock(GlobalGeneratorMutex());
     torch::manual_seed(static_cast<uint64_t>(config_.seed));
     body_ = MakeBody(config_, data_.shape);
     const int pretrain_classes =
@@ -527,12 +526,17 @@ TrainStatus RunExperiment(const ExperimentConfig& config,
   }
   *result = ExperimentResult();
   try {
-    if (options.threads > 0 && torch::get_num_threads() != options.threads) {
-      torch::set_num_threads(options.threads);
-    }
+    SetIntraOpThreads(options.threads);
     torch::Device device(torch::kCPU);
     TrainStatus s = ParseDevice(options.device, &device);
     if (!s.ok()) return s;
+    // A job on a GPU runs on a stream of its own from LibTorch's pool, so
+    // that jobs running at once (a worker's slots) overlap on the device.
+    std::optional<c10::StreamGuard> stream;
+    if (device.is_cuda()) {
+      stream.emplace(c10::impl::VirtualGuardImpl(device.type())
+                         .getStreamFromGlobalPool(device));
+    }
     if (options.on_progress) options.on_progress(Progress{"load", 0, 0});
     if (config.family == "lm") {
       return RunLmExperiment(config, options, device, result);
