@@ -16,6 +16,9 @@
 #                  /usr/share/datasets/fashion-mnist); without it the
 #                  benchmark is skipped
 #   BENCH_MODELS   models to benchmark (default: all six)
+#
+# Last, it trains the same job 1, 2, 4 and 8 at a time (the worker's --slots)
+# and writes the throughput to OUT_DIR/slots_cuda.jsonl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -76,4 +79,21 @@ if [[ -d $data ]]; then
 else
   echo "gpu-check: $data is missing; set FASHION_MNIST to run the benchmark"
 fi
+
+# A worker's slots on one GPU (issue 20): the same job 1 and K at a time on
+# their own threads and streams, as `forgetlab-worker --slots=K` runs them.
+# jobs_per_second at K over jobs_per_second at 1 is the slots' throughput
+# gain. The default sweep's largest MLP, and an lm_gpu model on synthetic
+# bytes when no text domains are installed.
+echo "== slots on the GPU (figures: $out/slots_cuda.jsonl)"
+: >"$out/slots_cuda.jsonl"
+for k in 1 2 4 8; do
+  for job in "--width=512 --pretrain_examples=50000 --dataset=fashion_mnist --data_path=$data" \
+             "--width=32 --pretrain_examples=10000 --dataset=fashion_mnist --data_path=$data"; do
+    [[ -d $data ]] || continue
+    # shellcheck disable=SC2086
+    build-cuda/forgetlab-train-bench --device=cuda --repeats=2 --jobs_at_once="$k" $job \
+      | tee -a "$out/slots_cuda.jsonl" || status=1
+  done
+done
 exit "$status"

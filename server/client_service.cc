@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "proto/spec/cost.h"
 #include "proto/spec/defaults.h"
 #include "proto/spec/grid.h"
 #include "proto/spec/lm_rules.h"
@@ -23,6 +24,26 @@
 
 namespace forgetlab {
 namespace {
+
+// Jobs are queued largest first (estimated training FLOPs, stable), so that
+// with several workers or slots a sweep does not end on one large job
+// running alone while the rest of the machine idles.
+void QueueLargestFirst(std::vector<ExpandedJob>* jobs) {
+  std::vector<std::pair<double, size_t>> order;
+  for (size_t i = 0; i < jobs->size(); ++i) {
+    const v1::ExperimentSpec& spec = (*jobs)[i].spec;
+    order.emplace_back(static_cast<double>(EstimateParameterCount(spec)) *
+                           static_cast<double>(TrainingSamples(spec)),
+                       i);
+  }
+  std::stable_sort(
+      order.begin(), order.end(),
+      [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<ExpandedJob> sorted;
+  sorted.reserve(jobs->size());
+  for (const auto& [cost, i] : order) sorted.push_back(std::move((*jobs)[i]));
+  *jobs = std::move(sorted);
+}
 
 constexpr int kMaxJobsPage = 10000;
 constexpr int kDefaultJobsPage = 1000;
@@ -307,6 +328,7 @@ absl::Status ClientService::Submit(const v1::SweepSpec& spec, bool dry_run,
   sweep.device_kind = spec.device_kind();
   sweep.use_cache = !spec.rerun();
   sweep.jobs.reserve(jobs->size());
+  QueueLargestFirst(&*jobs);
   for (ExpandedJob& job : *jobs) {
     std::string dataset = RequiredDatasets(job.spec);
     sweep.jobs.push_back(
@@ -360,6 +382,7 @@ absl::Status ClientService::Extend(const v1::ExtendSweepRequest& request,
   growth.device_kind = stored.device_kind();
   growth.use_cache = !stored.rerun();
   if (plan->spec_changed) growth.spec = plan->spec.SerializeAsString();
+  QueueLargestFirst(&plan->jobs);
   for (ExpandedJob& job : plan->jobs) {
     std::string dataset = RequiredDatasets(job.spec);
     growth.jobs.push_back(

@@ -183,9 +183,14 @@ TEST_F(SchedulerTest, SubmitExpandsAndCounts) {
   v1::ListJobsResponse jobs;
   ASSERT_TRUE(client_->ListJobs(&ctx, request, &jobs).ok());
   ASSERT_EQ(jobs.jobs_size(), 4);
-  EXPECT_EQ(jobs.jobs(3).axis_values().at("model.width"), 32);
+  // Queued largest first, in grid order among equals: width 32 (seeds 0,
+  // 1), then width 16.
+  EXPECT_EQ(jobs.jobs(0).axis_values().at("model.width"), 32);
+  EXPECT_EQ(jobs.jobs(0).axis_values().at("seed"), 0);
+  EXPECT_EQ(jobs.jobs(1).axis_values().at("seed"), 1);
+  EXPECT_EQ(jobs.jobs(3).axis_values().at("model.width"), 16);
   EXPECT_EQ(jobs.jobs(3).axis_values().at("seed"), 1);
-  EXPECT_EQ(jobs.jobs(3).spec().model().width(), 32);
+  EXPECT_EQ(jobs.jobs(0).spec().model().width(), 32);
   EXPECT_EQ(jobs.jobs(3).spec().finetune().steps(), 300);  // resolved
 }
 

@@ -83,6 +83,8 @@ const std::vector<Flag>& Flags() {
       {"threads",
        [](auto& v, BenchSettings* s) { s->options.threads = Int(v); }},
       {"repeats", [](auto& v, BenchSettings* s) { s->repeats = Int(v); }},
+      {"jobs_at_once",
+       [](auto& v, BenchSettings* s) { s->jobs_at_once = Int(v); }},
       // 0: MLPs through autograd, for a side-by-side with the hand-written
       // step (the default, 1).
       {"mlp_fast_path",

@@ -15,6 +15,9 @@ struct BenchSettings {
   ExperimentConfig config;
   RunOptions options;
   int repeats = 1;  // runs in this process; the last one is reported
+  // The last repeat trains this many copies at once (seeds seed, seed+1,
+  // ...), each on its own thread (and CUDA stream), as a worker's slots do.
+  int jobs_at_once = 1;
 };
 
 // Applies argv[1..argc) to *settings. On an unknown or malformed flag,
