@@ -1,6 +1,7 @@
 // The language-model track: text domains, the byte-level LM, AdamW, the
 // metrics, and whole runs on small text folders the tests write.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <torch/torch.h>
 #include <zlib.h>
 
@@ -317,6 +318,53 @@ TEST(LmTrainerTest, FromScratchHasNoPretrainingMetricsAndReplayChangesBatches) {
   EXPECT_NE(a.loss_matrix, b.loss_matrix);
   // Pretraining is the same run either way.
   EXPECT_DOUBLE_EQ(a.metrics["pretrain_loss"], b.metrics["pretrain_loss"]);
+}
+
+// --checkpoint_dir: the first run keeps its pretrained weights, a later run
+// with the same pretraining (and replay, or other task settings) loads them
+// instead of pretraining, and every number is what pretraining would give.
+TEST(LmTrainerTest, APretrainedCheckpointStandsInForPretraining) {
+  const fs::path dir = TinyTextFolder("checkpoint");
+  const fs::path checkpoints = dir / "checkpoints";
+  fs::create_directories(checkpoints);
+  RunOptions keep = OneThread();
+  keep.checkpoint_dir = checkpoints.string();
+  ExperimentConfig replay = TinyLm(dir);
+  replay.replay_fraction = 0.25;
+  ExperimentResult fresh, first, loaded;
+  ASSERT_TRUE(RunExperiment(replay, OneThread(), &fresh).ok());
+  ASSERT_TRUE(RunExperiment(TinyLm(dir), keep, &first).ok());
+  ASSERT_EQ(std::distance(fs::directory_iterator(checkpoints),
+                          fs::directory_iterator()),
+            1);
+  // The file pretraining wrote (a retrained run would replace it by a
+  // rename, with a new inode).
+  const fs::path file = fs::directory_iterator(checkpoints)->path();
+  struct stat before {};
+  ASSERT_EQ(stat(file.c_str(), &before), 0);
+  // Task settings are not part of the key: the replay run loads it.
+  ASSERT_TRUE(RunExperiment(replay, keep, &loaded).ok());
+  EXPECT_EQ(std::distance(fs::directory_iterator(checkpoints),
+                          fs::directory_iterator()),
+            1);
+  struct stat after {};
+  ASSERT_EQ(stat(file.c_str(), &after), 0);
+  EXPECT_EQ(after.st_ino, before.st_ino) << "pretrained again";
+  EXPECT_EQ(loaded.accuracy_matrix, fresh.accuracy_matrix);
+  EXPECT_EQ(loaded.loss_matrix, fresh.loss_matrix);
+  EXPECT_EQ(loaded.metrics, fresh.metrics);
+  ASSERT_EQ(loaded.curves.size(), fresh.curves.size());
+  for (size_t i = 0; i < fresh.curves.size(); ++i) {
+    EXPECT_EQ(loaded.curves[i].loss, fresh.curves[i].loss);
+    EXPECT_EQ(loaded.curves[i].pool_loss, fresh.curves[i].pool_loss);
+  }
+  // Another pretraining size is another checkpoint.
+  ExperimentConfig smaller = TinyLm(dir);
+  smaller.pretrain_examples = 100;
+  ASSERT_TRUE(RunExperiment(smaller, keep, &loaded).ok());
+  EXPECT_EQ(std::distance(fs::directory_iterator(checkpoints),
+                          fs::directory_iterator()),
+            2);
 }
 
 TEST(LmTrainerTest, ANonFiniteLossFailsNamingTheStep) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "worker/train/adamw.h"
+#include "worker/train/checkpoint.h"
 #include "worker/train/forgetting_metrics.h"
 #include "worker/train/lm_metrics.h"
 #include "worker/train/lm_model.h"
@@ -228,10 +229,23 @@ TrainStatus LmTrainer::Run(ExperimentResult* result) {
     replay_set_ = pool_.train.index_select(
         0, torch::randperm(pool_.train.size(0), generator, torch::kInt64)
                .slice(0, 0, n));
-    s = TrainPhase("pretrain", replay_set_, config_.pretrain_steps,
-                   config_.pretrain_batch, config_.pretrain_lr,
-                   config_.warmup_steps, -1, generator, result);
-    if (!s.ok()) return s;
+    // Pretrained weights from --checkpoint_dir stand in for pretraining: the
+    // replay windows above are drawn first, and the tasks have a generator
+    // of their own, so the task phases see the same batches either way.
+    const std::string checkpoint =
+        PretrainCheckpointPath(options_.checkpoint_dir, config_);
+    if (!checkpoint.empty() &&
+        LoadModules(checkpoint, device_, {{"model", model_.get()}})) {
+      steps_done_ += config_.pretrain_steps;
+    } else {
+      s = TrainPhase("pretrain", replay_set_, config_.pretrain_steps,
+                     config_.pretrain_batch, config_.pretrain_lr,
+                     config_.warmup_steps, -1, generator, result);
+      if (!s.ok()) return s;
+      if (!checkpoint.empty()) {
+        SaveModules(checkpoint, {{"model", model_.get()}});
+      }
+    }
     const Measure m = Evaluate(pool_);
     trace.loss_after_pretraining = m.loss;
     trace.accuracy_after_pretraining = m.accuracy;

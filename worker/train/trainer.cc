@@ -1,5 +1,7 @@
 // The experiment protocol of DESIGN.md on LibTorch: pretrain, train the task
 // sequence, evaluate after every task and every eval_every steps.
+#include <c10/core/StreamGuard.h>
+#include <c10/core/impl/VirtualGuardImpl.h>
 #include <torch/torch.h>
 
 #include <climits>
@@ -18,6 +20,7 @@
 #include <malloc.h>
 #endif
 
+#include "worker/train/checkpoint.h"
 #include "worker/train/dataset.h"
 #include "worker/train/experiment.h"
 #include "worker/train/forgetting_metrics.h"
@@ -60,47 +63,6 @@ torch::Tensor RowsWithClasses(const torch::Tensor& labels_cpu, int64_t begin,
   torch::Tensor mapped =
       label_map.index_select(0, labels_cpu.slice(0, begin, end));
   return torch::nonzero(mapped.ge(0)).squeeze(1).add_(begin);
-}
-
-// FNV-1a over `text`, as 16 hex digits: a stable name for checkpoint files.
-std::string StableHash(const std::string& text) {
-  uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  char hex[17];
-  std::snprintf(hex, sizeof(hex), "%016llx",
-                static_cast<unsigned long long>(h));
-  return hex;
-}
-
-// Everything pretraining depends on, so equal keys mean equal bodies: the
-// chosen family's knobs (not the others', which the model ignores), the
-// data, the pretraining spec and the seed.
-std::string CheckpointKey(const ExperimentConfig& c) {
-  std::ostringstream key;
-  key << "v2|" << c.family << "|";
-  if (c.family == "resnet") {
-    key << c.width_multiplier << "|" << c.blocks_per_stage << "|";
-  } else if (c.family == "vit") {
-    key << c.patch_size << "|" << c.dim << "|" << c.vit_depth << "|" << c.heads
-        << "|" << c.mlp_ratio << "|" << c.pooling << "|";
-  } else {
-    key << c.depth << "|" << c.width << "|";
-  }
-  key << c.data.dataset << "|" << c.data.path << "|" << c.data.pretrain_pool
-      << "|";
-  if (c.data.dataset == "synthetic") {
-    key << c.data.synthetic_train << "|" << c.data.synthetic_test << "|"
-        << c.data.synthetic_side << "|" << c.data.synthetic_seed << "|"
-        << c.data.synthetic_channels << "|" << c.data.synthetic_classes << "|";
-  }
-  key << c.pretrain_examples << "|" << c.pretrain_steps << "|"
-      << c.pretrain_batch << "|" << c.pretrain_lr << "|" << c.momentum << "|"
-      << c.seed << "|";
-  for (int cls : c.pretrain_classes) key << cls << ",";
-  return StableHash(key.str());
 }
 
 class Trainer {
@@ -266,11 +228,8 @@ TrainStatus Trainer::Pretrain(ExperimentResult* result) {
   const auto start = Clock::now();
   const torch::Tensor train_labels_cpu = data_.train_labels.cpu();
   const TestSplit test_all{data_.test_images, data_.test_labels};
-  std::string checkpoint;
-  if (!options_.checkpoint_dir.empty()) {
-    checkpoint = options_.checkpoint_dir + "/pretrained-" +
-                 CheckpointKey(config_) + ".pt";
-  }
+  const std::string checkpoint =
+      PretrainCheckpointPath(options_.checkpoint_dir, config_);
   auto restrict_classes = [&](const TestSplit& all) {
     if (config_.pretrain_classes.empty()) return all;
     const torch::Tensor map =
@@ -281,14 +240,9 @@ TrainStatus Trainer::Pretrain(ExperimentResult* result) {
         all.images.index_select(0, rows.to(device_)),
         map.index_select(0, labels.index_select(0, rows)).to(device_)};
   };
-  if (!checkpoint.empty() && std::ifstream(checkpoint).good()) {
-    torch::serialize::InputArchive archive;
-    archive.load_from(checkpoint, device_);
-    torch::serialize::InputArchive body, head;
-    archive.read("body", body);
-    archive.read("head", head);
-    body_->load(body);
-    pretrain_head_->load(head);
+  if (!checkpoint.empty() &&
+      LoadModules(checkpoint, device_,
+                  {{"body", body_.get()}, {"head", pretrain_head_.get()}})) {
     steps_done_ += config_.pretrain_steps;
   } else {
     // Pretraining has its own generator, so loading a checkpoint instead
@@ -326,14 +280,8 @@ TrainStatus Trainer::Pretrain(ExperimentResult* result) {
                                config_.pretrain_lr, -1, generator, result);
     if (!s.ok()) return s;
     if (!checkpoint.empty()) {
-      torch::serialize::OutputArchive archive, body, head;
-      body_->save(body);
-      pretrain_head_->save(head);
-      archive.write("body", body);
-      archive.write("head", head);
-      const std::string tmp = checkpoint + ".tmp";
-      archive.save_to(tmp);
-      std::rename(tmp.c_str(), checkpoint.c_str());  // whole or not at all
+      SaveModules(checkpoint,
+                  {{"body", body_.get()}, {"head", pretrain_head_.get()}});
     }
   }
   result->metrics["pretrain_accuracy"] =
