@@ -1,6 +1,9 @@
 // Pretrained weights on disk.
 #include "worker/train/checkpoint.h"
 
+#include <unistd.h>
+
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -69,7 +72,11 @@ void SaveModules(const std::string& path, const NamedModules& modules) {
     module->save(part);
     archive.write(name, part);
   }
-  const std::string tmp = path + ".tmp";
+  // One temporary file per writer: two slots (or workers sharing the
+  // folder) may pretrain the same key at once.
+  static std::atomic<uint64_t> serial{0};
+  const std::string tmp = path + ".tmp." + std::to_string(getpid()) + "." +
+                          std::to_string(serial.fetch_add(1));
   archive.save_to(tmp);
   std::rename(tmp.c_str(), path.c_str());  // whole or not at all
 }
