@@ -38,6 +38,12 @@ echo "demo: scheduler on $FORGETLAB_SCHEDULER"
 worker_pid=$!
 
 cli="$bin/client/forgetlab"
+# Let the worker register first, so the sweep does not start with a warning
+# that no worker is connected.
+for _ in $(seq 100); do
+  "$cli" workers 2>/dev/null | grep -q idle && break
+  sleep 0.1
+done
 sweep_id=$("$cli" submit deploy/sweeps/default.textproto | tail -n 1)
 start_ns=$(date +%s%N)
 "$cli" watch "$sweep_id" || echo "demo: some jobs failed; see $work/worker.log" >&2
