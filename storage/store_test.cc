@@ -775,10 +775,11 @@ TEST_F(StoreTest, WalStartsOverUnderContinuousWrites) {
   }
   // About 900 commits of a few pages each went through the WAL: 5,400
   // frames, 22 MB, had it only grown. It was written from its beginning
-  // again near 100 frames instead; the margin is for a checkpoint round
-  // that a busy machine slows down (4,120 bytes a frame).
+  // again near 100 frames instead; the margin, under half of 5,400, is for
+  // checkpoint rounds that a busy machine slows down (1,500 failed once
+  // under ctest -j2 on the 2-core machine; 4,120 bytes a frame).
   const auto wal_bytes = std::filesystem::file_size(path_ + "-wal");
-  EXPECT_LT(wal_bytes, 1500u * 4120u) << wal_bytes;
+  EXPECT_LT(wal_bytes, 2500u * 4120u) << wal_bytes;
   // Everything is in the database, as another connection sees it.
   SQLite::Database db(path_, SQLite::OPEN_READONLY);
   EXPECT_EQ(db.execAndGet("SELECT COUNT(*) FROM jobs WHERE state='SUCCEEDED'")
