@@ -50,14 +50,14 @@ int main(int argc, char** argv) {
       threads.emplace_back([&, j] {
         forgetlab::train::ExperimentConfig config = settings.config;
         config.seed += j;
-        statuses[j] = forgetlab::train::RunExperiment(
-            config, settings.options, &results[j]);
+        statuses[j] = forgetlab::train::RunExperiment(config, settings.options,
+                                                      &results[j]);
       });
     }
     for (std::thread& t : threads) t.join();
-    const double wall = std::chrono::duration<double>(
-                            std::chrono::steady_clock::now() - start)
-                            .count();
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     for (const auto& status : statuses) {
       if (!status.ok()) {
         std::fprintf(stderr, "error: %s\n", status.message.c_str());
@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
     line = forgetlab::train::BenchResultJson(settings, results[0]);
     double samples = 0;
     for (const auto& r : results) {
-      samples += r.samples_per_second * (r.pretrain_seconds + r.finetune_seconds);
+      samples +=
+          r.samples_per_second * (r.pretrain_seconds + r.finetune_seconds);
     }
     char extra[256];
     std::snprintf(extra, sizeof(extra),
