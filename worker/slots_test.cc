@@ -1,91 +1,43 @@
 // A worker with several slots: jobs train side by side, and each result is
 // the one the job gives alone.
 #include <gmock/gmock.h>
-#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "forgetlab/v1/forgetlab.grpc.pb.h"
-#include "google/protobuf/text_format.h"
-#include "server/scheduler.h"
 #include "tests/fixtures.h"
 #include "worker/job_runner.h"
-#include "worker/worker.h"
+#include "worker/worker_test_fixture.h"
 
 namespace forgetlab {
 namespace {
 
-class SlotsTest : public ::testing::Test {
+class SlotsTest : public WorkerTest {
  protected:
-  void SetUp() override {
-    SchedulerServer::Options options;
-    options.listen = "127.0.0.1:0";
-    options.db_path = database_.path();
-    options.lease_seconds = 10;
-    auto server = SchedulerServer::Start(options);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    address_ = absl::StrCat("127.0.0.1:", server_->port());
-    client_ = v1::ForgetlabService::NewStub(
-        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
-  }
-
-  std::string Submit(const std::string& text) {
-    v1::SubmitSweepRequest request;
-    EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(
-        text, request.mutable_sweep()));
-    grpc::ClientContext ctx;
-    v1::SubmitSweepResponse response;
-    EXPECT_TRUE(client_->SubmitSweep(&ctx, request, &response).ok());
-    return response.sweep_id();
-  }
-
-  std::vector<v1::Job> Jobs(const std::string& id) {
-    grpc::ClientContext ctx;
-    v1::ListJobsRequest request;
-    request.set_sweep_id(id);
-    v1::ListJobsResponse response;
-    EXPECT_TRUE(client_->ListJobs(&ctx, request, &response).ok());
-    return {response.jobs().begin(), response.jobs().end()};
-  }
+  void SetUp() override { StartServer(); }
 
   Worker::Options Options(const std::string& slots, int max_jobs) {
-    Worker::Options options;
-    options.scheduler = address_;
+    Worker::Options options = WorkerOptions(max_jobs);
     options.slots = slots;
-    options.threads = 1;
-    options.wait_seconds = 1;
-    options.max_jobs = max_jobs;
-    options.min_backoff = absl::Milliseconds(50);
-    options.max_backoff = absl::Milliseconds(200);
     return options;
   }
-
-  fixtures::TempDatabase database_;
-  std::string address_;
-  std::unique_ptr<SchedulerServer> server_;
-  std::unique_ptr<v1::ForgetlabService::Stub> client_;
 };
 
 // Four model sizes and two seeds, trained two at a time: every result equals,
 // bit for bit, the same job trained alone with the same thread count.
 TEST_F(SlotsTest, AJobInAFullWorkerIsBitIdenticalToItAlone) {
-  const std::string id = Submit(R"pb(
-    base {
-      data { dataset: "synthetic" }
-      pretrain { examples: 300 steps: 60 batch_size: 32 }
-      finetune { steps: 60 batch_size: 16 }
-      eval { eval_every: 20 }
-    }
-    axes {
-      path: "model.width"
-      values: [ 8, 16, 32, 64 ]
-    }
-    seeds: [ 0, 1 ]
-  )pb");
+  const std::string id = Submit(
+      R"pb(data { dataset: "synthetic" }
+           pretrain { examples: 300 steps: 60 batch_size: 32 }
+           finetune { steps: 60 batch_size: 16 }
+           eval { eval_every: 20 })pb",
+      R"pb(axes {
+             path: "model.width"
+             values: [ 8, 16, 32, 64 ]
+           }
+           seeds: [ 0, 1 ])pb");
   Worker worker(Options("2", 8));
   ASSERT_TRUE(worker.Run().ok());
 
@@ -131,13 +83,11 @@ TEST_F(SlotsTest, AJobInAFullWorkerIsBitIdenticalToItAlone) {
 
 TEST_F(SlotsTest, StopGivesEverySlotsLeaseBack) {
   const std::string id = Submit(R"pb(
-    base {
-      model { width: 64 }
-      data { dataset: "synthetic" }
-      pretrain { examples: 500 steps: 1000000 }
-    }
-    seeds: [ 0, 1, 2 ]
-  )pb");
+                                  model { width: 64 }
+                                  data { dataset: "synthetic" }
+                                  pretrain { examples: 500 steps: 1000000 }
+                                )pb",
+                                "seeds: [0, 1, 2]");
   Worker worker(Options("2", 0));
   std::thread run([&] { EXPECT_TRUE(worker.Run().ok()); });
   ASSERT_TRUE(fixtures::WaitFor([&] {
