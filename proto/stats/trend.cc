@@ -50,6 +50,16 @@ std::vector<FitPoint> Means(const std::vector<Cell>& cells) {
   return points;
 }
 
+// A trend's cell means and result count, once the cells pass CheckCells.
+absl::StatusOr<Trend> Start(const std::vector<Cell>& cells, bool joint) {
+  if (absl::Status s = CheckCells(cells, joint); !s.ok()) return s;
+  Trend trend;
+  trend.joint = joint;
+  trend.points = Means(cells);
+  for (const Cell& cell : cells) trend.results += cell.values.size();
+  return trend;
+}
+
 // Cell means of one bootstrap draw: each cell's n values drawn with
 // replacement from its own, their deviations from the cell mean scaled by
 // sqrt(n / (n - 1)) so that the draw's variance is the sample variance, not
@@ -96,10 +106,9 @@ std::string Trend::Direction() const {
 
 absl::StatusOr<Trend> FitTrend(const std::vector<Cell>& cells,
                                const BootstrapOptions& options) {
-  if (absl::Status s = CheckCells(cells, false); !s.ok()) return s;
-  Trend trend;
-  trend.points = Means(cells);
-  for (const Cell& cell : cells) trend.results += cell.values.size();
+  absl::StatusOr<Trend> start = Start(cells, false);
+  if (!start.ok()) return start.status();
+  Trend& trend = *start;
   trend.law = FitPowerLaw(trend.points);
   trend.slope = FitLogSlope(trend.points);
   std::mt19937_64 rng(options.seed);
@@ -113,16 +122,14 @@ absl::StatusOr<Trend> FitTrend(const std::vector<Cell>& cells,
     trend.alpha = Percentiles(alphas);
     trend.slope_ci = Percentiles(slopes);
   }
-  return trend;
+  return start;
 }
 
 absl::StatusOr<Trend> FitJointTrend(const std::vector<Cell>& cells,
                                     const BootstrapOptions& options) {
-  if (absl::Status s = CheckCells(cells, true); !s.ok()) return s;
-  Trend trend;
-  trend.points = Means(cells);
-  for (const Cell& cell : cells) trend.results += cell.values.size();
-  trend.joint = true;
+  absl::StatusOr<Trend> start = Start(cells, true);
+  if (!start.ok()) return start.status();
+  Trend& trend = *start;
   trend.law = FitJointPowerLaw(trend.points);
   std::mt19937_64 rng(options.seed);
   std::vector<double> alphas, betas;
@@ -135,7 +142,7 @@ absl::StatusOr<Trend> FitJointTrend(const std::vector<Cell>& cells,
     trend.alpha = Percentiles(alphas);
     trend.beta = Percentiles(betas);
   }
-  return trend;
+  return start;
 }
 
 }  // namespace forgetlab::stats
