@@ -395,8 +395,7 @@ absl::Status ClientService::Extend(const v1::ExtendSweepRequest& request,
   response->set_added(out->added);
   response->set_cached(out->cached);
   response->set_present(out->present);
-  absl::StatusOr<storage::SweepRow> row = store_->GetSweep(id);
-  if (row.ok()) response->set_jobs(row->total);
+  response->set_jobs(out->total);
   if (!request.dry_run() && out->added > 0) {
     LOG(INFO) << "sweep " << id << " extended: " << out->added
               << " job(s) added, " << out->cached << " from the cache";

@@ -55,6 +55,7 @@ struct Extension {
   int added = 0;    // jobs added
   int cached = 0;   // of those, served from the cache
   int present = 0;  // jobs offered that the sweep already had
+  int total = 0;    // jobs the sweep has after it (before it, on a dry run)
 };
 
 struct SweepRow {

@@ -559,6 +559,7 @@ TEST_F(StoreTest, ExtendAddsOnlyNewJobsServesTheCacheAndTagsNewAxes) {
   EXPECT_EQ(dry->added, 2);
   EXPECT_EQ(dry->cached, 1);
   EXPECT_EQ(dry->present, 1);
+  EXPECT_EQ(dry->total, 2);
   EXPECT_EQ(store_->GetSweep(id)->total, 2);
 
   absl::StatusOr<Extension> out =
@@ -567,6 +568,7 @@ TEST_F(StoreTest, ExtendAddsOnlyNewJobsServesTheCacheAndTagsNewAxes) {
   EXPECT_EQ(out->added, 2);
   EXPECT_EQ(out->cached, 1);  // key9, from the other sweep
   EXPECT_EQ(out->present, 1);
+  EXPECT_EQ(out->total, 4);
   auto sweep = store_->GetSweep(id);
   EXPECT_EQ(sweep->total, 4);
   EXPECT_EQ(sweep->cached, 1);

@@ -198,6 +198,12 @@ absl::StatusOr<Extension> SweepTable::Extend(
   SQLite::Statement has(
       db_, "SELECT 1 FROM jobs WHERE sweep_id=? AND spec_key=? LIMIT 1");
   Extension out;
+  {
+    SQLite::Statement count(db_, "SELECT COUNT(*) FROM jobs WHERE sweep_id=?");
+    count.bind(1, sweep_id);
+    count.executeStep();
+    out.total = count.getColumn(0).getInt();
+  }
   for (const NewJob& job : growth.jobs) {
     has.reset();
     has.bind(1, sweep_id);
@@ -239,6 +245,7 @@ absl::StatusOr<Extension> SweepTable::Extend(
     q.exec();
   }
   out.cached = InsertJobs(sweep_id, first_idx, added, now);
+  out.total += out.added;
   SQLite::Statement update(
       db_,
       "UPDATE sweeps SET stored_bytes=stored_bytes + ?2 + CASE WHEN "
