@@ -1,4 +1,5 @@
-// forgetlab worker loop.
+// The worker's pull loops: registration, leasing, training with heartbeats
+// and reporting, one loop per slot.
 #include "worker/worker.h"
 
 #include <glog/logging.h>
@@ -19,15 +20,16 @@
 #include "absl/synchronization/notification.h"
 #include "forgetlab/v1/forgetlab.grpc.pb.h"
 #include "proto/net/channel.h"
-#include "proto/net/health.h"
-#include "proto/net/prometheus.h"
 #include "worker/core_budget.h"
 #include "worker/job_runner.h"
 #include "worker/train/default_protocol.h"
 #include "worker/train/experiment.h"
+#include "worker/worker_impl.h"
 
 namespace forgetlab {
 namespace {
+
+using worker_internal::In;
 
 std::string HostName() {
   char buffer[256] = {};
@@ -49,172 +51,21 @@ bool IsTransient(const grpc::Status& s) {
          s.error_code() == grpc::StatusCode::INTERNAL;
 }
 
-template <typename Duration>
-std::chrono::system_clock::time_point In(Duration d) {
-  return std::chrono::system_clock::now() + d;
-}
-
 }  // namespace
 
-class Worker::Impl {
- public:
-  explicit Impl(Options options) : options_(std::move(options)) {
-    if (options_.host.empty()) options_.host = HostName();
-    if (options_.datasets.empty()) {
-      options_.datasets.push_back("synthetic");
-      if (train::IdxFolderPresent(protocol::kFashionMnistPath)) {
-        options_.datasets.push_back("fashion_mnist");
-      }
-      // The LM track's text domains whose Debian packages are installed.
-      for (const std::string& domain : train::TextDomainsPresent()) {
-        options_.datasets.push_back("text:" + domain);
-      }
+Worker::Impl::Impl(Options options) : options_(std::move(options)) {
+  if (options_.host.empty()) options_.host = HostName();
+  if (options_.datasets.empty()) {
+    options_.datasets.push_back("synthetic");
+    if (train::IdxFolderPresent(protocol::kFashionMnistPath)) {
+      options_.datasets.push_back("fashion_mnist");
+    }
+    // The LM track's text domains whose Debian packages are installed.
+    for (const std::string& domain : train::TextDomainsPresent()) {
+      options_.datasets.push_back("text:" + domain);
     }
   }
-
-  absl::Status Run();
-
-  int metrics_port() const { return metrics_port_.load(); }
-  int64_t scheduler_failures() const {
-    return scheduler_failures_.load(std::memory_order_relaxed);
-  }
-  int health_port() const { return health_port_.load(); }
-
-  void Stop() {
-    absl::MutexLock lock(&mu_);
-    if (!stop_.HasBeenNotified()) stop_.Notify();
-    for (const auto& slot : slots_) {
-      if (slot->poll_context != nullptr) slot->poll_context->TryCancel();
-    }
-  }
-
- private:
-  struct ActiveLease {
-    int64_t job_id = 0;
-    std::string token;
-  };
-
-  // One job at a time: its own registration, long poll, lease, heartbeats
-  // and progress.
-  struct Slot {
-    int index = 0;
-    std::string host;  // the worker's host, with "/slotN" when there are more
-    std::string worker_id;
-    int lease_seconds = 60;
-    absl::Duration backoff = absl::Milliseconds(200);
-    std::mt19937 rng{std::random_device{}()};
-    grpc::ClientContext* poll_context = nullptr;  // guarded by Impl::mu_
-    train::Progress progress;                     // guarded by Impl::mu_
-    std::string sweep_id, job_id;                 // guarded by Impl::mu_
-  };
-
-  bool stopping() const { return stop_.HasBeenNotified(); }
-
-  // A call context with the deadline and our token.
-  std::unique_ptr<grpc::ClientContext> Context(std::chrono::seconds timeout) {
-    auto ctx = std::make_unique<grpc::ClientContext>();
-    ctx->set_deadline(In(timeout));
-    AttachToken(options_.token, ctx.get());
-    return ctx;
-  }
-
-  // Stops the worker for good; Run() returns `status`.
-  void Fatal(const grpc::Status& status) {
-    {
-      absl::MutexLock lock(&mu_);
-      fatal_ = absl::PermissionDeniedError(
-          absl::StrCat("the scheduler at ", options_.scheduler,
-                       " refused this worker: ", status.error_message()));
-    }
-    Stop();
-  }
-
-  // The loop made progress (for the liveness check).
-  void Touch() { last_activity_ms_ = absl::ToUnixMillis(absl::Now()); }
-  // Whether the scheduler answered the last call (for the readiness check).
-  void SetConnected(bool connected) {
-    Touch();
-    connected_ = connected;
-  }
-
-  // Starts the metrics and health endpoints the options ask for.
-  absl::Status StartEndpoints();
-  // Counts a finished job by outcome and clears the slot's job.
-  void CountJob(Slot& slot, const std::string& outcome,
-                const absl::StatusOr<v1::JobResult>& result);
-  metrics::Counter* JobsCounter(const std::string& outcome);
-  // Sets the slot's job (empty ids: idle) and forgetlab_worker_current_job.
-  void SetCurrentJob(Slot& slot, const std::string& sweep_id,
-                     const std::string& job_id);
-  // forgetlab_worker_current_job from every slot's job.
-  void PublishCurrentJobs();
-
-  // Sleeps for the slot's current backoff (interrupted by Stop) and doubles
-  // it.
-  void Backoff(Slot& slot, const std::string& why) {
-    SetConnected(false);
-    scheduler_failures_.fetch_add(1, std::memory_order_relaxed);
-    LOG_EVERY_N(WARNING, 5)
-        << why << "; retrying in " << absl::FormatDuration(slot.backoff);
-    std::uniform_real_distribution<double> jitter(0.8, 1.2);
-    stop_.WaitForNotificationWithTimeout(slot.backoff * jitter(slot.rng));
-    slot.backoff = std::min(slot.backoff * 2, options_.max_backoff);
-  }
-  void ResetBackoff(Slot& slot) { slot.backoff = options_.min_backoff; }
-
-  // One slot's loop: register, then lease and run jobs until stopped.
-  void SlotLoop(Slot& slot);
-  bool Register(Slot& slot);
-  // Returns true with a lease filled in, false when none (or stopping).
-  bool Lease(Slot& slot, v1::LeaseJobResponse* lease);
-  // Runs the job on `threads` threads; `cores` waits for the cores it needs
-  // (heartbeats go on meanwhile) and returns false when the worker stops.
-  void RunLeasedJob(Slot& slot, const v1::LeaseJobResponse& lease, int threads,
-                    const std::function<bool()>& cores);
-  void HeartbeatLoop(Slot& slot, const ActiveLease& lease,
-                     std::atomic<bool>* cancel, std::atomic<bool>* lost,
-                     std::atomic<bool>* cancelled, absl::Notification* done);
-  void Finish(Slot& slot, const ActiveLease& lease,
-              const absl::StatusOr<v1::JobResult>& result, bool lost,
-              bool cancelled_by_user);
-
-  Options options_;
-  SlotPlan plan_;
-  std::unique_ptr<CoreBudget> budget_;  // --slots=auto on a CPU
-  std::vector<std::unique_ptr<Slot>> slots_;
-  std::atomic<int> jobs_started_{0};
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::WorkerService::Stub> stub_;
-  absl::Notification stop_;
-  std::atomic<int64_t> last_activity_ms_{absl::ToUnixMillis(absl::Now())};
-  std::atomic<bool> connected_{false};
-  std::atomic<int64_t> scheduler_failures_{0};
-
-  metrics::Registry metrics_;
-  std::unique_ptr<metrics::MetricsServer> metrics_server_;
-  metrics::Counter* samples_total_ = nullptr;
-  metrics::Counter* job_seconds_total_ = nullptr;
-  metrics::Gauge* samples_per_second_ = nullptr;
-  // "": the loop made progress within kStallMinutes; "forgetlab.worker":
-  // that, and the scheduler answers.
-  HealthService health_{
-      [this](const std::string& service) -> std::optional<bool> {
-        const bool live =
-            absl::Now() - absl::FromUnixMillis(last_activity_ms_.load()) <
-            absl::Minutes(Worker::kStallMinutes);
-        if (service.empty()) return live && !stopping();
-        if (service == "forgetlab.worker") {
-          return live && connected_.load() && !stopping();
-        }
-        return std::nullopt;
-      }};
-  std::unique_ptr<grpc::Server> health_server_;
-  std::atomic<int> health_port_{0};
-  std::atomic<int> metrics_port_{0};
-
-  absl::Mutex mu_;
-  absl::Status fatal_ ABSL_GUARDED_BY(mu_);
-};
+}
 
 bool Worker::Impl::Register(Slot& slot) {
   ResetBackoff(slot);
@@ -460,131 +311,6 @@ void Worker::Impl::RunLeasedJob(Slot& slot,
            : result.status().code() == absl::StatusCode::kCancelled ? "released"
                                                                     : "failed",
            result);
-}
-
-// The job outcomes forgetlab_worker_jobs_total counts.
-constexpr const char* kOutcomes[] = {"succeeded", "failed", "cancelled",
-                                     "released", "lost"};
-
-void Worker::Impl::SetCurrentJob(Slot& slot, const std::string& sweep_id,
-                                 const std::string& job_id) {
-  {
-    absl::MutexLock lock(&mu_);
-    slot.sweep_id = sweep_id;
-    slot.job_id = job_id;
-  }
-  PublishCurrentJobs();
-}
-
-void Worker::Impl::PublishCurrentJobs() {
-  std::vector<std::pair<metrics::Labels, double>> series;
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& s : slots_) {
-      if (s->job_id.empty()) continue;
-      series.push_back({{{"slot", std::to_string(s->index)},
-                         {"sweep_id", s->sweep_id},
-                         {"job_id", s->job_id}},
-                        1});
-    }
-  }
-  if (series.empty()) series.push_back({{{"sweep_id", ""}, {"job_id", ""}}, 0});
-  metrics_.SetInfoSeries(
-      "forgetlab_worker_current_job",
-      "1 with the slot, sweep and job of each job this worker trains; one "
-      "series, 0 with empty labels, while idle.",
-      series);
-}
-
-metrics::Counter* Worker::Impl::JobsCounter(const std::string& outcome) {
-  return metrics_.GetCounter(
-      "forgetlab_worker_jobs_total",
-      "Jobs this worker ended, by outcome (succeeded, failed, cancelled by "
-      "the user, released on shutdown, lost lease).",
-      {{"outcome", outcome}});
-}
-
-void Worker::Impl::CountJob(Slot& slot, const std::string& outcome,
-                            const absl::StatusOr<v1::JobResult>& result) {
-  JobsCounter(outcome)->Add();
-  if (result.ok()) {
-    samples_total_->Add(
-        result->samples_per_second() *
-        (result->pretrain_seconds() + result->finetune_seconds()));
-    job_seconds_total_->Add(result->total_seconds());
-    samples_per_second_->Set(result->samples_per_second());
-  }
-  SetCurrentJob(slot, "", "");
-  absl::MutexLock lock(&mu_);
-  slot.progress = train::Progress{};
-}
-
-absl::Status Worker::Impl::StartEndpoints() {
-  // Every series exists from the start, at 0, so dashboards and rate() see
-  // the first job.
-  for (const char* outcome : kOutcomes) JobsCounter(outcome);
-  PublishCurrentJobs();
-  samples_total_ =
-      metrics_.GetCounter("forgetlab_worker_samples_total",
-                          "Training samples of the jobs this worker finished.");
-  job_seconds_total_ =
-      metrics_.GetCounter("forgetlab_worker_job_seconds_total",
-                          "Wall time of the jobs this worker finished.");
-  samples_per_second_ = metrics_.GetGauge(
-      "forgetlab_worker_samples_per_second",
-      "Training throughput (samples/s) of the last job this worker finished.");
-  if (!options_.metrics_listen.empty()) {
-    metrics_.SetInfo(
-        "forgetlab_worker_info",
-        "This worker's device, slots, threads per job (0: picked per job) "
-        "and host.",
-        {{"device", options_.device},
-         {"slots", std::to_string(plan_.slots)},
-         {"threads", std::to_string(plan_.threads)},
-         {"host", options_.host}});
-    metrics::Gauge* busy = metrics_.GetGauge(
-        "forgetlab_worker_busy", "Slots training a job now (0 when idle).");
-    metrics::Gauge* connected = metrics_.GetGauge(
-        "forgetlab_worker_connected",
-        "1 while the scheduler answers this worker's calls, else 0.");
-    std::vector<metrics::Gauge*> progress;
-    for (const auto& slot : slots_) {
-      progress.push_back(metrics_.GetGauge(
-          "forgetlab_worker_current_job_progress",
-          "Steps done over total steps of each slot's job (0 when idle).",
-          {{"slot", std::to_string(slot->index)}}));
-    }
-    metrics_.AddCollector([this, progress, busy, connected] {
-      connected->Set(connected_.load() ? 1 : 0);
-      absl::MutexLock lock(&mu_);
-      int training = 0;
-      for (size_t i = 0; i < slots_.size(); ++i) {
-        const train::Progress& p = slots_[i]->progress;
-        training += p.phase.empty() ? 0 : 1;
-        progress[i]->Set(p.total_steps > 0
-                             ? static_cast<double>(p.step) /
-                                   static_cast<double>(p.total_steps)
-                             : 0);
-      }
-      busy->Set(training);
-    });
-    absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> server =
-        metrics::MetricsServer::Start(options_.metrics_listen, &metrics_);
-    if (!server.ok()) return server.status();
-    metrics_server_ = *std::move(server);
-    metrics_port_ = metrics_server_->port();
-    LOG(INFO) << "metrics on port " << metrics_port_ << " at /metrics";
-  }
-  if (!options_.health_listen.empty()) {
-    int port = 0;
-    absl::StatusOr<std::unique_ptr<grpc::Server>> server = StartHealthServer(
-        options_.health_listen, "--health_listen", &health_, &port);
-    if (!server.ok()) return server.status();
-    health_server_ = *std::move(server);
-    health_port_ = port;
-    LOG(INFO) << "gRPC health service on port " << port;
-  }
-  return absl::OkStatus();
 }
 
 absl::Status Worker::Impl::Run() {
