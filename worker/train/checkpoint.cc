@@ -65,6 +65,25 @@ std::string PretrainCheckpointPath(const std::string& dir,
   return dir + "/pretrained-" + CheckpointKey(config) + ".pt";
 }
 
+PretrainFiles ChoosePretrainFiles(const RunOptions& options,
+                                  const std::string& checkpoint) {
+  PretrainFiles files{checkpoint, checkpoint, false};
+  if (!options.pretrained_path.empty()) {
+    files.load = options.pretrained_path;
+    files.must_load = true;
+  }
+  if (!options.pretrain_output_path.empty()) {
+    files.save = options.pretrain_output_path;
+  }
+  return files;
+}
+
+TrainStatus MissingPretrainedWeights(const std::string& path) {
+  return {TrainCode::kNotFound,
+          "the pretrained weights " + path +
+              " are missing; the worker fetches them again"};
+}
+
 void SaveModules(const std::string& path, const NamedModules& modules) {
   torch::serialize::OutputArchive archive;
   for (const auto& [name, module] : modules) {

@@ -20,6 +20,20 @@ namespace forgetlab::train {
 std::string PretrainCheckpointPath(const std::string& dir,
                                    const ExperimentConfig& config);
 
+// Which files a run loads its pretrained weights from and saves them to:
+// RunOptions' pretrained_path and pretrain_output_path when set, else the
+// --checkpoint_dir file `checkpoint` ("" for none).
+struct PretrainFiles {
+  std::string load;
+  std::string save;
+  bool must_load = false;  // pretrained_path: no pretraining in its place
+};
+PretrainFiles ChoosePretrainFiles(const RunOptions& options,
+                                  const std::string& checkpoint);
+
+// kNotFound for a pretrained_path that is not there.
+TrainStatus MissingPretrainedWeights(const std::string& path);
+
 using NamedModules = std::vector<std::pair<std::string, torch::nn::Module*>>;
 
 // Writes the modules to `path` whole: a temporary file, then a rename.

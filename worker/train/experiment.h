@@ -155,6 +155,16 @@ struct RunOptions {
   // of the model, data, pretraining spec and seed, and loaded instead of
   // pretraining again.
   std::string checkpoint_dir;
+  // Shared pretraining (the worker's artifacts, DESIGN.md "Shared
+  // pretraining"). When set, the pretrained weights are loaded from this
+  // file instead of pretraining: kNotFound when it is missing, and an error
+  // when it does not load. The task phases see the same batches as a run
+  // that pretrained itself, so the result is bit-identical.
+  std::string pretrained_path;
+  // When set, the job pretrains, saves the pretrained weights to this file
+  // whole (SaveModules) and returns without fine-tuning: the result holds
+  // only pretrain_seconds and the pretraining metrics.
+  std::string pretrain_output_path;
   // MLP bodies train through a hand-written step that makes the same ATen
   // calls as autograd (bit-identical results, less overhead per step). False
   // sends them through autograd like the other families: for tests and

@@ -211,7 +211,9 @@ TrainStatus LmTrainer::Run(ExperimentResult* result) {
   }
   const bool pretrain = n > 0;
   total_steps_ = (pretrain ? config_.pretrain_steps : 0) +
-                 static_cast<int64_t>(k) * config_.task_steps;
+                 (options_.pretrain_output_path.empty()
+                      ? static_cast<int64_t>(k) * config_.task_steps
+                      : 0);
   {
     // Weights come from the global generator; construction is serialised.
     std::lock_guard<std::mutex> lock(GlobalGeneratorMutex());
@@ -232,24 +234,25 @@ TrainStatus LmTrainer::Run(ExperimentResult* result) {
     // Pretrained weights from --checkpoint_dir stand in for pretraining: the
     // replay windows above are drawn first, and the tasks have a generator
     // of their own, so the task phases see the same batches either way.
-    const std::string checkpoint =
-        PretrainCheckpointPath(options_.checkpoint_dir, config_);
-    if (!checkpoint.empty() &&
-        LoadModules(checkpoint, device_, {{"model", model_.get()}})) {
+    const PretrainFiles files = ChoosePretrainFiles(
+        options_, PretrainCheckpointPath(options_.checkpoint_dir, config_));
+    if (!files.load.empty() &&
+        LoadModules(files.load, device_, {{"model", model_.get()}})) {
       steps_done_ += config_.pretrain_steps;
+    } else if (files.must_load) {
+      return MissingPretrainedWeights(files.load);
     } else {
       s = TrainPhase("pretrain", replay_set_, config_.pretrain_steps,
                      config_.pretrain_batch, config_.pretrain_lr,
                      config_.warmup_steps, -1, generator, result);
       if (!s.ok()) return s;
-      if (!checkpoint.empty()) {
-        SaveModules(checkpoint, {{"model", model_.get()}});
-      }
+      if (!files.save.empty()) SaveModules(files.save, {{"model", model_.get()}});
     }
     const Measure m = Evaluate(pool_);
     trace.loss_after_pretraining = m.loss;
     trace.accuracy_after_pretraining = m.accuracy;
     result->pretrain_seconds = SecondsSince(pretrain_start);
+    if (!options_.pretrain_output_path.empty()) return {};
   }
 
   at::Generator generator = at::detail::createCPUGenerator(

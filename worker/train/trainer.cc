@@ -240,10 +240,13 @@ TrainStatus Trainer::Pretrain(ExperimentResult* result) {
         all.images.index_select(0, rows.to(device_)),
         map.index_select(0, labels.index_select(0, rows)).to(device_)};
   };
-  if (!checkpoint.empty() &&
-      LoadModules(checkpoint, device_,
-                  {{"body", body_.get()}, {"head", pretrain_head_.get()}})) {
+  const PretrainFiles files = ChoosePretrainFiles(options_, checkpoint);
+  const NamedModules modules = {{"body", body_.get()},
+                                {"head", pretrain_head_.get()}};
+  if (!files.load.empty() && LoadModules(files.load, device_, modules)) {
     steps_done_ += config_.pretrain_steps;
+  } else if (files.must_load) {
+    return MissingPretrainedWeights(files.load);
   } else {
     // Pretraining has its own generator, so loading a checkpoint instead
     // leaves the task phases' batches unchanged.
@@ -279,10 +282,7 @@ TrainStatus Trainer::Pretrain(ExperimentResult* result) {
                                config_.pretrain_steps, config_.pretrain_batch,
                                config_.pretrain_lr, -1, generator, result);
     if (!s.ok()) return s;
-    if (!checkpoint.empty()) {
-      SaveModules(checkpoint,
-                  {{"body", body_.get()}, {"head", pretrain_head_.get()}});
-    }
+    if (!files.save.empty()) SaveModules(files.save, modules);
   }
   result->metrics["pretrain_accuracy"] =
       Accuracy(pretrain_head_, restrict_classes(test_all));
@@ -295,7 +295,9 @@ TrainStatus Trainer::Run(ExperimentResult* result) {
   const int k = static_cast<int>(config_.tasks.size());
   const bool pretrain = config_.pretrain_examples > 0;
   total_steps_ = (pretrain ? config_.pretrain_steps : 0) +
-                 static_cast<int64_t>(k) * config_.task_steps;
+                 (options_.pretrain_output_path.empty()
+                      ? static_cast<int64_t>(k) * config_.task_steps
+                      : 0);
 
   const int64_t n_train = data_.train_images.size(0);
   if (config_.data.pretrain_pool < 0 || config_.data.pretrain_pool >= n_train) {
@@ -385,7 +387,7 @@ TrainStatus Trainer::Run(ExperimentResult* result) {
 
   if (pretrain) {
     TrainStatus s = Pretrain(result);
-    if (!s.ok()) return s;
+    if (!s.ok() || !options_.pretrain_output_path.empty()) return s;
   }
 
   // The task phases' generator: the job seed, offset so that it is not the

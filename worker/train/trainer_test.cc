@@ -424,6 +424,50 @@ TEST(TrainerCheckpointTest, ReloadedPretrainingGivesTheSameResult) {
   EXPECT_EQ(files, 2);
 }
 
+// Shared pretraining: a pretraining-only run writes the weights, and a run
+// with another fine-tuning lr that loads them gives, to the bit, what that
+// run gives when it pretrains itself.
+TEST(TrainerCheckpointTest, PretrainOnlyThenLoadIsBitIdentical) {
+  const fs::path dir = fs::path(testing::TempDir()) / "artifact";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string file = (dir / "weights.pt").string();
+  RunOptions pretrain_only;
+  pretrain_only.threads = 1;
+  pretrain_only.pretrain_output_path = file;
+  ExperimentConfig config = TinySyntheticConfig();
+  ExperimentResult made;
+  ASSERT_TRUE(RunExperiment(config, pretrain_only, &made).ok());
+  EXPECT_TRUE(made.accuracy_matrix.empty()) << "fine-tuned anyway";
+  EXPECT_GT(made.pretrain_seconds, 0);
+  ASSERT_TRUE(fs::exists(file));
+
+  config.task_lr = 0.03;  // not part of pretraining
+  RunOptions load;
+  load.threads = 1;
+  load.pretrained_path = file;
+  RunOptions alone;
+  alone.threads = 1;
+  ExperimentResult loaded, fresh;
+  ASSERT_TRUE(RunExperiment(config, load, &loaded).ok());
+  ASSERT_TRUE(RunExperiment(config, alone, &fresh).ok());
+  EXPECT_EQ(loaded.accuracy_matrix, fresh.accuracy_matrix);
+  EXPECT_EQ(loaded.metrics, fresh.metrics);
+
+  // The file is what counts: another seed's weights give another result.
+  ExperimentConfig other = TinySyntheticConfig();
+  other.seed = 11;
+  ASSERT_TRUE(RunExperiment(other, pretrain_only, &made).ok());
+  ASSERT_TRUE(RunExperiment(config, load, &loaded).ok());
+  EXPECT_NE(loaded.accuracy_matrix, fresh.accuracy_matrix);
+
+  // A missing file is never replaced by pretraining on the quiet.
+  load.pretrained_path = (dir / "absent.pt").string();
+  TrainStatus s = RunExperiment(config, load, &loaded);
+  EXPECT_EQ(s.code, TrainCode::kNotFound);
+  EXPECT_NE(s.message.find("absent.pt"), std::string::npos) << s.message;
+}
+
 // The hand-written MLP step makes autograd's own ATen calls: every weight,
 // and so every accuracy, comes out the same to the bit.
 TEST(TrainerTest, HandWrittenMlpStepMatchesAutogradBitForBit) {
