@@ -12,6 +12,7 @@
 #include "proto/spec/defaults.h"
 #include "proto/spec/grid.h"
 #include "proto/spec/lm_rules.h"
+#include "proto/spec/spec_key.h"
 #include "proto/spec/validate.h"
 #include "server/convert.h"
 #include "server/lease_dispatcher.h"
@@ -43,6 +44,17 @@ void QueueLargestFirst(std::vector<ExpandedJob>* jobs) {
   sorted.reserve(jobs->size());
   for (const auto& [cost, i] : order) sorted.push_back(std::move((*jobs)[i]));
   *jobs = std::move(sorted);
+}
+
+// A job as the store takes it; with `share`, its pretraining key, so that
+// it may wait for a shared pretraining artifact (DESIGN.md, "Shared
+// pretraining").
+storage::NewJob NewJobOf(ExpandedJob& job, bool share) {
+  std::string artifact_key = share ? PretrainingKey(job.spec) : "";
+  std::string dataset = RequiredDatasets(job.spec);
+  return storage::NewJob{std::move(job.canonical), std::move(job.spec_key),
+                         std::move(job.axis_values), std::move(dataset),
+                         std::move(artifact_key)};
 }
 
 constexpr int kMaxJobsPage = 10000;
@@ -329,11 +341,9 @@ absl::Status ClientService::Submit(const v1::SweepSpec& spec, bool dry_run,
   sweep.use_cache = !spec.rerun();
   sweep.jobs.reserve(jobs->size());
   QueueLargestFirst(&*jobs);
+  const bool share = !spec.has_share_pretraining() || spec.share_pretraining();
   for (ExpandedJob& job : *jobs) {
-    std::string dataset = RequiredDatasets(job.spec);
-    sweep.jobs.push_back(
-        storage::NewJob{std::move(job.canonical), std::move(job.spec_key),
-                        std::move(job.axis_values), std::move(dataset)});
+    sweep.jobs.push_back(NewJobOf(job, share));
   }
   bool existing = false;
   absl::StatusOr<std::string> id = store_->CreateSweep(sweep, &existing);
@@ -383,11 +393,10 @@ absl::Status ClientService::Extend(const v1::ExtendSweepRequest& request,
   growth.use_cache = !stored.rerun();
   if (plan->spec_changed) growth.spec = plan->spec.SerializeAsString();
   QueueLargestFirst(&plan->jobs);
+  const bool share =
+      !stored.has_share_pretraining() || stored.share_pretraining();
   for (ExpandedJob& job : plan->jobs) {
-    std::string dataset = RequiredDatasets(job.spec);
-    growth.jobs.push_back(
-        storage::NewJob{std::move(job.canonical), std::move(job.spec_key),
-                        std::move(job.axis_values), std::move(dataset)});
+    growth.jobs.push_back(NewJobOf(job, share));
   }
   absl::StatusOr<storage::Extension> out =
       store_->ExtendSweep(id, growth, plan->new_axes, request.dry_run());

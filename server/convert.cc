@@ -34,6 +34,8 @@ void JobToProto(const storage::JobRow& row, v1::Job* job) {
   }
   job->set_updated_ms(row.updated_ms);
   job->set_cached(row.cached);
+  job->set_kind(row.kind);
+  job->set_artifact_key(row.artifact_key);
 }
 
 void SweepToProto(const storage::SweepRow& row, v1::SweepStatus* status,
@@ -51,6 +53,9 @@ void SweepToProto(const storage::SweepRow& row, v1::SweepStatus* status,
   status->set_created_ms(row.created_ms);
   status->set_cached(row.cached);
   status->set_owner(row.owner);
+  status->set_awaiting_pretraining(
+      row.counts[static_cast<int>(JobState::kWaiting)]);
+  status->set_pretraining(row.pretraining);
   if (with_spec) status->mutable_spec()->ParseFromString(row.spec);
 }
 

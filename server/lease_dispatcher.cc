@@ -143,7 +143,7 @@ void LeaseDispatcher::DispatchLoop() {
       }
       if (work && nothing_for.count(w.capability) == 0) {
         absl::StatusOr<std::optional<storage::Lease>> lease =
-            store_->LeaseJob(w.worker_id, options_.lease_ms);
+            store_->LeaseJob(w.worker_id, options_.lease_ms, w.held);
         if (!lease.ok()) {
           FinishWaiter(w, ToGrpcStatus(lease.status()));
           continue;

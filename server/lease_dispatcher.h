@@ -61,6 +61,8 @@ class LeaseDispatcher {
     v1::LeaseJobResponse* response;
     grpc::ServerUnaryReactor* reactor;
     absl::Time deadline;
+    // Shared pretraining artifacts the worker has (Store::LeaseJob).
+    std::vector<std::string> held;
   };
   // Queues a long poll, or finishes it with RESOURCE_EXHAUSTED when its
   // worker or the server holds too many.

@@ -17,6 +17,8 @@
 #include "proto/net/health.h"
 #include "proto/net/prometheus.h"
 #include "server/access_policy.h"
+#include "server/artifact_folder.h"
+#include "server/artifact_service.h"
 #include "server/auth.h"
 #include "server/client_service.h"
 #include "server/lease_dispatcher.h"
@@ -67,6 +69,8 @@ class SchedulerServer::Impl {
   std::unique_ptr<metrics::MetricsServer> metrics_server_;
   std::unique_ptr<ClientService> client_service_;
   std::unique_ptr<WorkerService> worker_service_;
+  std::unique_ptr<ArtifactFolder> artifact_folder_;
+  std::unique_ptr<ArtifactService> artifact_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   // The health service, on the main port and the plaintext health port: ""
@@ -159,6 +163,17 @@ absl::Status SchedulerServer::Impl::Start() {
   // find us again before their jobs are handed to someone else.
   absl::Status s = store_->ExtendLeases(options_.now_ms() + lease_ms());
   if (!s.ok()) return s;
+  // Shared pretraining artifacts: the folder is brought in step with the
+  // database (an upload the last server died in is removed, a lost file
+  // reruns its pretraining).
+  absl::StatusOr<std::unique_ptr<ArtifactFolder>> folder =
+      ArtifactFolder::Open(
+          {options_.artifact_dir.empty() ? options_.db_path + "-artifacts"
+                                         : options_.artifact_dir,
+           options_.artifact_max_bytes, options_.artifact_quota_bytes},
+          store_.get());
+  if (!folder.ok()) return folder.status();
+  artifact_folder_ = *std::move(folder);
 
   hub_ = std::make_unique<WatchHub>(store_.get());
   dispatcher_ = std::make_unique<LeaseDispatcher>(
@@ -211,6 +226,9 @@ absl::Status SchedulerServer::Impl::StartGrpc(
                              options_.max_workers_per_token},
       store_.get(), policy_.get(), hub_.get(), dispatcher_.get(),
       server_metrics_.get());
+  artifact_service_ = std::make_unique<ArtifactService>(
+      store_.get(), artifact_folder_.get(), policy_.get(), hub_.get(),
+      dispatcher_.get());
   WatchGrpcListener();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -224,6 +242,7 @@ absl::Status SchedulerServer::Impl::StartGrpc(
   builder.AddListeningPort(options_.listen, credentials, &port_);
   builder.RegisterService(client_service_.get());
   builder.RegisterService(worker_service_.get());
+  builder.RegisterService(artifact_service_.get());
   builder.RegisterService(&main_health_);
   builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
   if (metrics_server_ != nullptr) {

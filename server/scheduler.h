@@ -53,6 +53,12 @@ class SchedulerServer {
     int64_t max_stored_bytes = int64_t{1} << 30;
     // SQLite database file.
     std::string db_path;
+    // Shared pretraining artifacts: their folder ("" : db_path + "-artifacts"),
+    // the largest one accepted, and all of them together (beyond it, the
+    // least recently used that no live job needs are evicted).
+    std::string artifact_dir;
+    int64_t artifact_max_bytes = int64_t{1} << 30;
+    int64_t artifact_quota_bytes = int64_t{20} << 30;
     // SQLite synchronous=FULL instead of NORMAL (storage::Store::Options).
     bool synchronous_full = false;
     // Lease length; heartbeats extend it by this much.

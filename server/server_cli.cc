@@ -45,6 +45,14 @@ ABSL_FLAG(int, max_sweeps_per_hour, 100,
           "quota: sweeps one owner may submit in an hour; 0: none");
 ABSL_FLAG(int64_t, max_stored_bytes, int64_t{1} << 30,
           "quota: bytes of sweep and job specs one owner may store; 0: none");
+ABSL_FLAG(std::string, artifact_dir, "",
+          "folder of the shared pretraining artifacts; default: the --db "
+          "path with -artifacts appended");
+ABSL_FLAG(int64_t, artifact_max_bytes, int64_t{1} << 30,
+          "largest shared pretraining artifact accepted, bytes");
+ABSL_FLAG(int64_t, artifact_quota_bytes, int64_t{20} << 30,
+          "bytes all artifacts may take; beyond it the least recently used "
+          "that no queued job needs are evicted");
 ABSL_FLAG(std::string, metrics_listen, "",
           "host:port to serve Prometheus metrics on, over plain HTTP at "
           "/metrics (e.g. 127.0.0.1:9090); empty: no metrics");
@@ -81,6 +89,9 @@ SchedulerServer::Options ServerOptionsFromFlags() {
   options.max_queued_jobs = absl::GetFlag(FLAGS_max_queued_jobs);
   options.max_sweeps_per_hour = absl::GetFlag(FLAGS_max_sweeps_per_hour);
   options.max_stored_bytes = absl::GetFlag(FLAGS_max_stored_bytes);
+  options.artifact_dir = absl::GetFlag(FLAGS_artifact_dir);
+  options.artifact_max_bytes = absl::GetFlag(FLAGS_artifact_max_bytes);
+  options.artifact_quota_bytes = absl::GetFlag(FLAGS_artifact_quota_bytes);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.health_listen = absl::GetFlag(FLAGS_health_listen);
   return options;

@@ -22,6 +22,7 @@ namespace {
 
 constexpr int kMaxDatasets = 64;
 constexpr size_t kMaxDatasetName = 64;
+constexpr int kMaxHeldArtifacts = 256;
 
 }  // namespace
 
@@ -58,8 +59,15 @@ grpc::ServerUnaryReactor* WorkerService::LeaseJob(
   // Answered on the store's thread once the lease is committed; this thread
   // goes back to gRPC at once. A poll that finds nothing waits in the
   // dispatcher.
+  if (request->artifacts_size() > kMaxHeldArtifacts) {
+    reactor->Finish(ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+        "artifacts lists ", request->artifacts_size(),
+        " keys; at most ", kMaxHeldArtifacts))));
+    return reactor;
+  }
   store_->TouchAndLease(
       request->worker_id(), who->name, lease_ms(),
+      {request->artifacts().begin(), request->artifacts().end()},
       [this, context, request, response, reactor,
        token = who->name](absl::StatusOr<storage::Store::LeaseAttempt> out) {
         if (!out.ok()) {
@@ -76,9 +84,11 @@ grpc::ServerUnaryReactor* WorkerService::LeaseJob(
           const std::string capability =
               absl::StrCat(device.substr(0, device.find(':')), "|",
                            absl::StrJoin(out->worker.datasets, ","));
-          dispatcher_->AddWaiter({context, request->worker_id(), token,
-                                  capability, response, reactor,
-                                  absl::Now() + absl::Seconds(wait)});
+          dispatcher_->AddWaiter(
+              {context, request->worker_id(), token, capability, response,
+               reactor, absl::Now() + absl::Seconds(wait),
+               std::vector<std::string>(request->artifacts().begin(),
+                                        request->artifacts().end())});
         }
       });
   return reactor;

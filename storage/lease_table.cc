@@ -37,7 +37,7 @@ bool HoldsLease(const JobRow& job, const LeaseCredentials& who) {
 
 absl::StatusOr<std::optional<Lease>> LeaseTable::Claim(
     const std::string& worker_id, const WorkerRow* worker, int64_t lease_ms,
-    int64_t now) {
+    int64_t now, const std::vector<std::string>& held) {
   // Expire overdue leases first, so that their jobs can go out now; skip
   // the scan while no deadline can have passed.
   if (now > earliest_deadline_) Expire(now);
@@ -53,7 +53,8 @@ absl::StatusOr<std::optional<Lease>> LeaseTable::Claim(
       datasets = JoinDatasets(worker->datasets);
     }
     StatementCache::Use q = statements_.Prepared(
-        "SELECT job_id, attempt FROM jobs WHERE state='QUEUED' AND "
+        "SELECT job_id, attempt, priority, artifact_key FROM jobs WHERE "
+        "state='QUEUED' AND "
         "(?=0 OR ((device_kind='' OR device_kind=?) AND "
         "(?='' OR dataset='' OR offers_all(?, dataset)))) "
         "ORDER BY priority DESC, job_id LIMIT 1");
@@ -66,6 +67,34 @@ absl::StatusOr<std::optional<Lease>> LeaseTable::Claim(
     }
     job_id = q->getColumn(0).getInt64();
     attempt = q->getColumn(1).getInt() + 1;
+    const int priority = q->getColumn(2).getInt();
+    const std::string first_key = q->getColumn(3).getString();
+    if (!held.empty() &&
+        std::find(held.begin(), held.end(), first_key) == held.end()) {
+      // A job of the same priority whose artifact the worker already has:
+      // no download, and the others stay for workers that have theirs.
+      StatementCache::Use h = statements_.Prepared(
+          "SELECT job_id, attempt FROM jobs WHERE artifact_key=? AND "
+          "state='QUEUED' AND priority=? AND kind='experiment' AND "
+          "(?=0 OR ((device_kind='' OR device_kind=?) AND "
+          "(?='' OR dataset='' OR offers_all(?, dataset)))) "
+          "ORDER BY job_id LIMIT 1");
+      for (const std::string& key : held) {
+        if (key.empty()) continue;
+        h->reset();
+        h->bind(1, key);
+        h->bind(2, priority);
+        h->bind(3, worker != nullptr ? 1 : 0);
+        h->bind(4, device_kind);
+        h->bind(5, datasets);
+        h->bind(6, datasets);
+        if (h->executeStep()) {
+          job_id = h->getColumn(0).getInt64();
+          attempt = h->getColumn(1).getInt() + 1;
+          break;
+        }
+      }
+    }
   }
   StatementCache::Use a = statements_.Prepared(
       "INSERT INTO attempts(job_id, attempt, worker_id, started_ms) "
@@ -135,6 +164,12 @@ absl::Status LeaseTable::Complete(int64_t job_id, const LeaseCredentials& who,
     return absl::OkStatus();  // a retried CompleteJob: already stored
   }
   if (!HoldsLease(*job, who)) return StaleLease(*job);
+  if (job->kind == kPretrainKind) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", job_id,
+        " is a shared pretraining job: it ends with UploadArtifact, not "
+        "CompleteJob"));
+  }
   if (check) {
     if (absl::Status s = check(*job); !s.ok()) return s;
   }
@@ -172,7 +207,52 @@ absl::Status LeaseTable::Fail(int64_t job_id, const LeaseCredentials& who,
   EndLease(job_id, next, message, attempt, now);
   EndAttempt(job->lease_token, now, release ? "RELEASED" : "FAILED", error);
   workers_.SetJob(job->worker_id, 0, now);
+  AfterPretrainingEnded(*job, next, now);
   return absl::OkStatus();
+}
+
+absl::StatusOr<JobRow> LeaseTable::Held(int64_t job_id,
+                                        const LeaseCredentials& who) {
+  absl::StatusOr<JobRow> job = ReadJobFor(job_id, who);
+  if (!job.ok()) return job.status();
+  if (!HoldsLease(*job, who)) return StaleLease(*job);
+  return job;
+}
+
+absl::Status LeaseTable::SucceedPretraining(int64_t job_id,
+                                            const LeaseCredentials& who,
+                                            int64_t now) {
+  absl::StatusOr<JobRow> job = Held(job_id, who);
+  if (!job.ok()) return job.status();
+  StatementCache::Use u = statements_.Prepared(
+      "UPDATE jobs SET state='SUCCEEDED', error='', deadline_ms=0, "
+      "phase='done', step=total_steps, updated_ms=? WHERE job_id=?");
+  u->bind(1, now);
+  u->bind(2, job_id);
+  u->exec();
+  EndAttempt(job->lease_token, now, "SUCCEEDED", "");
+  workers_.SetJob(job->worker_id, 0, now);
+  return absl::OkStatus();
+}
+
+absl::Status LeaseTable::ReturnToWaiting(int64_t job_id,
+                                         const LeaseCredentials& who,
+                                         const std::string& why, int64_t now) {
+  absl::StatusOr<JobRow> job = Held(job_id, who);
+  if (!job.ok()) return job.status();
+  EndLease(job_id, "WAITING", why, job->attempt - 1, now);
+  EndAttempt(job->lease_token, now, "RELEASED", why);
+  workers_.SetJob(job->worker_id, 0, now);
+  return absl::OkStatus();
+}
+
+void LeaseTable::AfterPretrainingEnded(const JobRow& job, const char* state,
+                                       int64_t now) {
+  if (job.kind != kPretrainKind) return;
+  const std::string s = state;
+  if (s == "FAILED" || s == "CANCELLED") {
+    jobs_.ReleaseWaiters(job.artifact_key, true, now);
+  }
 }
 
 std::vector<std::string> LeaseTable::Expire(int64_t now) {
@@ -181,6 +261,7 @@ std::vector<std::string> LeaseTable::Expire(int64_t now) {
     std::string sweep_id, worker_id;
     int attempt, max_attempts;
     bool cancel;
+    JobRow job;  // kind and artifact key
   };
   std::vector<Expired> expired;
   int64_t earliest = std::numeric_limits<int64_t>::max();
@@ -189,8 +270,8 @@ std::vector<std::string> LeaseTable::Expire(int64_t now) {
     // the rows), to learn the earliest deadline that stays.
     StatementCache::Use q = statements_.Prepared(
         "SELECT job_id, lease_token, sweep_id, worker_id, attempt, "
-        "max_attempts, cancel_requested, deadline_ms FROM jobs "
-        "WHERE state='LEASED'");
+        "max_attempts, cancel_requested, deadline_ms, kind, artifact_key "
+        "FROM jobs WHERE state='LEASED'");
     while (q->executeStep()) {
       const int64_t deadline = q->getColumn(7).getInt64();
       if (deadline >= now) {
@@ -201,7 +282,9 @@ std::vector<std::string> LeaseTable::Expire(int64_t now) {
                          q->getColumn(2).getString(),
                          q->getColumn(3).getString(), q->getColumn(4).getInt(),
                          q->getColumn(5).getInt(),
-                         q->getColumn(6).getInt() != 0});
+                         q->getColumn(6).getInt() != 0, JobRow()});
+      expired.back().job.kind = q->getColumn(8).getString();
+      expired.back().job.artifact_key = q->getColumn(9).getString();
     }
   }
   earliest_deadline_ = earliest;
@@ -218,6 +301,7 @@ std::vector<std::string> LeaseTable::Expire(int64_t now) {
              now);
     EndAttempt(e.token, now, "EXPIRED", error);
     workers_.ClearJob(e.worker_id, e.job_id);
+    AfterPretrainingEnded(e.job, next, now);
     sweeps.push_back(e.sweep_id);
   }
   expiries_.fetch_add(static_cast<int64_t>(expired.size()),
@@ -247,7 +331,7 @@ void LeaseTable::EndLease(int64_t job_id, const char* state,
                           const std::string& error, int attempt, int64_t now) {
   StatementCache::Use q = statements_.Prepared(
       "UPDATE jobs SET state=?, error=?, attempt=?, "
-      "worker_id=CASE WHEN ?='QUEUED' THEN '' ELSE worker_id "
+      "worker_id=CASE WHEN ? IN ('QUEUED','WAITING') THEN '' ELSE worker_id "
       "END, deadline_ms=0, updated_ms=? WHERE job_id=?");
   q->bind(1, state);
   q->bind(2, error);

@@ -41,10 +41,12 @@ class LeaseTable {
   // (its device kind and datasets; an unregistered worker, `worker` null,
   // can run anything, and one that declared no datasets any dataset) with a
   // lease of `lease_ms`, expiring overdue leases first. nullopt when nothing
-  // suitable is queued.
-  absl::StatusOr<std::optional<Lease>> Claim(const std::string& worker_id,
-                                             const WorkerRow* worker,
-                                             int64_t lease_ms, int64_t now);
+  // suitable is queued. Among the jobs of the first job's priority, one
+  // whose shared pretraining artifact is in `held` (the worker has it)
+  // goes first.
+  absl::StatusOr<std::optional<Lease>> Claim(
+      const std::string& worker_id, const WorkerRow* worker, int64_t lease_ms,
+      int64_t now, const std::vector<std::string>& held = {});
 
   // Each of these first checks that `who` is a worker of its token
   // (PERMISSION_DENIED otherwise) and holds the job's current lease: its
@@ -67,6 +69,17 @@ class LeaseTable {
   // Ends an attempt without a result; see Store::FailJob.
   absl::Status Fail(int64_t job_id, const LeaseCredentials& who,
                     const std::string& error, bool release, int64_t now);
+
+  // The job `who` holds the current lease of (see above).
+  absl::StatusOr<JobRow> Held(int64_t job_id, const LeaseCredentials& who);
+  // Ends the lease of a pretraining job whose artifact is stored: SUCCEEDED
+  // without a result.
+  absl::Status SucceedPretraining(int64_t job_id, const LeaseCredentials& who,
+                                  int64_t now);
+  // Ends an experiment's lease because its artifact is gone: it WAITS
+  // again, without using up the attempt.
+  absl::Status ReturnToWaiting(int64_t job_id, const LeaseCredentials& who,
+                               const std::string& why, int64_t now);
 
   // Re-queues (or fails, past max_attempts) leased jobs whose deadline has
   // passed. Returns the sweeps that changed.
@@ -91,6 +104,10 @@ class LeaseTable {
   // its error and attempt count, no deadline.
   void EndLease(int64_t job_id, const char* state, const std::string& error,
                 int attempt, int64_t now);
+  // After a pretraining job ended without its artifact (FAILED or
+  // CANCELLED): the experiments waiting for it pretrain themselves.
+  void AfterPretrainingEnded(const JobRow& job, const char* state,
+                             int64_t now);
   // Records how the attempt with this fencing token ended.
   void EndAttempt(int64_t token, int64_t now, const char* outcome,
                   const std::string& error);

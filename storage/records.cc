@@ -15,6 +15,8 @@ const char* JobStateName(JobState state) {
       return "FAILED";
     case JobState::kCancelled:
       return "CANCELLED";
+    case JobState::kWaiting:
+      return "WAITING";
   }
   return "UNKNOWN";
 }

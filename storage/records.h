@@ -20,6 +20,7 @@ enum class JobState {
   kSucceeded = 3,
   kFailed = 4,
   kCancelled = 5,
+  kWaiting = 6,  // for its shared pretraining artifact
 };
 const char* JobStateName(JobState state);  // "QUEUED", ...
 
@@ -28,6 +29,10 @@ struct NewJob {
   std::string spec_key;  // hex content key
   std::map<std::string, double> axis_values;
   std::string dataset;  // a worker must list this dataset to lease the job
+  // Shared pretraining: the job's pretraining key when the sweep shares
+  // pretraining and the job pretrains ("" otherwise). SweepTable decides
+  // whether the job waits for an artifact or pretrains itself.
+  std::string artifact_key;
 };
 
 struct NewSweep {
@@ -67,11 +72,13 @@ struct SweepRow {
   int max_attempts = 0;
   int64_t created_ms = 0;
   int total = 0;
-  std::array<int, 6> counts{};  // indexed by JobState
+  std::array<int, 7> counts{};  // indexed by JobState
   int cached = 0;
+  int pretraining = 0;  // of `total`, shared pretraining jobs
   bool done() const {
     return counts[static_cast<int>(JobState::kQueued)] == 0 &&
-           counts[static_cast<int>(JobState::kLeased)] == 0;
+           counts[static_cast<int>(JobState::kLeased)] == 0 &&
+           counts[static_cast<int>(JobState::kWaiting)] == 0;
   }
 };
 
@@ -98,6 +105,34 @@ struct JobRow {
   std::string dataset;
   std::string device_kind;
   std::map<std::string, double> axis_values;
+  std::string kind = "experiment";  // or "pretrain"
+  std::string artifact_key;         // needed (experiment) or made (pretrain)
+};
+
+inline constexpr char kPretrainKind[] = "pretrain";
+
+// A stored shared-pretraining artifact (its bytes are the server's file).
+struct ArtifactRow {
+  std::string key;
+  std::string sha256;
+  int64_t size_bytes = 0;
+  std::string device;
+  int threads = 0;
+  std::string worker_token_name;
+  int64_t created_ms = 0;
+  int64_t last_used_ms = 0;
+  // Listing only: sweeps with jobs that use it (the first 100), and jobs
+  // queued, waiting or leased that need it.
+  std::vector<std::string> sweep_ids;
+  int needed_by = 0;
+};
+
+// What an artifact change did to the jobs: the sweeps that changed (for
+// watchers), and the jobs queued again or set waiting.
+struct ArtifactOutcome {
+  std::vector<std::string> sweep_ids;
+  int released = 0;
+  int waiting = 0;
 };
 
 struct Lease {

@@ -131,6 +131,25 @@ ALTER TABLE results ADD COLUMN worker_token_name TEXT NOT NULL DEFAULT '';
 CREATE INDEX results_by_worker_token ON results(worker_token_name);
 ALTER TABLE sweeps ADD COLUMN stored_bytes INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 5 -> 6: shared pretraining. A job is an experiment or a pretraining
+    // job; an experiment may wait (state WAITING) for the artifact with its
+    // pretraining key, which a pretraining job of the same key makes.
+    R"sql(
+ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'experiment';
+ALTER TABLE jobs ADD COLUMN artifact_key TEXT NOT NULL DEFAULT '';
+CREATE INDEX jobs_by_artifact ON jobs(artifact_key, state)
+  WHERE artifact_key != '';
+CREATE TABLE artifacts(
+  key               TEXT PRIMARY KEY,
+  sha256            TEXT NOT NULL,
+  size_bytes        INTEGER NOT NULL,
+  device            TEXT NOT NULL,
+  threads           INTEGER NOT NULL,
+  worker_token_name TEXT NOT NULL,
+  created_ms        INTEGER NOT NULL,
+  last_used_ms      INTEGER NOT NULL
+);
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 

@@ -56,6 +56,7 @@ JobState ParseState(const std::string& name) {
   if (name == "SUCCEEDED") return JobState::kSucceeded;
   if (name == "FAILED") return JobState::kFailed;
   if (name == "CANCELLED") return JobState::kCancelled;
+  if (name == "WAITING") return JobState::kWaiting;
   return JobState::kQueued;
 }
 
@@ -82,6 +83,8 @@ JobRow ReadJob(SQLite::Statement& q) {
   j.dataset = q.getColumn(18).getString();
   j.device_kind = q.getColumn(19).getString();
   j.lease_key = q.getColumn(20).getString();
+  j.kind = q.getColumn(21).getString();
+  j.artifact_key = q.getColumn(22).getString();
   return j;
 }
 

@@ -62,7 +62,8 @@ JobState ParseState(const std::string& name);
 inline constexpr char kJobColumns[] =
     "job_id, sweep_id, idx, spec, spec_key, state, attempt, max_attempts, "
     "worker_id, error, phase, step, total_steps, lease_token, deadline_ms, "
-    "cancel_requested, updated_ms, cached, dataset, device_kind, lease_key";
+    "cancel_requested, updated_ms, cached, dataset, device_kind, lease_key, "
+    "kind, artifact_key";
 // A job from a row of kJobColumns, without its axis values.
 JobRow ReadJob(SQLite::Statement& q);
 

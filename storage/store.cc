@@ -12,6 +12,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "storage/artifact_table.h"
 #include "storage/group_commit.h"
 #include "storage/lease_table.h"
 #include "storage/result_table.h"
@@ -43,6 +44,7 @@ Store::Store(Options options, std::unique_ptr<SQLite::Database> db)
   workers_ = std::make_unique<WorkerTable>(*db_, *statements_);
   leases_ = std::make_unique<LeaseTable>(*db_, *statements_, *sweeps_,
                                          *workers_, *results_);
+  artifacts_ = std::make_unique<ArtifactTable>(*db_);
   GroupCommitQueue::Options queue;
   queue.before_batch = options_.before_batch;
   // An undone write may have moved the earliest deadline in memory.
@@ -220,21 +222,23 @@ absl::StatusOr<std::map<std::string, int64_t>> Store::CountJobsByState() {
 // ---------------------------------------------------------------------------
 
 absl::StatusOr<std::optional<Lease>> Store::LeaseJob(
-    const std::string& worker_id, int64_t lease_ms) {
+    const std::string& worker_id, int64_t lease_ms,
+    const std::vector<std::string>& held) {
   using Out = absl::StatusOr<std::optional<Lease>>;
   return writes_->Run<Out>([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) -> Out {
     absl::StatusOr<WorkerRow> worker = workers_->Read(worker_id);
     return leases_->Claim(worker_id, worker.ok() ? &*worker : nullptr, lease_ms,
-                          Now());
+                          Now(), held);
   });
 }
 
 void Store::TouchAndLease(
     const std::string& worker_id, const std::string& token_name,
-    int64_t lease_ms, std::function<void(absl::StatusOr<LeaseAttempt>)> done) {
+    int64_t lease_ms, std::vector<std::string> held,
+    std::function<void(absl::StatusOr<LeaseAttempt>)> done) {
   using Out = absl::StatusOr<LeaseAttempt>;
   writes_->Submit<Out>(
-      [this, worker_id, token_name, lease_ms]()
+      [this, worker_id, token_name, lease_ms, held = std::move(held)]()
           ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) -> Out {
             absl::StatusOr<WorkerRow> worker =
                 workers_->ReadOwn(worker_id, token_name);
@@ -242,7 +246,7 @@ void Store::TouchAndLease(
             LeaseAttempt out{*std::move(worker), std::nullopt};
             const int64_t now = Now();
             absl::StatusOr<std::optional<Lease>> lease =
-                leases_->Claim(worker_id, &out.worker, lease_ms, now);
+                leases_->Claim(worker_id, &out.worker, lease_ms, now, held);
             if (!lease.ok()) return lease.status();
             out.lease = *std::move(lease);
             // Seen now, and idle unless Claim recorded its new job.
@@ -432,6 +436,144 @@ absl::StatusOr<std::vector<WorkerRow>> Store::ListWorkers() {
   return Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
                   mutex_) -> absl::StatusOr<std::vector<WorkerRow>> {
     return workers_->List();
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Shared pretraining artifacts.
+// ---------------------------------------------------------------------------
+
+absl::StatusOr<JobRow> Store::PretrainingToUpload(int64_t job_id,
+                                                  const LeaseCredentials& who) {
+  return Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                  mutex_) -> absl::StatusOr<JobRow> {
+    absl::StatusOr<JobRow> job = leases_->Held(job_id, who);
+    if (job.ok() && job->kind != kPretrainKind) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "job ", job_id,
+          " is an experiment, not a shared pretraining job: it has no "
+          "artifact to upload"));
+    }
+    return job;
+  });
+}
+
+absl::StatusOr<ArtifactOutcome> Store::StoreArtifact(
+    int64_t job_id, const LeaseCredentials& who, ArtifactRow artifact) {
+  using Out = absl::StatusOr<ArtifactOutcome>;
+  return writes_->Run<Out>([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) -> Out {
+    absl::StatusOr<JobRow> job = leases_->Held(job_id, who);
+    if (!job.ok()) return job.status();
+    if (job->kind != kPretrainKind) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("job ", job_id, " is not a pretraining job"));
+    }
+    const int64_t now = Now();
+    artifact.key = job->artifact_key;
+    artifact.worker_token_name = who.token_name;
+    artifact.created_ms = artifact.last_used_ms = now;
+    artifacts_->Put(artifact);
+    if (absl::Status s = leases_->SucceedPretraining(job_id, who, now);
+        !s.ok()) {
+      return s;
+    }
+    ArtifactOutcome out =
+        sweeps_->ReleaseWaiters(job->artifact_key, false, now);
+    out.sweep_ids.push_back(job->sweep_id);
+    return out;
+  });
+}
+
+absl::StatusOr<ArtifactRow> Store::ArtifactToDownload(
+    int64_t job_id, const LeaseCredentials& who) {
+  return Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                  mutex_) -> absl::StatusOr<ArtifactRow> {
+    absl::StatusOr<JobRow> job = leases_->Held(job_id, who);
+    if (!job.ok()) return job.status();
+    if (job->kind == kPretrainKind || job->artifact_key.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "job ", job_id, " loads no shared pretraining artifact"));
+    }
+    std::optional<ArtifactRow> artifact = artifacts_->Get(job->artifact_key);
+    if (!artifact.has_value()) {
+      return absl::NotFoundError(absl::StrCat(
+          "the pretraining artifact ", job->artifact_key, " is not stored"));
+    }
+    return *artifact;
+  });
+}
+
+absl::Status Store::TouchArtifact(const std::string& key) {
+  return writes_->Run<absl::Status>(
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+        artifacts_->Touch(key, Now());
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<ArtifactOutcome> Store::LoseArtifact(
+    const std::string& key, int64_t job_id, const LeaseCredentials& who,
+    const std::string& why) {
+  using Out = absl::StatusOr<ArtifactOutcome>;
+  return writes_->Run<Out>([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) -> Out {
+    const int64_t now = Now();
+    std::string sweep_id;
+    if (job_id != 0) {
+      absl::StatusOr<JobRow> job = leases_->Held(job_id, who);
+      if (!job.ok()) return job.status();
+      if (job->artifact_key != key) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "job ", job_id, " does not load artifact ", key));
+      }
+      if (absl::Status s = leases_->ReturnToWaiting(job_id, who, why, now);
+          !s.ok()) {
+        return s;
+      }
+      sweep_id = job->sweep_id;
+    }
+    artifacts_->Delete(key);
+    ArtifactOutcome out = sweeps_->AwaitNewPretraining(key, now);
+    if (!sweep_id.empty()) out.sweep_ids.push_back(sweep_id);
+    return out;
+  });
+}
+
+absl::StatusOr<std::vector<ArtifactRow>> Store::ListArtifacts() {
+  return Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                  mutex_) -> absl::StatusOr<std::vector<ArtifactRow>> {
+    return artifacts_->List();
+  });
+}
+
+absl::StatusOr<std::optional<ArtifactRow>> Store::GetArtifact(
+    const std::string& key) {
+  return Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                  mutex_) -> absl::StatusOr<std::optional<ArtifactRow>> {
+    return artifacts_->Get(key);
+  });
+}
+
+absl::StatusOr<std::vector<ArtifactRow>> Store::EvictableArtifacts() {
+  return Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                  mutex_) -> absl::StatusOr<std::vector<ArtifactRow>> {
+    return artifacts_->Evictable();
+  });
+}
+
+absl::StatusOr<bool> Store::EvictArtifact(const std::string& key) {
+  using Out = absl::StatusOr<bool>;
+  return writes_->Run<Out>([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) -> Out {
+    for (const ArtifactRow& a : artifacts_->Evictable()) {
+      if (a.key == key) return artifacts_->Delete(key);
+    }
+    return false;
+  });
+}
+
+absl::StatusOr<int64_t> Store::ArtifactBytes() {
+  return Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                  mutex_) -> absl::StatusOr<int64_t> {
+    return artifacts_->TotalBytes();
   });
 }
 

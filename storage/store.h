@@ -40,6 +40,7 @@ namespace forgetlab::storage {
 
 class GroupCommitQueue;
 class LeaseTable;
+class ArtifactTable;
 class ResultTable;
 class StatementCache;
 class SweepTable;
@@ -112,8 +113,9 @@ class Store {
   // run anything, and one that declared no datasets any dataset) with a lease
   // of `lease_ms`, expiring overdue leases first. nullopt when nothing suitable
   // is queued.
-  absl::StatusOr<std::optional<Lease>> LeaseJob(const std::string& worker_id,
-                                                int64_t lease_ms);
+  absl::StatusOr<std::optional<Lease>> LeaseJob(
+      const std::string& worker_id, int64_t lease_ms,
+      const std::vector<std::string>& held = {});
 
   // A worker's lease call: TouchWorker(worker_id, 0) and then LeaseJob in one
   // write. NOT_FOUND for an unknown worker id.
@@ -122,8 +124,11 @@ class Store {
     std::optional<Lease> lease;
   };
   // PERMISSION_DENIED when `token_name` did not register the worker.
+  // `held`: the shared pretraining artifacts the worker has (LeaseTable::
+  // Claim prefers jobs that need them).
   void TouchAndLease(const std::string& worker_id,
                      const std::string& token_name, int64_t lease_ms,
+                     std::vector<std::string> held,
                      std::function<void(absl::StatusOr<LeaseAttempt>)> done);
 
   // Heartbeat, CompleteJob and FailJob check `who`: PERMISSION_DENIED when
@@ -238,6 +243,43 @@ class Store {
 
   // Jobs in each state over every sweep (states with none are absent).
   absl::StatusOr<std::map<std::string, int64_t>> CountJobsByState();
+  // Shared pretraining artifacts (store_artifacts.cc). The server keeps
+  // their bytes; the store knows which exist and which jobs need them.
+  // Calls with `who` check the lease as Heartbeat does.
+
+  // The pretraining job `who` may upload the artifact of: FAILED_PRECONDITION
+  // for an experiment.
+  absl::StatusOr<JobRow> PretrainingToUpload(int64_t job_id,
+                                             const LeaseCredentials& who);
+  // The upload is whole: stores `artifact` (key: the job's), ends the job
+  // SUCCEEDED and queues the experiments waiting for it.
+  absl::StatusOr<ArtifactOutcome> StoreArtifact(int64_t job_id,
+                                                const LeaseCredentials& who,
+                                                ArtifactRow artifact);
+  // The artifact the leased experiment loads; NOT_FOUND when it has none
+  // stored (see LoseArtifact), FAILED_PRECONDITION when it needs none.
+  absl::StatusOr<ArtifactRow> ArtifactToDownload(int64_t job_id,
+                                                 const LeaseCredentials& who);
+  // Records a download.
+  absl::Status TouchArtifact(const std::string& key);
+  // The artifact is gone or corrupt: forgets it; its queued experiments
+  // wait for a new pretraining job, made when none is live; and when
+  // `job_id` is not 0, that leased experiment of `who` waits too, without
+  // using up its attempt.
+  absl::StatusOr<ArtifactOutcome> LoseArtifact(const std::string& key,
+                                               int64_t job_id,
+                                               const LeaseCredentials& who,
+                                               const std::string& why);
+  // Most recently used first, with users and needs.
+  absl::StatusOr<std::vector<ArtifactRow>> ListArtifacts();
+  absl::StatusOr<std::optional<ArtifactRow>> GetArtifact(
+      const std::string& key);
+  // Artifacts no live job needs, least recently used first.
+  absl::StatusOr<std::vector<ArtifactRow>> EvictableArtifacts();
+  // Forgets an artifact if still no live job needs it; false otherwise.
+  absl::StatusOr<bool> EvictArtifact(const std::string& key);
+  absl::StatusOr<int64_t> ArtifactBytes();
+
   // Leases that ran out since this process opened the store.
   int64_t lease_expiries() const;
   // Write transactions committed and writes in them since the store opened:
@@ -262,6 +304,7 @@ class Store {
   std::unique_ptr<SweepTable> sweeps_ ABSL_PT_GUARDED_BY(mutex_);
   std::unique_ptr<WorkerTable> workers_ ABSL_PT_GUARDED_BY(mutex_);
   std::unique_ptr<LeaseTable> leases_ ABSL_PT_GUARDED_BY(mutex_);
+  std::unique_ptr<ArtifactTable> artifacts_ ABSL_PT_GUARDED_BY(mutex_);
   std::unique_ptr<WalCheckpointer> checkpointer_;
   std::unique_ptr<GroupCommitQueue> writes_;
 };

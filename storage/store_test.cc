@@ -648,7 +648,7 @@ TEST_F(StoreTest, WritesQueuedTogetherCommitAsOneBatchAndFailAlone) {
       b.job.job_id, Who(b), Result(0.3),
       [](const JobRow&) { return absl::InvalidArgumentError("no"); },
       out.Slot(4));
-  store_->TouchAndLease("w-unknown", "", 60000,
+  store_->TouchAndLease("w-unknown", "", 60000, {},
                         [slot = out.Slot(5)](auto r) { slot(r.status()); });
   store_->FailJob(b.job.job_id, Stale(b), "late", false, out.Slot(6));
   ReleaseBatch();
@@ -875,7 +875,7 @@ class LeaseBindingTest : public ::testing::Test {
   absl::StatusOr<Store::LeaseAttempt> LeaseAs(const std::string& worker,
                                               const std::string& token) {
     return fixtures::Await<absl::StatusOr<Store::LeaseAttempt>>(
-        [&](auto done) { store_->TouchAndLease(worker, token, 60000, done); });
+        [&](auto done) { store_->TouchAndLease(worker, token, 60000, {}, done); });
   }
   absl::Status Complete(int64_t job, const LeaseCredentials& who) {
     ResultRecord r;

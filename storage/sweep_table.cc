@@ -66,7 +66,7 @@ absl::Status SweepTable::CheckQuotas(const NewSweep& sweep, int64_t now) {
     SQLite::Statement q(db_,
                         "SELECT COUNT(*) FROM jobs j JOIN sweeps s ON "
                         "s.sweep_id=j.sweep_id WHERE s.owner=? AND "
-                        "j.state='QUEUED'");
+                        "j.state IN ('QUEUED','WAITING')");
     q.bind(1, sweep.owner);
     q.executeStep();
     const int64_t queued = q.getColumn(0).getInt64();
@@ -133,18 +133,42 @@ absl::StatusOr<std::string> SweepTable::Create(const NewSweep& sweep,
 
 int SweepTable::InsertJobs(const std::string& sweep_id, int first_idx,
                            const NewSweep& sweep, int64_t now) {
-  int cached = 0;
+  // The cache first: an identical spec (key and bytes) that already
+  // succeeded. A job it serves needs no pretraining.
+  std::vector<int64_t> cached_from(sweep.jobs.size(), 0);
+  std::vector<bool> cached(sweep.jobs.size(), false);
+  if (sweep.use_cache) {
+    SQLite::Statement find_cached(
+        db_,
+        "SELECT job_id FROM jobs WHERE spec_key=? AND "
+        "state='SUCCEEDED' AND spec=? LIMIT 1");
+    for (size_t i = 0; i < sweep.jobs.size(); ++i) {
+      find_cached.reset();
+      find_cached.bind(1, sweep.jobs[i].spec_key);
+      BindBlob(find_cached, 2, sweep.jobs[i].spec);
+      if (find_cached.executeStep()) {
+        cached_from[i] = find_cached.getColumn(0).getInt64();
+        cached[i] = true;
+      }
+    }
+  }
+  // Shared pretraining jobs go in first, so that they lease first.
+  const SharingPlan plan = PlanSharing(sweep, cached);
+  for (size_t i : plan.pretrain) {
+    const NewJob& job = sweep.jobs[i];
+    InsertPretrainJob(sweep_id,
+                      {plan.keys[i], job.spec, job.dataset, sweep.device_kind,
+                       sweep.priority, sweep.max_attempts, job.axis_values},
+                      now);
+  }
+  int served = 0;
   SQLite::Statement insert_job(
       db_,
       "INSERT INTO jobs(sweep_id, idx, spec, spec_key, state, priority, "
-      "max_attempts, updated_ms, dataset, device_kind) "
-      "VALUES(?,?,?,?,'QUEUED',?,?,?,?,?)");
+      "max_attempts, updated_ms, dataset, device_kind, artifact_key) "
+      "VALUES(?,?,?,?,?,?,?,?,?,?,?)");
   SQLite::Statement insert_axis(
       db_, "INSERT INTO job_axes(job_id, axis, value) VALUES(?,?,?)");
-  // The cache: an identical spec (key and bytes) that already succeeded.
-  SQLite::Statement find_cached(db_,
-                                "SELECT job_id FROM jobs WHERE spec_key=? AND "
-                                "state='SUCCEEDED' AND spec=? LIMIT 1");
   SQLite::Statement mark_cached(db_,
                                 "UPDATE jobs SET state='SUCCEEDED', cached=1, "
                                 "updated_ms=? WHERE job_id=?");
@@ -155,25 +179,22 @@ int SweepTable::InsertJobs(const std::string& sweep_id, int first_idx,
     insert_job.bind(2, first_idx + static_cast<int>(i));
     BindBlob(insert_job, 3, job.spec);
     insert_job.bind(4, job.spec_key);
-    insert_job.bind(5, sweep.priority);
-    insert_job.bind(6, sweep.max_attempts);
-    insert_job.bind(7, now);
-    insert_job.bind(8, job.dataset);
-    insert_job.bind(9, sweep.device_kind);
+    insert_job.bind(5, plan.waiting[i] ? "WAITING" : "QUEUED");
+    insert_job.bind(6, sweep.priority);
+    insert_job.bind(7, sweep.max_attempts);
+    insert_job.bind(8, now);
+    insert_job.bind(9, job.dataset);
+    insert_job.bind(10, sweep.device_kind);
+    insert_job.bind(11, plan.keys[i]);
     insert_job.exec();
     const int64_t job_id = db_.getLastInsertRowid();
-    if (sweep.use_cache) {
-      find_cached.reset();
-      find_cached.bind(1, job.spec_key);
-      BindBlob(find_cached, 2, job.spec);
-      if (find_cached.executeStep()) {
-        results_.Copy(find_cached.getColumn(0).getInt64(), job_id, now);
-        mark_cached.reset();
-        mark_cached.bind(1, now);
-        mark_cached.bind(2, job_id);
-        mark_cached.exec();
-        ++cached;
-      }
+    if (cached[i]) {
+      results_.Copy(cached_from[i], job_id, now);
+      mark_cached.reset();
+      mark_cached.bind(1, now);
+      mark_cached.bind(2, job_id);
+      mark_cached.exec();
+      ++served;
     }
     for (const auto& [axis, value] : job.axis_values) {
       insert_axis.reset();
@@ -183,7 +204,7 @@ int SweepTable::InsertJobs(const std::string& sweep_id, int first_idx,
       insert_axis.exec();
     }
   }
-  return cached;
+  return served;
 }
 
 absl::StatusOr<Extension> SweepTable::Extend(
@@ -273,7 +294,8 @@ absl::StatusOr<SweepRow> SweepTable::Get(const std::string& sweep_id) {
   row.max_attempts = q.getColumn(5).getInt();
   row.created_ms = q.getColumn(6).getInt64();
   SQLite::Statement counts(db_,
-                           "SELECT state, COUNT(*), SUM(cached) FROM jobs "
+                           "SELECT state, COUNT(*), SUM(cached), "
+                           "SUM(kind='pretrain') FROM jobs "
                            "WHERE sweep_id=? GROUP BY state");
   counts.bind(1, sweep_id);
   while (counts.executeStep()) {
@@ -282,6 +304,7 @@ absl::StatusOr<SweepRow> SweepTable::Get(const std::string& sweep_id) {
         n;
     row.total += n;
     row.cached += counts.getColumn(2).getInt();
+    row.pretraining += counts.getColumn(3).getInt();
   }
   return row;
 }
@@ -417,7 +440,12 @@ absl::StatusOr<CancelOutcome> SweepTable::Cancel(
   SQLite::Statement queued(db_,
                            "UPDATE jobs SET state='CANCELLED', "
                            "error='cancelled by user', updated_ms=? "
-                           "WHERE job_id=? AND state='QUEUED'");
+                           "WHERE job_id=? AND state IN ('QUEUED','WAITING')");
+  // A cancelled pretraining job's key: jobs of other sweeps that wait for
+  // it pretrain themselves.
+  SQLite::Statement pretrain_key(
+      db_, "SELECT artifact_key FROM jobs WHERE job_id=? AND kind='pretrain'");
+  std::vector<std::string> orphaned;
   SQLite::Statement leased(db_,
                            "UPDATE jobs SET cancel_requested=1, updated_ms=? "
                            "WHERE job_id=? AND state='LEASED'");
@@ -434,23 +462,46 @@ absl::StatusOr<CancelOutcome> SweepTable::Cancel(
       q->bind(1, now);
       q->bind(2, id);
     }
-    out.cancelled += queued.exec();
+    const int cancelled = queued.exec();
+    out.cancelled += cancelled;
     out.stopping += leased.exec();
+    if (cancelled > 0) {
+      pretrain_key.reset();
+      pretrain_key.bind(1, id);
+      if (pretrain_key.executeStep()) {
+        orphaned.push_back(pretrain_key.getColumn(0).getString());
+      }
+    }
   }
+  for (const std::string& key : orphaned) ReleaseWaiters(key, true, now);
   return out;
 }
 
 absl::StatusOr<int> SweepTable::Retry(const std::string& sweep_id,
                                       int64_t now) {
   if (absl::Status s = Require(sweep_id); !s.ok()) return s;
+  // Experiments only: one that needs an artifact no longer stored waits
+  // for a new pretraining job (AwaitNewPretraining makes it).
   SQLite::Statement q(db_,
                       "UPDATE jobs SET state='QUEUED', attempt=0, error='', "
                       "worker_id='', cancel_requested=0, phase='', step=0, "
                       "total_steps=0, updated_ms=? WHERE sweep_id=? AND "
-                      "state IN ('FAILED','CANCELLED')");
+                      "state IN ('FAILED','CANCELLED') AND kind='experiment'");
   q.bind(1, now);
   q.bind(2, sweep_id);
-  return q.exec();
+  const int requeued = q.exec();
+  std::vector<std::string> missing;
+  {
+    SQLite::Statement m(db_,
+                        "SELECT DISTINCT artifact_key FROM jobs WHERE "
+                        "sweep_id=? AND state='QUEUED' AND artifact_key!='' "
+                        "AND NOT EXISTS(SELECT 1 FROM artifacts a WHERE "
+                        "a.key=jobs.artifact_key)");
+    m.bind(1, sweep_id);
+    while (m.executeStep()) missing.push_back(m.getColumn(0).getString());
+  }
+  for (const std::string& key : missing) AwaitNewPretraining(key, now);
+  return requeued;
 }
 
 absl::StatusOr<std::vector<int64_t>> SweepTable::FinishedJobIds(
@@ -460,8 +511,8 @@ absl::StatusOr<std::vector<int64_t>> SweepTable::FinishedJobIds(
   int running = 0;
   {
     SQLite::Statement q(db_,
-                        "SELECT job_id, state IN ('QUEUED','LEASED') FROM jobs "
-                        "WHERE sweep_id=?");
+                        "SELECT job_id, state IN ('QUEUED','LEASED','WAITING') "
+                        "FROM jobs WHERE sweep_id=?");
     q.bind(1, sweep_id);
     while (q.executeStep()) {
       ids.push_back(q.getColumn(0).getInt64());

@@ -93,6 +93,17 @@ class SweepTable {
   // Jobs in each state over every sweep (states with none are absent).
   std::map<std::string, int64_t> CountByState();
 
+  // Shared pretraining (sweep_sharing.cc).
+  // Queues the experiments WAITING for artifact `key`; `unshared` also
+  // drops their key, so that they pretrain themselves (their pretraining
+  // job failed or was cancelled).
+  ArtifactOutcome ReleaseWaiters(const std::string& key, bool unshared,
+                                 int64_t now);
+  // The artifact `key` is gone: its QUEUED experiments wait again, and when
+  // any job waits for it and no pretraining job of the key is queued or
+  // leased, a new one joins the sweep of the first of them.
+  ArtifactOutcome AwaitNewPretraining(const std::string& key, int64_t now);
+
  private:
   // RESOURCE_EXHAUSTED, naming the quota and the flag, when the sweep would
   // pass one of its owner's quotas (NewSweep::max_*).
@@ -101,6 +112,27 @@ class SweepTable {
   // from the cache when the sweep allows; returns how many were.
   int InsertJobs(const std::string& sweep_id, int first_idx,
                  const NewSweep& sweep, int64_t now);
+  // How each new job pretrains: its artifact key ("" pretrains itself) and
+  // whether it waits; and the pretraining jobs to add, one per key that at
+  // least two of them need and that no artifact or live pretraining job
+  // has. `cached[i]`: the cache serves job i (it needs nothing).
+  struct SharingPlan {
+    std::vector<std::string> keys;
+    std::vector<bool> waiting;
+    std::vector<size_t> pretrain;  // index of the job each copies its spec of
+  };
+  SharingPlan PlanSharing(const NewSweep& sweep,
+                          const std::vector<bool>& cached);
+  // Adds a QUEUED pretraining job of `key` to the sweep with `spec` (the
+  // spec of a job that needs it), before the sweep's first index.
+  struct PretrainJob {
+    std::string key, spec, dataset, device_kind;
+    int priority = 0;
+    int max_attempts = 0;
+    std::map<std::string, double> axis_values;
+  };
+  void InsertPretrainJob(const std::string& sweep_id, const PretrainJob& job,
+                         int64_t now);
   // The sweep created with this request id, if any.
   std::optional<std::string> FindByRequestId(const std::string& request_id);
 

@@ -1,6 +1,8 @@
 // Canonical spec bytes and their FNV-1a key.
 #include "proto/spec/spec_key.h"
 
+#include <openssl/evp.h>
+
 #include <cstdint>
 
 #include "absl/strings/string_view.h"
@@ -38,6 +40,26 @@ std::string SpecKey(const v1::ExperimentSpec& resolved) {
   std::string key(16, '0');
   for (int i = 15; i >= 0; --i, h >>= 4)
     key[static_cast<size_t>(i)] = kHex[h & 15];
+  return key;
+}
+
+std::string PretrainingKey(const v1::ExperimentSpec& resolved) {
+  if (resolved.pretrain().examples() <= 0) return "";
+  v1::ExperimentSpec pretraining = resolved;
+  pretraining.clear_tasks();
+  pretraining.clear_finetune();
+  pretraining.clear_eval();
+  const std::string bytes = "pretraining-v1|" + CanonicalSpec(pretraining);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(),
+             nullptr);
+  static const char kHex[] = "0123456789abcdef";
+  std::string key;
+  for (unsigned int i = 0; i < length; ++i) {
+    key.push_back(kHex[digest[i] >> 4]);
+    key.push_back(kHex[digest[i] & 15]);
+  }
   return key;
 }
 

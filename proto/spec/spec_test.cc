@@ -4,7 +4,9 @@
 #include <google/protobuf/text_format.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <set>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "proto/spec/cost.h"
@@ -137,6 +139,37 @@ TEST(SpecTest, KeyIgnoresHowADefaultWasSpelled) {
   explicit_spec.mutable_finetune()->set_lr(0.02);
   EXPECT_NE(SpecKey(ResolveDefaults(implicit)),
             SpecKey(ResolveDefaults(explicit_spec)));
+}
+
+TEST(SpecTest, PretrainingKeyIgnoresWhatComesAfterPretraining) {
+  v1::ExperimentSpec a;
+  a.mutable_pretrain()->set_examples(1000);
+  v1::ExperimentSpec b = a;
+  b.mutable_finetune()->set_lr(0.1);
+  b.mutable_finetune()->set_steps(7);
+  b.mutable_eval()->set_eval_every(0);
+  const std::string key = PretrainingKey(ResolveDefaults(a));
+  EXPECT_EQ(key.size(), 64u);
+  EXPECT_EQ(key, PretrainingKey(ResolveDefaults(b)));
+  EXPECT_NE(SpecKey(ResolveDefaults(a)), SpecKey(ResolveDefaults(b)));
+  // What pretraining reads makes another key.
+  for (auto change : std::vector<std::function<void(v1::ExperimentSpec*)>>{
+           [](v1::ExperimentSpec* s) { s->set_seed(5); },
+           [](v1::ExperimentSpec* s) { s->mutable_model()->set_width(64); },
+           [](v1::ExperimentSpec* s) { s->mutable_pretrain()->set_lr(0.2); },
+           [](v1::ExperimentSpec* s) {
+             s->mutable_pretrain()->set_examples(2000);
+           },
+           [](v1::ExperimentSpec* s) {
+             s->mutable_optimizer()->set_momentum(0.5);
+           }}) {
+    v1::ExperimentSpec c = a;
+    change(&c);
+    EXPECT_NE(PretrainingKey(ResolveDefaults(c)), key) << c.DebugString();
+  }
+  // From scratch there is nothing to share.
+  a.mutable_pretrain()->set_examples(0);
+  EXPECT_EQ(PretrainingKey(ResolveDefaults(a)), "");
 }
 
 TEST(SpecTest, BadValuesNameTheField) {
