@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "client/artifact_commands.h"
 #include "client/commands.h"
 #include "client/connection.h"
 #include "client/trend_cli.h"
@@ -100,7 +101,7 @@ int RunCli(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}));
   jobs->add_option("--state", state,
                    "only jobs in this state: queued, leased, succeeded, "
-                   "failed, cancelled");
+                   "failed, cancelled, waiting (for shared pretraining)");
   jobs->callback([&] {
     code = WithConnection(
         g, [&](Connection& c) { return RunJobs(c, id, format, state); });
@@ -286,6 +287,7 @@ int RunCli(int argc, char** argv) {
 
   TrendOptions trend;
   AddTrendSubcommands(app, g, &trend, &code);
+  AddArtifactsSubcommand(app, g, &code);
 
   // Global options may follow the subcommand too.
   app.fallthrough();

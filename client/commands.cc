@@ -163,7 +163,7 @@ int RunJobs(Connection& c, const std::string& id, const std::string& format,
         parsed == v1::JOB_STATE_UNSPECIFIED) {
       std::fprintf(stderr,
                    "forgetlab: --state=%s is not one of queued, leased, "
-                   "succeeded, failed, cancelled\n",
+                   "succeeded, failed, cancelled, waiting\n",
                    state.c_str());
       return 2;
     }

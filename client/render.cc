@@ -123,6 +123,8 @@ std::string Duration(double seconds) {
   return absl::StrFormat("%ds", s);
 }
 
+}  // namespace
+
 std::string LocalTime(int64_t ms) {
   const std::time_t t = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
@@ -132,7 +134,6 @@ std::string LocalTime(int64_t ms) {
   return buffer;
 }
 
-// Columns of left-aligned text; `right` marks right-aligned columns.
 std::string Columns(const std::vector<std::vector<std::string>>& rows,
                     const std::vector<bool>& right) {
   std::vector<size_t> widths;
@@ -156,8 +157,6 @@ std::string Columns(const std::vector<std::vector<std::string>>& rows,
   return out;
 }
 
-}  // namespace
-
 std::string JobStateName(v1::JobState state) {
   switch (state) {
     case v1::QUEUED:
@@ -170,6 +169,8 @@ std::string JobStateName(v1::JobState state) {
       return "FAILED";
     case v1::CANCELLED:
       return "CANCELLED";
+    case v1::WAITING:
+      return "WAITING";
     default:
       return "UNKNOWN";
   }
@@ -325,15 +326,27 @@ std::string StatusJson(const v1::SweepStatus& s) {
       ", \"counts\": {\"queued\": ", s.queued(), ", \"leased\": ", s.leased(),
       ", \"succeeded\": ", s.succeeded(), ", \"failed\": ", s.failed(),
       ", \"cancelled\": ", s.cancelled(),
-      "}, \"waiting\": ", JsonString(s.waiting()), "}\n");
+      ", \"awaiting_pretraining\": ", s.awaiting_pretraining(),
+      "}, \"pretraining_jobs\": ", s.pretraining(),
+      ", \"waiting\": ", JsonString(s.waiting()), "}\n");
 }
 
 std::string StatusText(const v1::SweepStatus& s) {
   return absl::StrFormat(
       "sweep %s \"%s\": %s\n  %d jobs: %d succeeded (%d cached), %d running, "
-      "%d queued, %d failed, %d cancelled\n  created %s%s\n%s",
+      "%d queued, %s%d failed, %d cancelled\n%s  created %s%s\n%s",
       s.sweep_id(), s.name(), s.state(), s.total(), s.succeeded(), s.cached(),
-      s.leased(), s.queued(), s.failed(), s.cancelled(),
+      s.leased(), s.queued(),
+      s.awaiting_pretraining() == 0
+          ? ""
+          : absl::StrCat(s.awaiting_pretraining(),
+                         " waiting for shared pretraining, "),
+      s.failed(), s.cancelled(),
+      s.pretraining() == 0
+          ? ""
+          : absl::StrCat("  of which ", s.pretraining(),
+                         " shared pretraining job",
+                         s.pretraining() == 1 ? "" : "s", "\n"),
       LocalTime(s.created_ms()),
       s.owner().empty() ? "" : absl::StrCat(" by ", s.owner()),
       s.waiting().empty() ? ""
@@ -353,7 +366,9 @@ std::string JobsJson(const std::vector<v1::Job>& jobs) {
     }
     absl::StrAppend(
         &out, i ? ",\n " : "", "{\"job_id\": ", j.job_id(),
+        ", \"kind\": ", JsonString(j.kind().empty() ? "experiment" : j.kind()),
         ", \"state\": ", JsonString(JobStateName(j.state())),
+        ", \"artifact_key\": ", JsonString(j.artifact_key()),
         ", \"attempt\": ", j.attempt(),
         ", \"cached\": ", j.cached() ? "true" : "false",
         ", \"worker\": ", JsonString(j.worker_id()),
@@ -376,14 +391,16 @@ std::string JobsText(const std::vector<v1::Job>& jobs) {
     }
   }
   std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> header = {"JOB", "STATE", "ATTEMPT", "WORKER"};
+  std::vector<std::string> header = {"JOB", "KIND", "STATE", "ATTEMPT",
+                                     "WORKER"};
   header.insert(header.end(), axes.begin(), axes.end());
   header.push_back("PROGRESS");
   header.push_back("ERROR");
   rows.push_back(header);
   for (const v1::Job& j : jobs) {
     std::vector<std::string> row = {
-        absl::StrCat(j.job_id()), JobStateName(j.state()),
+        absl::StrCat(j.job_id()), j.kind() == "pretrain" ? "pretrain" : "exp",
+        JobStateName(j.state()),
         absl::StrCat(j.attempt()), j.worker_id().empty() ? "-" : j.worker_id()};
     for (const std::string& axis : axes) {
       auto it = j.axis_values().find(axis);
@@ -402,8 +419,8 @@ std::string JobsText(const std::vector<v1::Job>& jobs) {
     rows.push_back(row);
   }
   std::vector<bool> right(header.size(), false);
-  right[0] = right[2] = true;
-  for (size_t i = 0; i < axes.size(); ++i) right[4 + i] = true;
+  right[0] = right[3] = true;
+  for (size_t i = 0; i < axes.size(); ++i) right[5 + i] = true;
   return Columns(rows, right);
 }
 

@@ -4,11 +4,18 @@
 #define FORGETLAB_CLIENT_RENDER_H_
 
 #include <string>
+#include <cstdint>
 #include <vector>
 
 #include "forgetlab/v1/forgetlab.pb.h"
 
 namespace forgetlab {
+
+// Unix milliseconds as local "YYYY-MM-DD HH:MM:SS".
+std::string LocalTime(int64_t ms);
+// Columns of left-aligned text; `right` marks right-aligned columns.
+std::string Columns(const std::vector<std::vector<std::string>>& rows,
+                    const std::vector<bool>& right);
 
 // How `table` summarises the values of a cell.
 enum class Aggregation {
@@ -40,12 +47,15 @@ std::string TableText(const v1::Table& table, bool color,
                       Aggregation agg = Aggregation::kMean);
 
 // {"sweep_id": str, "state": str, "total": int, "counts": {"queued": int,
-//  "leased": int, "succeeded": int, "failed": int, "cancelled": int},
-//  "waiting": str}   ("waiting": why queued jobs wait, "" when they don't)
+//  "leased": int, "succeeded": int, "failed": int, "cancelled": int,
+//  "awaiting_pretraining": int}, "pretraining_jobs": int, "waiting": str}
+// ("waiting": why queued jobs wait, "" when they don't; "pretraining_jobs":
+// how many of "total" are shared pretraining jobs)
 std::string StatusJson(const v1::SweepStatus& status);
 std::string StatusText(const v1::SweepStatus& status);
 
-// [{"job_id": int, "state": str, "attempt": int, "cached": bool,
+// [{"job_id": int, "kind": "experiment"|"pretrain", "state": str,
+//   "artifact_key": str, "attempt": int, "cached": bool,
 //   "worker": str, "error": str,
 //   "axes": {path: number}, "progress": {"phase": str, "step": int,
 //   "total_steps": int}}]

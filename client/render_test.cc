@@ -117,9 +117,11 @@ TEST(RenderTest, StatusAndJobsJsonHaveTheDocumentedShape) {
   EXPECT_EQ(status.fields().at("owner").string_value(), "carol");
   EXPECT_EQ(status.fields().at("total").number_value(), 36);
   const Struct& counts = status.fields().at("counts").struct_value();
-  EXPECT_EQ(counts.fields().size(), 5u);
+  EXPECT_EQ(counts.fields().size(), 6u);
   EXPECT_EQ(counts.fields().at("queued").number_value(), 30);
   EXPECT_EQ(counts.fields().at("cancelled").number_value(), 0);
+  EXPECT_EQ(counts.fields().at("awaiting_pretraining").number_value(), 0);
+  EXPECT_EQ(status.fields().at("pretraining_jobs").number_value(), 0);
 
   v1::Job job;
   job.set_job_id(7);
@@ -134,6 +136,8 @@ TEST(RenderTest, StatusAndJobsJsonHaveTheDocumentedShape) {
   const Struct& j = list.values(0).struct_value();
   EXPECT_EQ(j.fields().at("job_id").number_value(), 7);
   EXPECT_EQ(j.fields().at("state").string_value(), "FAILED");
+  EXPECT_EQ(j.fields().at("kind").string_value(), "experiment");
+  EXPECT_EQ(j.fields().at("artifact_key").string_value(), "");
   EXPECT_EQ(j.fields().at("attempt").number_value(), 2);
   EXPECT_EQ(j.fields().at("worker").string_value(), "w-1");
   EXPECT_EQ(j.fields().at("error").string_value(), job.error());

@@ -188,6 +188,14 @@ TEST_F(StoreTest, SchemaIsVersionedAndWal) {
   EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
 }
 
+// Undoes migration 5 -> 6 (shared pretraining) on a closed store's file.
+void RollBackVersionSix(SQLite::Database& db) {
+  db.exec("DROP TABLE artifacts");
+  db.exec("DROP INDEX jobs_by_artifact");
+  db.exec("ALTER TABLE jobs DROP COLUMN kind");
+  db.exec("ALTER TABLE jobs DROP COLUMN artifact_key");
+}
+
 TEST_F(StoreTest, VersionOneDatabaseIsMigratedForward) {
   const std::string id = AddSweep(1);
   store_.reset();
@@ -195,6 +203,7 @@ TEST_F(StoreTest, VersionOneDatabaseIsMigratedForward) {
     // Roll the file back to schema 1: without version 2's (and 5's)
     // columns.
     SQLite::Database db(path_, SQLite::OPEN_READWRITE);
+    RollBackVersionSix(db);
     db.exec("ALTER TABLE sweeps DROP COLUMN stored_bytes");
     db.exec("DROP INDEX results_by_worker_token");
     db.exec("ALTER TABLE results DROP COLUMN worker_token_name");
@@ -798,6 +807,7 @@ TEST_F(StoreTest, VersionThreeDatabaseGetsTheVersionFourIndexes) {
     db.exec("CREATE INDEX jobs_by_key ON jobs(spec_key, state)");
     db.exec("DROP INDEX jobs_by_sweep");
     db.exec("CREATE INDEX jobs_by_sweep ON jobs(sweep_id, state)");
+    RollBackVersionSix(db);
     db.exec("ALTER TABLE sweeps DROP COLUMN stored_bytes");
     db.exec("DROP INDEX results_by_worker_token");
     db.exec("ALTER TABLE results DROP COLUMN worker_token_name");

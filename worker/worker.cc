@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <optional>
@@ -55,6 +56,15 @@ bool IsTransient(const grpc::Status& s) {
 
 Worker::Impl::Impl(Options options) : options_(std::move(options)) {
   if (options_.host.empty()) options_.host = HostName();
+  if (options_.artifact_cache_dir.empty()) {
+    const char* xdg = std::getenv("XDG_CACHE_HOME");
+    const char* home = std::getenv("HOME");
+    const std::string base =
+        xdg != nullptr && *xdg != '\0'   ? std::string(xdg)
+        : home != nullptr && *home != '\0' ? absl::StrCat(home, "/.cache")
+                                          : std::string("/tmp");
+    options_.artifact_cache_dir = base + "/forgetlab/artifacts";
+  }
   if (options_.datasets.empty()) {
     options_.datasets.push_back("synthetic");
     if (train::IdxFolderPresent(protocol::kFashionMnistPath)) {
@@ -111,6 +121,9 @@ bool Worker::Impl::Lease(Slot& slot, v1::LeaseJobResponse* lease) {
   v1::LeaseJobRequest request;
   request.set_worker_id(slot.worker_id);
   request.set_wait_seconds(options_.wait_seconds);
+  for (std::string& key : artifacts_->Held()) {
+    request.add_artifacts(std::move(key));
+  }
   grpc::Status s = stub_->LeaseJob(ctx.get(), request, lease);
   {
     absl::MutexLock lock(&mu_);
@@ -295,17 +308,18 @@ void Worker::Impl::RunLeasedJob(Slot& slot,
   SetCurrentJob(slot, job.sweep_id(), std::to_string(job.job_id()));
   absl::Status data_ok =
       CheckDataRoots(job.spec().data().path(), options_.data_roots);
+  bool settled = false;
   absl::StatusOr<v1::JobResult> result =
       !data_ok.ok() ? absl::StatusOr<v1::JobResult>(data_ok)
       : !cores()    ? absl::StatusOr<v1::JobResult>(
                        absl::CancelledError("worker stopping"))
-                 : RunJob(job.spec(), options);
+                 : RunByKind(slot, lease, job, options, &settled);
   done.Notify();
   heartbeats.join();
   stop_watch.join();
-  Finish(slot, lease, result, lost.load(), cancelled.load());
+  if (!settled) Finish(slot, lease, result, lost.load(), cancelled.load());
   CountJob(slot,
-           lost.load()        ? "lost"
+           lost.load() || (settled && !result.ok()) ? "lost"
            : result.ok()      ? "succeeded"
            : cancelled.load() ? "cancelled"
            : result.status().code() == absl::StatusCode::kCancelled ? "released"
@@ -345,6 +359,11 @@ absl::Status Worker::Impl::Run() {
   if (!channel.ok()) return channel.status();
   channel_ = *channel;
   stub_ = v1::WorkerService::NewStub(channel_);
+  artifacts_ = std::make_unique<ArtifactClient>(
+      ArtifactClient::Options{options_.artifact_cache_dir,
+                              options_.artifact_cache_bytes, options_.token},
+      channel_);
+  if (absl::Status s = artifacts_->Init(); !s.ok()) return s;
   {
     absl::MutexLock lock(&mu_);
     for (int i = 0; i < plan_.slots; ++i) {

@@ -51,6 +51,11 @@ class Worker {
     // When set, pretrained bodies are kept here and reused by later jobs
     // with the same model, data, pretraining spec and seed.
     std::string checkpoint_dir;
+    // Shared pretraining: where downloaded and uploaded artifacts are kept
+    // ("": $XDG_CACHE_HOME or ~/.cache, then forgetlab/artifacts), and how
+    // many bytes they may take there.
+    std::string artifact_cache_dir;
+    int64_t artifact_cache_bytes = int64_t{10} << 30;
     // host:port for Prometheus metrics over HTTP at /metrics; empty: none.
     std::string metrics_listen;
     // host:port for the gRPC health service (plaintext, for Kubernetes

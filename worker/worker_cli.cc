@@ -39,6 +39,12 @@ ABSL_FLAG(int, threads, 0,
           "available to this process divided among the slots, or per job "
           "with --slots=auto); results are bit-identical for the same spec, "
           "device and thread count, whatever runs beside them");
+ABSL_FLAG(std::string, artifact_cache_dir, "",
+          "where shared pretraining artifacts are kept between jobs; "
+          "default $XDG_CACHE_HOME (or ~/.cache)/forgetlab/artifacts");
+ABSL_FLAG(int64_t, artifact_cache_bytes, int64_t{10} << 30,
+          "bytes the artifact cache may take; the least recently used go "
+          "first");
 ABSL_FLAG(std::string, checkpoint_dir, "",
           "keep pretrained bodies in this folder and reuse them (keyed by "
           "model, data, pretraining spec and seed)");
@@ -79,6 +85,8 @@ absl::StatusOr<Worker::Options> WorkerOptionsFromFlags() {
   options.slots = absl::GetFlag(FLAGS_slots);
   options.threads = std::max(0, absl::GetFlag(FLAGS_threads));
   options.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
+  options.artifact_cache_dir = absl::GetFlag(FLAGS_artifact_cache_dir);
+  options.artifact_cache_bytes = absl::GetFlag(FLAGS_artifact_cache_bytes);
   options.max_jobs = absl::GetFlag(FLAGS_max_jobs);
   options.datasets = absl::GetFlag(FLAGS_datasets);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);

@@ -24,6 +24,7 @@
 #include "proto/net/channel.h"
 #include "proto/net/health.h"
 #include "proto/net/prometheus.h"
+#include "worker/artifact_client.h"
 #include "worker/core_budget.h"
 #include "worker/train/experiment.h"
 #include "worker/worker.h"
@@ -142,6 +143,14 @@ class Worker::Impl {
   // (heartbeats go on meanwhile) and returns false when the worker stops.
   void RunLeasedJob(Slot& slot, const v1::LeaseJobResponse& lease, int threads,
                     const std::function<bool()>& cores);
+  // Trains the leased job by its kind: a pretraining job uploads its
+  // weights, an experiment that shares pretraining loads them first.
+  // *settled: the server already knows how the job ended (uploaded, or
+  // handed back to wait for its artifact); nothing is to be reported.
+  absl::StatusOr<v1::JobResult> RunByKind(Slot& slot, const ActiveLease& lease,
+                                          const v1::Job& job,
+                                          train::RunOptions options,
+                                          bool* settled);
   void HeartbeatLoop(Slot& slot, const ActiveLease& lease,
                      std::atomic<bool>* cancel, std::atomic<bool>* lost,
                      std::atomic<bool>* cancelled, absl::Notification* done);
@@ -156,6 +165,7 @@ class Worker::Impl {
   std::atomic<int> jobs_started_{0};
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::WorkerService::Stub> stub_;
+  std::unique_ptr<ArtifactClient> artifacts_;
   absl::Notification stop_;
   std::atomic<int64_t> last_activity_ms_{absl::ToUnixMillis(absl::Now())};
   std::atomic<bool> connected_{false};

@@ -1,0 +1,98 @@
+// Worker::Impl::RunByKind: how a worker trains a pretraining job (pretrain,
+// upload the weights) and an experiment that shares pretraining (fetch the
+// weights, load them in place of pretraining).
+#include <glog/logging.h>
+
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "worker/job_runner.h"
+#include "worker/worker_impl.h"
+
+namespace forgetlab {
+namespace {
+
+// Errors worth another try: the scheduler restarting or overloaded.
+bool IsTransient(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kUnavailable ||
+         s.code() == absl::StatusCode::kDeadlineExceeded;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::JobResult> Worker::Impl::RunByKind(
+    Slot& slot, const ActiveLease& lease, const v1::Job& job,
+    train::RunOptions options, bool* settled) {
+  const ArtifactClient::LeaseRef ref{slot.worker_id, lease.job_id,
+                                     lease.token};
+  if (job.kind() == "pretrain") {
+    const std::string output = artifacts_->NewOutputPath();
+    options.pretrain_output_path = output;
+    absl::StatusOr<v1::JobResult> result = RunJob(job.spec(), options);
+    if (!result.ok()) {
+      std::remove(output.c_str());
+      return result;
+    }
+    // The weights are worth a few tries through a scheduler restart; the
+    // heartbeats keep the lease meanwhile.
+    absl::Status up;
+    for (int attempt = 0; attempt < 5 && !stopping(); ++attempt) {
+      up = artifacts_->Upload(ref, job.artifact_key(), output,
+                              result->device(), options.threads);
+      if (up.ok() || !IsTransient(up)) break;
+      Backoff(slot, absl::StrCat("uploading the artifact of job ",
+                                 lease.job_id, " failed: ", up.message()));
+    }
+    std::remove(output.c_str());  // kept in the cache only once stored
+    if (up.ok()) {
+      *settled = true;
+      return result;
+    }
+    LOG(WARNING) << "job " << lease.job_id << ": " << up.message();
+    if (up.code() == absl::StatusCode::kAborted ||
+        up.code() == absl::StatusCode::kNotFound) {
+      *settled = true;  // the lease is gone: someone else runs it
+    }
+    return up;  // reported: e.g. an artifact over the server's limits
+  }
+  if (!job.artifact_key().empty()) {
+    absl::StatusOr<ArtifactClient::Fetched> fetched;
+    for (int attempt = 0; attempt < 5 && !stopping(); ++attempt) {
+      fetched = artifacts_->Fetch(ref, job.artifact_key());
+      if (fetched.ok() || !IsTransient(fetched.status())) break;
+      Backoff(slot, absl::StrCat("downloading the artifact of job ",
+                                 lease.job_id, " failed: ",
+                                 fetched.status().message()));
+    }
+    if (!fetched.ok()) {
+      LOG(WARNING) << "job " << lease.job_id << ": "
+                   << fetched.status().message();
+      if (fetched.status().code() == absl::StatusCode::kDataLoss ||
+          IsTransient(fetched.status()) || stopping()) {
+        // Handed back untried: another worker (or this one) fetches again.
+        return absl::CancelledError(fetched.status().message());
+      }
+      *settled = true;  // the server has the job wait for its pretraining
+      return fetched.status();
+    }
+    LOG(INFO) << "job " << lease.job_id << " loads pretrained weights "
+              << fetched->sha256.substr(0, 12) << " ("
+              << (fetched->downloaded ? "downloaded" : "cached") << ")";
+    options.pretrained_path = fetched->path;
+    absl::StatusOr<v1::JobResult> result = RunJob(job.spec(), options);
+    if (!result.ok() && result.status().code() == absl::StatusCode::kNotFound) {
+      // The cached file went between the fetch and the load.
+      return absl::CancelledError(result.status().message());
+    }
+    if (result.ok()) {
+      v1::Provenance* p = result->mutable_provenance();
+      p->set_pretrain_artifact_sha256(fetched->sha256);
+      p->set_pretrain_device(fetched->device);
+      p->set_pretrain_threads(fetched->threads);
+    }
+    return result;
+  }
+  return RunJob(job.spec(), options);
+}
+
+}  // namespace forgetlab
