@@ -33,6 +33,8 @@ void TempDatabase::Remove() const {
     std::error_code ignored;
     std::filesystem::remove(path_ + suffix, ignored);
   }
+  std::error_code ignored;
+  std::filesystem::remove_all(path_ + "-artifacts", ignored);
 }
 
 std::filesystem::path TestDir(const std::string& prefix) {

@@ -63,6 +63,8 @@ class WorkerTest : public ::testing::Test {
     options.max_jobs = max_jobs;
     options.min_backoff = absl::Milliseconds(50);
     options.max_backoff = absl::Milliseconds(200);
+    // A cache of the test's own, emptied when the fixture starts.
+    options.artifact_cache_dir = database_.path() + "-cache";
     return options;
   }
 
