@@ -22,6 +22,7 @@
 #include "proto/net/channel.h"
 #include "server/auth.h"
 #include "server/listen_policy.h"
+#include "server/auth_test_fixture.h"
 #include "server/scheduler.h"
 #include "tests/fixtures.h"
 
@@ -54,59 +55,6 @@ v1::SweepSpec Sweep(const std::string& text) { return ParseSweep(text); }
 // Two jobs (seeds 0 and 1) on the synthetic set.
 v1::SweepSpec SmallSweep() { return fixtures::SyntheticSweep(2); }
 
-// A server with a tokens file holding one token per test identity.
-class AuthTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = TestDir();
-    const std::string tokens_file = (dir_ / "tokens").string();
-    for (auto [name, role] :
-         {std::pair{"w1", Role::kWorker}, std::pair{"w2", Role::kWorker},
-          std::pair{"carol", Role::kClient}, std::pair{"dave", Role::kClient},
-          std::pair{"root", Role::kAdmin}}) {
-      absl::StatusOr<std::string> token = AddToken(tokens_file, role, name);
-      ASSERT_TRUE(token.ok()) << token.status();
-      tokens_[name] = *token;
-    }
-    tokens_["none"] = "";
-    tokens_["bogus"] = "flt_" + std::string(64, '0');
-    SchedulerServer::Options options;
-    options.listen = "127.0.0.1:0";
-    options.db_path = (dir_ / "forgetlab.db").string();
-    options.tokens_file = tokens_file;
-    options.data_roots = {"/usr/share/datasets"};
-    options_ = options;
-    auto server = SchedulerServer::Start(options);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    auto channel = OpenChannel({absl::StrCat("127.0.0.1:", server_->port())});
-    ASSERT_TRUE(channel.ok());
-    client_ = v1::ForgetlabService::NewStub(*channel);
-    worker_ = v1::WorkerService::NewStub(*channel);
-  }
-
-  std::unique_ptr<grpc::ClientContext> As(const std::string& who) {
-    auto ctx = std::make_unique<grpc::ClientContext>();
-    ctx->set_deadline(std::chrono::system_clock::now() +
-                      std::chrono::seconds(20));
-    AttachToken(tokens_.at(who), ctx.get());
-    return ctx;
-  }
-
-  grpc::Status Submit(const std::string& who, const v1::SweepSpec& sweep,
-                      v1::SubmitSweepResponse* out) {
-    v1::SubmitSweepRequest request;
-    *request.mutable_sweep() = sweep;
-    return client_->SubmitSweep(As(who).get(), request, out);
-  }
-
-  fs::path dir_;
-  std::map<std::string, std::string> tokens_;
-  SchedulerServer::Options options_;
-  std::unique_ptr<SchedulerServer> server_;
-  std::unique_ptr<v1::ForgetlabService::Stub> client_;
-  std::unique_ptr<v1::WorkerService::Stub> worker_;
-};
 
 TEST_F(AuthTest, TokensFileHoldsHashesOnly) {
   const std::string text = ReadFile(dir_ / "tokens");
@@ -295,6 +243,41 @@ TEST_F(AuthTest, RoleByRpcMatrix) {
          v1::DeleteSweepResponse out;
          return client_->DeleteSweep(ctx, r, &out);
        }},
+      {"UploadArtifact", kWorker,
+       [&](grpc::ClientContext* ctx) {
+         v1::UploadArtifactResponse out;
+         auto writer = artifacts_->UploadArtifact(ctx, &out);
+         v1::UploadArtifactRequest r;
+         r.set_job_id(1 << 30);
+         r.set_sha256(std::string(64, 'a'));
+         r.set_size_bytes(1);
+         r.set_data("x");
+         writer->Write(r);
+         writer->WritesDone();
+         return writer->Finish();
+       }},
+      {"DownloadArtifact", kWorker,
+       [&](grpc::ClientContext* ctx) {
+         v1::DownloadArtifactRequest r;
+         r.set_job_id(1 << 30);
+         auto reader = artifacts_->DownloadArtifact(ctx, r);
+         v1::DownloadArtifactResponse chunk;
+         while (reader->Read(&chunk)) {
+         }
+         return reader->Finish();
+       }},
+      {"ListArtifacts", kClient,
+       [&](grpc::ClientContext* ctx) {
+         v1::ListArtifactsResponse out;
+         return artifacts_->ListArtifacts(ctx, {}, &out);
+       }},
+      {"DeleteArtifact", kAdmin,
+       [&](grpc::ClientContext* ctx) {
+         v1::DeleteArtifactRequest r;
+         r.set_key(std::string(64, '0'));  // none: NOT_FOUND when allowed
+         v1::DeleteArtifactResponse out;
+         return artifacts_->DeleteArtifact(ctx, r, &out);
+       }},
       {"InvalidateResults", kAdmin,
        [&](grpc::ClientContext* ctx) {
          v1::InvalidateResultsRequest r;
@@ -339,13 +322,14 @@ TEST_F(AuthTest, RoleByRpcMatrix) {
       ++checked;
     }
   }
-  // Every RPC of both services is in the matrix.
+  // Every RPC of the three services is in the matrix.
   const auto* pool = google::protobuf::DescriptorPool::generated_pool();
   const int methods =
       pool->FindServiceByName("forgetlab.v1.ForgetlabService")->method_count() +
-      pool->FindServiceByName("forgetlab.v1.WorkerService")->method_count();
+      pool->FindServiceByName("forgetlab.v1.WorkerService")->method_count() +
+      pool->FindServiceByName("forgetlab.v1.ArtifactService")->method_count();
   EXPECT_EQ(checked, methods * 6);
-  EXPECT_EQ(methods, 18);
+  EXPECT_EQ(methods, 22);
 
   // Reads that were allowed really answered.
   v1::GetSweepRequest get;
