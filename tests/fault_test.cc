@@ -5,10 +5,13 @@
 #include <signal.h>
 
 #include <chrono>
+#include <filesystem>
+#include <set>
 #include <map>
 #include <string>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "tests/fixtures.h"
 #include "tests/harness.h"
 
@@ -203,6 +206,105 @@ TEST_F(FaultTest, CancelStopsARunningJobWithinAHeartbeat) {
                              "1 failed or cancelled job(s) queued again"));
   ASSERT_TRUE(WaitFor([&] { return States(id)["LEASED"] == 1; }, 10));
   EXPECT_EQ(cluster_.Cli({"cancel", id}).code, 0);
+}
+
+// Shared pretraining: one pretraining job, whose upload a worker throttled
+// to 20 kB/s keeps in flight for seconds, and two experiments waiting on it.
+constexpr char kSharedJobs[] = R"pb(
+  base {
+    data { dataset: "synthetic" }
+    pretrain { examples: 300 steps: 60 batch_size: 32 }
+    finetune { steps: 40 batch_size: 16 }
+    eval { eval_every: 20 }
+  }
+  axes { path: "finetune.lr" values: [ 0.01, 0.02 ] }
+)pb";
+
+class SharedPretrainingFaultTest : public FaultTest {
+ protected:
+  // Upload files in the server's artifact folder, and stored artifacts.
+  int Uploads() {
+    int n = 0;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(
+             cluster_.dir() / "forgetlab.db-artifacts", ec)) {
+      n += entry.path().extension() == ".tmp";
+    }
+    return n;
+  }
+  int Artifacts() {
+    const Output out = cluster_.Cli({"artifacts", "--format=json"});
+    EXPECT_EQ(out.code, 0) << out.err;
+    return Json(out.out)
+        .struct_value()
+        .fields()
+        .at("artifacts")
+        .list_value()
+        .values_size();
+  }
+  // Each job's kind, state and attempt once the sweep is done.
+  std::multiset<std::string> Ended(const std::string& id) {
+    const Output watch = cluster_.Cli({"watch", id});
+    EXPECT_EQ(watch.code, 0) << watch.out << watch.err;
+    std::multiset<std::string> ended;
+    const Value jobs = cluster_.Jobs(id);
+    for (const Value& job : jobs.list_value().values()) {
+      const auto& f = job.struct_value().fields();
+      ended.insert(absl::StrCat(f.at("kind").string_value(), " ",
+                                f.at("state").string_value()));
+    }
+    return ended;
+  }
+};
+
+TEST_F(SharedPretrainingFaultTest, KilledUploaderLeavesNoPartialArtifact) {
+  ASSERT_TRUE(cluster_.StartServer(/*lease_seconds=*/2));
+  const std::string id =
+      Submit(cluster_.WriteFile("shared.textproto", kSharedJobs));
+  cluster_.worker_flags = {"--artifact_upload_bytes_per_second=20000"};
+  auto doomed = cluster_.StartWorker("doomed");
+  ASSERT_TRUE(WaitFor([&] { return Uploads() == 1; }, 30));
+  doomed->Signal(SIGKILL);
+  EXPECT_EQ(doomed->Wait(std::chrono::seconds(5)), 128 + SIGKILL);
+  // The server drops the half-sent file; nothing was stored.
+  ASSERT_TRUE(WaitFor([&] { return Uploads() == 0; }, 10));
+  EXPECT_EQ(Artifacts(), 0);
+  // The pretraining runs again elsewhere and the experiments load it.
+  cluster_.worker_flags.clear();
+  auto survivor = cluster_.StartWorker("survivor");
+  EXPECT_EQ(Ended(id),
+            (std::multiset<std::string>{"pretrain SUCCEEDED",
+                                        "experiment SUCCEEDED",
+                                        "experiment SUCCEEDED"}));
+  EXPECT_EQ(Artifacts(), 1);
+  EXPECT_EQ(StoredResults(id), 2);
+  const std::string log =
+      ReadFile((cluster_.dir() / "survivor.log").string());
+  EXPECT_THAT(log, ::testing::HasSubstr("uploaded"));
+}
+
+TEST_F(SharedPretrainingFaultTest, KilledServerMidUploadRestartsClean) {
+  ASSERT_TRUE(cluster_.StartServer(/*lease_seconds=*/10));
+  const std::string id =
+      Submit(cluster_.WriteFile("shared.textproto", kSharedJobs));
+  cluster_.worker_flags = {"--artifact_upload_bytes_per_second=20000"};
+  auto worker = cluster_.StartWorker("worker");
+  ASSERT_TRUE(WaitFor([&] { return Uploads() == 1; }, 30));
+  cluster_.server()->Signal(SIGKILL);
+  EXPECT_EQ(cluster_.server()->Wait(std::chrono::seconds(5)), 128 + SIGKILL);
+  cluster_.DropServer();
+  // The restarted server removes the dead upload before it serves; the
+  // worker uploads again and the sweep finishes.
+  ASSERT_TRUE(cluster_.StartServer(/*lease_seconds=*/10));
+  EXPECT_THAT(ReadFile((cluster_.dir() / "server.log").string()),
+              ::testing::HasSubstr("removing an unfinished upload"));
+  EXPECT_EQ(Ended(id),
+            (std::multiset<std::string>{"pretrain SUCCEEDED",
+                                        "experiment SUCCEEDED",
+                                        "experiment SUCCEEDED"}));
+  EXPECT_EQ(Uploads(), 0);
+  EXPECT_EQ(Artifacts(), 1);
+  EXPECT_EQ(StoredResults(id), 2);
 }
 
 }  // namespace

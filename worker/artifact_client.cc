@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <system_error>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -145,16 +146,27 @@ absl::Status ArtifactClient::Upload(const LeaseRef& lease,
   message.set_size_bytes(size);
   message.set_device(device);
   message.set_threads(threads);
-  std::string buffer(kChunkBytes, '\0');
+  // Under a bandwidth cap, ten messages a second.
+  const int64_t rate = options_.upload_bytes_per_second;
+  const int64_t chunk =
+      rate > 0 ? std::clamp<int64_t>(rate / 10, 1, kChunkBytes) : kChunkBytes;
+  std::string buffer(static_cast<size_t>(chunk), '\0');
+  const auto start = std::chrono::steady_clock::now();
+  int64_t sent = 0;
   bool first = true;
   while (in || first) {
-    in.read(buffer.data(), kChunkBytes);
+    in.read(buffer.data(), static_cast<std::streamsize>(chunk));
     const auto n = static_cast<size_t>(in.gcount());
     if (n == 0 && !first) break;
     message.set_data(buffer.data(), n);
     if (!writer->Write(message)) break;  // the server ended the call
     message.Clear();
     first = false;
+    sent += static_cast<int64_t>(n);
+    if (rate > 0) {
+      std::this_thread::sleep_until(
+          start + std::chrono::milliseconds(sent * 1000 / rate));
+    }
   }
   writer->WritesDone();
   grpc::Status s = writer->Finish();

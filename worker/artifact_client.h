@@ -28,6 +28,9 @@ class ArtifactClient {
     int64_t cache_bytes = int64_t{10} << 30;
     // Bearer token for the calls ("" for none).
     std::string token;
+    // Upload bandwidth cap, bytes per second (0: none), for a worker on a
+    // shared link.
+    int64_t upload_bytes_per_second = 0;
   };
   // What a lease needs to upload or download.
   struct LeaseRef {

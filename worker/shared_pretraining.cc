@@ -33,13 +33,16 @@ absl::StatusOr<v1::JobResult> Worker::Impl::RunByKind(
       std::remove(output.c_str());
       return result;
     }
-    // The weights are worth a few tries through a scheduler restart; the
-    // heartbeats keep the lease meanwhile.
+    // The weights are worth retrying through a scheduler restart, for two
+    // lease periods as a result is; the heartbeats keep the lease meanwhile.
+    const absl::Time give_up =
+        absl::Now() + absl::Seconds(2 * slot.lease_seconds + 10);
+    ResetBackoff(slot);
     absl::Status up;
-    for (int attempt = 0; attempt < 5 && !stopping(); ++attempt) {
+    while (!stopping()) {
       up = artifacts_->Upload(ref, job.artifact_key(), output,
                               result->device(), options.threads);
-      if (up.ok() || !IsTransient(up)) break;
+      if (up.ok() || !IsTransient(up) || absl::Now() > give_up) break;
       Backoff(slot, absl::StrCat("uploading the artifact of job ",
                                  lease.job_id, " failed: ", up.message()));
     }

@@ -361,7 +361,8 @@ absl::Status Worker::Impl::Run() {
   stub_ = v1::WorkerService::NewStub(channel_);
   artifacts_ = std::make_unique<ArtifactClient>(
       ArtifactClient::Options{options_.artifact_cache_dir,
-                              options_.artifact_cache_bytes, options_.token},
+                              options_.artifact_cache_bytes, options_.token,
+                              options_.artifact_upload_bytes_per_second},
       channel_);
   if (absl::Status s = artifacts_->Init(); !s.ok()) return s;
   {

@@ -56,6 +56,8 @@ class Worker {
     // many bytes they may take there.
     std::string artifact_cache_dir;
     int64_t artifact_cache_bytes = int64_t{10} << 30;
+    // Upload bandwidth cap for artifacts, bytes per second (0: none).
+    int64_t artifact_upload_bytes_per_second = 0;
     // host:port for Prometheus metrics over HTTP at /metrics; empty: none.
     std::string metrics_listen;
     // host:port for the gRPC health service (plaintext, for Kubernetes

@@ -45,6 +45,9 @@ ABSL_FLAG(std::string, artifact_cache_dir, "",
 ABSL_FLAG(int64_t, artifact_cache_bytes, int64_t{10} << 30,
           "bytes the artifact cache may take; the least recently used go "
           "first");
+ABSL_FLAG(int64_t, artifact_upload_bytes_per_second, 0,
+          "cap on the upload rate of shared pretraining artifacts, bytes per "
+          "second; 0: none");
 ABSL_FLAG(std::string, checkpoint_dir, "",
           "keep pretrained bodies in this folder and reuse them (keyed by "
           "model, data, pretraining spec and seed)");
@@ -87,6 +90,8 @@ absl::StatusOr<Worker::Options> WorkerOptionsFromFlags() {
   options.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
   options.artifact_cache_dir = absl::GetFlag(FLAGS_artifact_cache_dir);
   options.artifact_cache_bytes = absl::GetFlag(FLAGS_artifact_cache_bytes);
+  options.artifact_upload_bytes_per_second =
+      absl::GetFlag(FLAGS_artifact_upload_bytes_per_second);
   options.max_jobs = absl::GetFlag(FLAGS_max_jobs);
   options.datasets = absl::GetFlag(FLAGS_datasets);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
