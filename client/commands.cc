@@ -418,11 +418,18 @@ int RunInvalidate(Connection& c, const std::string& worker_token_name) {
   }
   if (!s.ok()) return c.Fail(s);
   std::printf(
-      "%d result(s) of worker token '%s' dropped (cached copies included) "
-      "and their jobs queued again, in %d sweep(s)%s%s\n",
+      "%d result(s) of worker token '%s' dropped (cached copies and results "
+      "that loaded its pretrained weights included) and their jobs queued "
+      "again, in %d sweep(s)%s%s\n",
       response.invalidated(), worker_token_name.c_str(),
       response.sweep_ids_size(), response.sweep_ids().empty() ? "" : ": ",
       absl::StrJoin(response.sweep_ids(), " ").c_str());
+  if (response.artifacts() > 0) {
+    std::printf("%d shared pretraining artifact(s) it uploaded deleted; "
+                "the jobs that need them wait for their pretraining to run "
+                "again\n",
+                response.artifacts());
+  }
   return 0;
 }
 

@@ -35,7 +35,12 @@ std::vector<std::pair<std::string, std::string>> ProvenanceFields(
           {"device", p.device()},
           {"threads", p.threads() > 0 ? absl::StrCat(p.threads()) : ""},
           {"host", p.host()},
-          {"data_sha256", DataDigests(p)}};
+          {"data_sha256", DataDigests(p)},
+          {"pretrain_artifact_sha256", p.pretrain_artifact_sha256()},
+          {"pretrain_device", p.pretrain_device()},
+          {"pretrain_threads",
+           p.pretrain_threads() > 0 ? absl::StrCat(p.pretrain_threads())
+                                    : ""}};
 }
 
 std::string CsvField(const std::string& s) {
@@ -180,7 +185,8 @@ std::string ResultsJsonl(const std::vector<JobWithResult>& rows, bool curves) {
     }
     for (const auto& [name, value] : ProvenanceFields(r.result.provenance())) {
       provenance.push_back(absl::StrCat(JsonString(name), ": ",
-                                        name == "threads"
+                                        name == "threads" ||
+                                                name == "pretrain_threads"
                                             ? (value.empty() ? "null" : value)
                                             : JsonString(value)));
     }

@@ -251,5 +251,63 @@ TEST_F(ArtifactServiceTest, TheQuotaEvictsWhatNoJobNeedsLeastRecentFirst) {
   EXPECT_LE(list.total_bytes(), 2500);
 }
 
+// A stolen worker token's weights are as suspect as its results: invalidating
+// the token drops the results that loaded them, even those another token's
+// worker produced, and the artifact itself.
+TEST_F(ArtifactServiceTest, InvalidatingATokenDropsItsWeightsAndWhatUsedThem) {
+  v1::SubmitSweepResponse submitted;
+  ASSERT_TRUE(Submit("carol", fixtures::ParseSweep(R"pb(
+                        base {
+                          data { dataset: "synthetic" }
+                          pretrain { examples: 100 }
+                        }
+                        axes { path: "finetune.lr" values: [ 0.01, 0.02 ] })pb"),
+                     &submitted)
+                  .ok());
+  const std::string bad = Register("w1");
+  const std::string good = Register("w2");
+  const v1::LeaseJobResponse pretrain = Lease("w1", bad);
+  const std::string weights(500, 'p');
+  ASSERT_TRUE(Upload("w1", bad, pretrain, weights, ShaOf(weights), 500).ok());
+  // w2's worker fine-tunes on w1's weights and reports an honest result.
+  const v1::LeaseJobResponse experiment = Lease("w2", good);
+  ASSERT_EQ(experiment.job().artifact_key(), pretrain.job().artifact_key());
+  v1::CompleteJobRequest complete;
+  complete.set_worker_id(good);
+  complete.set_job_id(experiment.job().job_id());
+  complete.set_lease_token(experiment.lease_token());
+  for (int i = 0; i < 2; ++i) {
+    auto* row = complete.mutable_result()->add_accuracy_matrix();
+    row->add_accuracy(0.5);
+    row->add_accuracy(0.5);
+  }
+  (*complete.mutable_result()->mutable_metrics())["forgetting"] = 0.0;
+  complete.mutable_result()->set_parameter_count(100);
+  v1::CompleteJobResponse completed;
+  grpc::Status s = worker_->CompleteJob(As("w2").get(), complete, &completed);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  v1::InvalidateResultsRequest invalidate;
+  invalidate.set_worker_token_name("w1");
+  v1::InvalidateResultsResponse dropped;
+  ASSERT_TRUE(
+      client_->InvalidateResults(As("root").get(), invalidate, &dropped).ok());
+  EXPECT_EQ(dropped.invalidated(), 1);  // w2's result, from w1's weights
+  EXPECT_EQ(dropped.artifacts(), 1);
+  v1::ListArtifactsResponse list;
+  ASSERT_TRUE(artifacts_->ListArtifacts(As("carol").get(), {}, &list).ok());
+  EXPECT_EQ(list.artifacts_size(), 0);
+  EXPECT_THAT(FolderFiles(), ::testing::IsEmpty());
+  // Both experiments wait for a new pretraining job.
+  v1::GetSweepRequest get;
+  get.set_sweep_id(submitted.sweep_id());
+  v1::SweepStatus status;
+  ASSERT_TRUE(client_->GetSweep(As("carol").get(), get, &status).ok());
+  EXPECT_EQ(status.succeeded(), 1);  // the first pretraining job, kept
+  EXPECT_EQ(status.awaiting_pretraining(), 2);
+  EXPECT_EQ(status.queued(), 1);
+  EXPECT_EQ(status.pretraining(), 2);
+}
+
 }  // namespace
 }  // namespace forgetlab

@@ -14,6 +14,7 @@
 #include "proto/spec/lm_rules.h"
 #include "proto/spec/spec_key.h"
 #include "proto/spec/validate.h"
+#include "server/artifact_folder.h"
 #include "server/convert.h"
 #include "server/lease_dispatcher.h"
 #include "server/request_limits.h"
@@ -68,12 +69,14 @@ constexpr int kMaxSweepsListed = 1000;
 
 ClientService::ClientService(Options options, storage::Store* store,
                              const AccessPolicy* policy, WatchHub* hub,
-                             LeaseDispatcher* dispatcher)
+                             LeaseDispatcher* dispatcher,
+                             ArtifactFolder* artifacts)
     : options_(std::move(options)),
       store_(store),
       policy_(policy),
       hub_(hub),
-      dispatcher_(dispatcher) {}
+      dispatcher_(dispatcher),
+      artifact_folder_(artifacts) {}
 
 grpc::ServerUnaryReactor* ClientService::SubmitSweep(
     grpc::CallbackServerContext* context, const v1::SubmitSweepRequest* request,
@@ -258,11 +261,17 @@ grpc::ServerUnaryReactor* ClientService::InvalidateResults(
             store_->InvalidateResults(request->worker_token_name());
         if (!out.ok()) return out.status();
         response->set_invalidated(out->results);
+        response->set_artifacts(static_cast<int>(out->artifact_keys.size()));
+        for (const std::string& key : out->artifact_keys) {
+          if (artifact_folder_ != nullptr) artifact_folder_->Remove(key);
+        }
         for (const std::string& id : out->sweep_ids) {
           response->add_sweep_ids(id);
           hub_->Publish(id);
         }
-        if (out->results > 0) dispatcher_->SignalWork();
+        if (out->results > 0 || !out->artifact_keys.empty()) {
+          dispatcher_->SignalWork();
+        }
         LOG(WARNING) << "admin '" << who.name << "' invalidated "
                      << out->results << " result(s) of worker token '"
                      << LogSafe(request->worker_token_name()) << "' in "

@@ -15,6 +15,7 @@
 
 namespace forgetlab {
 
+class ArtifactFolder;
 class LeaseDispatcher;
 class WatchHub;
 
@@ -34,10 +35,12 @@ class ClientService final : public v1::ForgetlabService::CallbackService {
     int64_t max_stored_bytes = 0;
   };
 
-  // Every pointer must outlive the service.
+  // Every pointer must outlive the service; `artifacts` (whose files
+  // InvalidateResults removes) may be null.
   ClientService(Options options, storage::Store* store,
                 const AccessPolicy* policy, WatchHub* hub,
-                LeaseDispatcher* dispatcher);
+                LeaseDispatcher* dispatcher,
+                ArtifactFolder* artifacts = nullptr);
 
   grpc::ServerUnaryReactor* SubmitSweep(
       grpc::CallbackServerContext* context,
@@ -114,6 +117,7 @@ class ClientService final : public v1::ForgetlabService::CallbackService {
   const AccessPolicy* const policy_;
   WatchHub* const hub_;
   LeaseDispatcher* const dispatcher_;
+  ArtifactFolder* const artifact_folder_;
 };
 
 }  // namespace forgetlab

@@ -220,7 +220,8 @@ absl::Status SchedulerServer::Impl::StartGrpc(
           options_.max_jobs_per_sweep, options_.data_roots, lease_ms(),
           options_.now_ms, options_.max_queued_jobs,
           options_.max_sweeps_per_hour, options_.max_stored_bytes},
-      store_.get(), policy_.get(), hub_.get(), dispatcher_.get());
+      store_.get(), policy_.get(), hub_.get(), dispatcher_.get(),
+      artifact_folder_.get());
   worker_service_ = std::make_unique<WorkerService>(
       WorkerService::Options{options_.lease_seconds, options_.max_wait_seconds,
                              options_.max_workers_per_token},

@@ -173,7 +173,17 @@ absl::Status LeaseTable::Complete(int64_t job_id, const LeaseCredentials& who,
   if (check) {
     if (absl::Status s = check(*job); !s.ok()) return s;
   }
-  results_.Insert(job_id, job->sweep_id, result, who.token_name, now);
+  // Whose weights it loaded: the artifact its worker fetched (and checked
+  // against the stored hash) is the one stored now.
+  std::optional<std::string> pretrain_token;
+  if (!job->artifact_key.empty()) {
+    StatementCache::Use a = statements_.Prepared(
+        "SELECT worker_token_name FROM artifacts WHERE key=?");
+    a->bind(1, job->artifact_key);
+    if (a->executeStep()) pretrain_token = a->getColumn(0).getString();
+  }
+  results_.Insert(job_id, job->sweep_id, result, who.token_name,
+                  pretrain_token, now);
   StatementCache::Use u = statements_.Prepared(
       "UPDATE jobs SET state='SUCCEEDED', error='', deadline_ms=0, "
       "phase='done', step=total_steps, updated_ms=? WHERE job_id=?");

@@ -18,13 +18,15 @@ constexpr size_t kMaxCachedQueries = 16;
 
 void ResultTable::Insert(int64_t job_id, const std::string& sweep_id,
                          const ResultRecord& result,
-                         const std::string& worker_token_name, int64_t now) {
+                         const std::string& worker_token_name,
+                         const std::optional<std::string>& pretrain_token_name,
+                         int64_t now) {
   ++sweep_generation_[sweep_id];  // cached samples are out of date
   {
     StatementCache::Use q = statements_.Prepared(
         "INSERT INTO results(job_id, parameter_count, device, "
         "total_seconds, accuracy_matrix, blob, created_ms, "
-        "worker_token_name) VALUES(?,?,?,?,?,?,?,?)");
+        "worker_token_name, pretrain_token_name) VALUES(?,?,?,?,?,?,?,?,?)");
     q->bind(1, job_id);
     q->bind(2, result.parameter_count);
     q->bind(3, result.device);
@@ -33,6 +35,11 @@ void ResultTable::Insert(int64_t job_id, const std::string& sweep_id,
     BindBlob(*q, 6, result.blob);
     q->bind(7, now);
     q->bind(8, worker_token_name);
+    if (pretrain_token_name.has_value()) {
+      q->bind(9, *pretrain_token_name);
+    } else {
+      q->bind(9);
+    }
     q->exec();
   }
   StatementCache::Use m = statements_.Prepared(
@@ -63,9 +70,10 @@ void ResultTable::Copy(int64_t from_job, int64_t to_job, int64_t now) {
     SQLite::Statement q(db_,
                         "INSERT INTO results(job_id, parameter_count, device, "
                         "total_seconds, accuracy_matrix, blob, created_ms, "
-                        "worker_token_name) "
+                        "worker_token_name, pretrain_token_name) "
                         "SELECT ?, parameter_count, device, total_seconds, "
-                        "accuracy_matrix, blob, ?, worker_token_name "
+                        "accuracy_matrix, blob, ?, worker_token_name, "
+                        "pretrain_token_name "
                         "FROM results WHERE job_id=?");
     q.bind(1, to_job);
     q.bind(2, now);
@@ -200,8 +208,10 @@ std::vector<std::pair<int64_t, std::string>> ResultTable::DropByWorkerToken(
   {
     SQLite::Statement q(db_,
                         "SELECT r.job_id, j.sweep_id FROM results r JOIN jobs "
-                        "j ON j.job_id=r.job_id WHERE r.worker_token_name=?");
+                        "j ON j.job_id=r.job_id WHERE r.worker_token_name=? "
+                        "OR r.pretrain_token_name=?");
     q.bind(1, worker_token_name);
+    q.bind(2, worker_token_name);
     while (q.executeStep()) {
       dropped.emplace_back(q.getColumn(0).getInt64(),
                            q.getColumn(1).getString());

@@ -27,9 +27,12 @@ class ResultTable {
       : db_(db), statements_(statements) {}
 
   // Stores the result of job `job_id` of sweep `sweep_id`, produced by a
-  // worker of token `worker_token_name` (for InvalidateResults).
+  // worker of token `worker_token_name` from pretrained weights uploaded by
+  // one of token `pretrain_token_name` (nullopt: it pretrained itself), for
+  // InvalidateResults.
   void Insert(int64_t job_id, const std::string& sweep_id,
               const ResultRecord& result, const std::string& worker_token_name,
+              const std::optional<std::string>& pretrain_token_name,
               int64_t now);
   // Gives `to_job` a copy of `from_job`'s result (the result cache).
   void Copy(int64_t from_job, int64_t to_job, int64_t now);

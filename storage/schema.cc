@@ -139,6 +139,11 @@ ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'experiment';
 ALTER TABLE jobs ADD COLUMN artifact_key TEXT NOT NULL DEFAULT '';
 CREATE INDEX jobs_by_artifact ON jobs(artifact_key, state)
   WHERE artifact_key != '';
+-- The token whose artifact a result's job loaded (NULL: none), so that
+-- InvalidateResults drops what a bad token's weights produced.
+ALTER TABLE results ADD COLUMN pretrain_token_name TEXT;
+CREATE INDEX results_by_pretrain_token ON results(pretrain_token_name)
+  WHERE pretrain_token_name IS NOT NULL;
 CREATE TABLE artifacts(
   key               TEXT PRIMARY KEY,
   sha256            TEXT NOT NULL,

@@ -325,6 +325,14 @@ absl::StatusOr<Store::Invalidation> Store::InvalidateResults(
       sweeps.insert(sweep_id);
     }
     out.results = static_cast<int>(dropped.size());
+    for (const ArtifactRow& a : artifacts_->List()) {
+      if (a.worker_token_name != worker_token_name) continue;
+      artifacts_->Delete(a.key);
+      for (std::string& id : sweeps_->AwaitNewPretraining(a.key, Now()).sweep_ids) {
+        sweeps.insert(std::move(id));
+      }
+      out.artifact_keys.push_back(a.key);
+    }
     out.sweep_ids.assign(sweeps.begin(), sweeps.end());
     return out;
   });

@@ -169,9 +169,14 @@ class Store {
   // Drops every result that a worker of token `worker_token_name` produced,
   // and the cached copies of them, and queues those jobs again (attempt 0).
   // Returns the sweeps changed and how many results were dropped.
+  // The token's shared pretraining artifacts go too: results that loaded
+  // them are dropped with the rest, and jobs that still need them wait for
+  // their pretraining to run again. The server removes `artifact_keys`'
+  // files.
   struct Invalidation {
     int results = 0;
     std::vector<std::string> sweep_ids;
+    std::vector<std::string> artifact_keys;
   };
   absl::StatusOr<Invalidation> InvalidateResults(
       const std::string& worker_token_name);

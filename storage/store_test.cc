@@ -194,6 +194,8 @@ void RollBackVersionSix(SQLite::Database& db) {
   db.exec("DROP INDEX jobs_by_artifact");
   db.exec("ALTER TABLE jobs DROP COLUMN kind");
   db.exec("ALTER TABLE jobs DROP COLUMN artifact_key");
+  db.exec("DROP INDEX results_by_pretrain_token");
+  db.exec("ALTER TABLE results DROP COLUMN pretrain_token_name");
 }
 
 TEST_F(StoreTest, VersionOneDatabaseIsMigratedForward) {
