@@ -135,9 +135,15 @@ int RunSubmit(Connection& c, const std::string& file, bool dry_run) {
     PrintDryRun(request.sweep(), response);
     return 0;
   }
-  std::printf("%s sweep %s: %d jobs (%d from the cache)\n",
+  std::printf("%s sweep %s: %d jobs (%d from the cache)%s\n",
               response.existing() ? "existing" : "submitted",
-              response.sweep_id().c_str(), response.jobs(), response.cached());
+              response.sweep_id().c_str(), response.jobs(), response.cached(),
+              response.pretraining() == 0
+                  ? ""
+                  : absl::StrCat(", ", response.pretraining(),
+                                 " shared pretraining job",
+                                 response.pretraining() == 1 ? "" : "s")
+                        .c_str());
   std::printf("%s\n", response.sweep_id().c_str());
   return 0;
 }

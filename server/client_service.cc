@@ -363,13 +363,18 @@ absl::Status ClientService::Submit(const v1::SweepSpec& spec, bool dry_run,
   absl::StatusOr<storage::SweepRow> stored = store_->GetSweep(*id);
   if (stored.ok()) {
     response->set_cached(stored->cached);
+    response->set_pretraining(stored->pretraining);
     AddWaitingWarning(
         stored->counts[static_cast<int>(storage::JobState::kQueued)],
         stored->spec, response);
   }
   if (!existing) {
     LOG(INFO) << "sweep " << *id << " '" << LogSafe(spec.name())
-              << "': " << sweep.jobs.size() << " jobs queued";
+              << "': " << sweep.jobs.size() << " jobs queued"
+              << (stored.ok() && stored->pretraining > 0
+                      ? absl::StrCat(", ", stored->pretraining,
+                                     " shared pretraining job(s)")
+                      : std::string());
     dispatcher_->SignalWork();
   }
   return absl::OkStatus();
