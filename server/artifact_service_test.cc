@@ -177,9 +177,9 @@ TEST_F(ArtifactServiceTest, OnlyTheLeaseHolderMovesArtifactsAndLimitsHold) {
   ASSERT_TRUE(Download("w1", honest, experiment, &got, &got_sha).ok());
   EXPECT_EQ(got, weights);
   EXPECT_EQ(got_sha, sha);
-  // An experiment has nothing to upload.
+  // An experiment whose weights are stored has nothing to upload.
   EXPECT_EQ(Upload("w1", honest, experiment, weights, sha, 600).error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+            grpc::StatusCode::ALREADY_EXISTS);
 
   // Deleting is for admins; the jobs still queued wait for a new
   // pretraining job, and the leased one keeps its lease.

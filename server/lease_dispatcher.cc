@@ -20,6 +20,7 @@ void DeliverLease(const storage::Lease& lease, WatchHub* hub,
   JobToProto(lease.job, response->mutable_job());
   response->set_lease_token(lease.key);
   response->set_deadline_ms(lease.deadline_ms);
+  response->set_upload_pretraining(lease.upload_pretraining);
   hub->Publish(lease.job.sweep_id, &lease.job);
 }
 

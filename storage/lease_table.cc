@@ -123,7 +123,14 @@ absl::StatusOr<std::optional<Lease>> LeaseTable::Claim(
   workers_.SetJob(worker_id, job_id, now);
   absl::StatusOr<JobRow> job = jobs_.GetJob(job_id);
   if (!job.ok()) return job.status();
-  return std::optional<Lease>(Lease{*std::move(job), token, key, deadline});
+  Lease lease{*std::move(job), token, key, deadline, false};
+  if (lease.job.kind != kPretrainKind && !lease.job.artifact_key.empty()) {
+    StatementCache::Use a =
+        statements_.Prepared("SELECT 1 FROM artifacts WHERE key=?");
+    a->bind(1, lease.job.artifact_key);
+    lease.upload_pretraining = !a->executeStep();
+  }
+  return std::optional<Lease>(std::move(lease));
 }
 
 absl::StatusOr<JobRow> LeaseTable::ReadJobFor(int64_t job_id,

@@ -140,6 +140,9 @@ struct Lease {
   int64_t token = 0;  // the attempt's row
   std::string key;    // 128 random bits, hex: what the worker must present
   int64_t deadline_ms = 0;
+  // An experiment whose pretraining artifact is neither stored nor being
+  // made: it pretrains itself and uploads the weights.
+  bool upload_pretraining = false;
 };
 
 // What a worker presents for its lease: its id, the name of the token it

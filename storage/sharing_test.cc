@@ -84,15 +84,30 @@ class SharingTest : public ::testing::Test {
 
 using ::testing::ElementsAre;
 
-TEST_F(SharingTest, AKeyOfOneJobIsPretrainedInsideIt) {
+TEST_F(SharingTest, AKeyOfOneJobIsPretrainedAndUploadedByIt) {
   const std::string id = AddSweep({"k1", "k2", "k2", ""});
   EXPECT_THAT(Summary(id),
-              ElementsAre("pretrain:QUEUED:k2", "experiment:QUEUED:",
+              ElementsAre("pretrain:QUEUED:k2", "experiment:QUEUED:k1",
                           "experiment:WAITING:k2", "experiment:WAITING:k2",
                           "experiment:QUEUED:"));
   absl::StatusOr<SweepRow> sweep = store_->GetSweep(id);
   EXPECT_EQ(sweep->pretraining, 1);
   EXPECT_FALSE(sweep->done());
+  EXPECT_FALSE(MustLease().upload_pretraining);  // the pretraining job
+  // k1's one job pretrains itself and keeps the weights, under its lease.
+  const Lease self = MustLease();
+  EXPECT_EQ(self.job.artifact_key, "k1");
+  EXPECT_TRUE(self.upload_pretraining);
+  ASSERT_TRUE(StoreArtifact(self).ok());
+  EXPECT_EQ(store_->GetJob(self.job.job_id)->state, JobState::kLeased);
+  EXPECT_EQ(StoreArtifact(self).code(), absl::StatusCode::kAlreadyExists);
+  // A job that does not share has nothing to upload.
+  const Lease plain = MustLease();
+  EXPECT_EQ(plain.job.artifact_key, "");
+  EXPECT_FALSE(plain.upload_pretraining);
+  EXPECT_EQ(
+      store_->PretrainingToUpload(plain.job.job_id, Who(plain)).status().code(),
+      absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(SharingTest, TheArtifactQueuesItsWaitersAndALaterSweepReusesIt) {

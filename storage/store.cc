@@ -456,11 +456,16 @@ absl::StatusOr<JobRow> Store::PretrainingToUpload(int64_t job_id,
   return Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
                   mutex_) -> absl::StatusOr<JobRow> {
     absl::StatusOr<JobRow> job = leases_->Held(job_id, who);
-    if (job.ok() && job->kind != kPretrainKind) {
+    if (!job.ok()) return job;
+    if (job->artifact_key.empty()) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "job ", job_id,
-          " is an experiment, not a shared pretraining job: it has no "
+          "job ", job_id, " does not share its pretraining: it has no "
           "artifact to upload"));
+    }
+    if (job->kind != kPretrainKind && artifacts_->Get(job->artifact_key)) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "the pretraining artifact of job ", job_id,
+          " is stored already; it loads it"));
     }
     return job;
   });
@@ -472,18 +477,27 @@ absl::StatusOr<ArtifactOutcome> Store::StoreArtifact(
   return writes_->Run<Out>([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) -> Out {
     absl::StatusOr<JobRow> job = leases_->Held(job_id, who);
     if (!job.ok()) return job.status();
-    if (job->kind != kPretrainKind) {
+    if (job->artifact_key.empty()) {
       return absl::FailedPreconditionError(
-          absl::StrCat("job ", job_id, " is not a pretraining job"));
+          absl::StrCat("job ", job_id, " does not share its pretraining"));
+    }
+    const bool experiment = job->kind != kPretrainKind;
+    if (experiment && artifacts_->Get(job->artifact_key)) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "the pretraining artifact of job ", job_id, " is stored already"));
     }
     const int64_t now = Now();
     artifact.key = job->artifact_key;
     artifact.worker_token_name = who.token_name;
     artifact.created_ms = artifact.last_used_ms = now;
     artifacts_->Put(artifact);
-    if (absl::Status s = leases_->SucceedPretraining(job_id, who, now);
-        !s.ok()) {
-      return s;
+    // A pretraining job is done; an experiment that pretrained itself goes
+    // on to fine-tune under its lease.
+    if (!experiment) {
+      if (absl::Status s = leases_->SucceedPretraining(job_id, who, now);
+          !s.ok()) {
+        return s;
+      }
     }
     ArtifactOutcome out =
         sweeps_->ReleaseWaiters(job->artifact_key, false, now);

@@ -252,12 +252,15 @@ class Store {
   // their bytes; the store knows which exist and which jobs need them.
   // Calls with `who` check the lease as Heartbeat does.
 
-  // The pretraining job `who` may upload the artifact of: FAILED_PRECONDITION
-  // for an experiment.
+  // The job `who` may upload the artifact of: a pretraining job, or an
+  // experiment that pretrains itself (Lease::upload_pretraining).
+  // FAILED_PRECONDITION for a job that does not share its pretraining,
+  // ALREADY_EXISTS for an experiment whose artifact is stored.
   absl::StatusOr<JobRow> PretrainingToUpload(int64_t job_id,
                                              const LeaseCredentials& who);
-  // The upload is whole: stores `artifact` (key: the job's), ends the job
-  // SUCCEEDED and queues the experiments waiting for it.
+  // The upload is whole: stores `artifact` (key: the job's) and queues the
+  // experiments waiting for it; a pretraining job ends SUCCEEDED, an
+  // experiment keeps its lease.
   absl::StatusOr<ArtifactOutcome> StoreArtifact(int64_t job_id,
                                                 const LeaseCredentials& who,
                                                 ArtifactRow artifact);

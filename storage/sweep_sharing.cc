@@ -73,7 +73,7 @@ SweepTable::SharingPlan SweepTable::PlanSharing(
     }
   }
   for (const auto& [key, jobs] : by_key) {
-    bool share = true, wait = true;
+    bool wait = true;
     if (HasArtifact(db_, key)) {
       wait = false;
     } else if (HasLivePretraining(db_, key)) {
@@ -81,11 +81,13 @@ SweepTable::SharingPlan SweepTable::PlanSharing(
     } else if (jobs.size() >= 2) {
       plan.pretrain.push_back(jobs.front());
     } else {
-      share = false;  // one job: pretraining inside it costs no more
+      // One job: it pretrains itself, with no wait and no extra job, and
+      // uploads the weights for later sweeps and extensions.
+      wait = false;
     }
     for (size_t i : jobs) {
-      if (share) plan.keys[i] = key;
-      plan.waiting[i] = share && wait;
+      plan.keys[i] = key;
+      plan.waiting[i] = wait;
     }
   }
   std::sort(plan.pretrain.begin(), plan.pretrain.end());  // queue order

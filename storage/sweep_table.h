@@ -112,10 +112,12 @@ class SweepTable {
   // from the cache when the sweep allows; returns how many were.
   int InsertJobs(const std::string& sweep_id, int first_idx,
                  const NewSweep& sweep, int64_t now);
-  // How each new job pretrains: its artifact key ("" pretrains itself) and
+  // How each new job pretrains: its artifact key ("": sharing is off) and
   // whether it waits; and the pretraining jobs to add, one per key that at
   // least two of them need and that no artifact or live pretraining job
-  // has. `cached[i]`: the cache serves job i (it needs nothing).
+  // has. A key that one job needs and nothing makes is that job's to
+  // pretrain and upload (Lease::upload_pretraining). `cached[i]`: the cache
+  // serves job i (it needs nothing).
   struct SharingPlan {
     std::vector<std::string> keys;
     std::vector<bool> waiting;

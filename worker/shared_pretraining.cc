@@ -20,33 +20,45 @@ bool IsTransient(const absl::Status& s) {
 
 }  // namespace
 
+absl::Status Worker::Impl::UploadWeights(Slot& slot, const ActiveLease& lease,
+                                         const v1::Job& job,
+                                         const std::string& path,
+                                         const std::string& device,
+                                         int threads) {
+  const ArtifactClient::LeaseRef ref{slot.worker_id, lease.job_id,
+                                     lease.token};
+  // Worth retrying through a scheduler restart, for two lease periods as a
+  // result is; the heartbeats keep the lease meanwhile.
+  const absl::Time give_up =
+      absl::Now() + absl::Seconds(2 * slot.lease_seconds + 10);
+  ResetBackoff(slot);
+  absl::Status up;
+  while (!stopping()) {
+    up = artifacts_->Upload(ref, job.artifact_key(), path, device, threads);
+    if (up.ok() || !IsTransient(up) || absl::Now() > give_up) break;
+    Backoff(slot, absl::StrCat("uploading the artifact of job ", lease.job_id,
+                               " failed: ", up.message()));
+  }
+  std::remove(path.c_str());  // kept in the cache only once stored
+  return up;
+}
+
 absl::StatusOr<v1::JobResult> Worker::Impl::RunByKind(
     Slot& slot, const ActiveLease& lease, const v1::Job& job,
-    train::RunOptions options, bool* settled) {
+    bool upload_pretraining, train::RunOptions options, bool* settled) {
   const ArtifactClient::LeaseRef ref{slot.worker_id, lease.job_id,
                                      lease.token};
   if (job.kind() == "pretrain") {
     const std::string output = artifacts_->NewOutputPath();
     options.pretrain_output_path = output;
+    options.pretrain_only = true;
     absl::StatusOr<v1::JobResult> result = RunJob(job.spec(), options);
     if (!result.ok()) {
       std::remove(output.c_str());
       return result;
     }
-    // The weights are worth retrying through a scheduler restart, for two
-    // lease periods as a result is; the heartbeats keep the lease meanwhile.
-    const absl::Time give_up =
-        absl::Now() + absl::Seconds(2 * slot.lease_seconds + 10);
-    ResetBackoff(slot);
-    absl::Status up;
-    while (!stopping()) {
-      up = artifacts_->Upload(ref, job.artifact_key(), output,
-                              result->device(), options.threads);
-      if (up.ok() || !IsTransient(up) || absl::Now() > give_up) break;
-      Backoff(slot, absl::StrCat("uploading the artifact of job ",
-                                 lease.job_id, " failed: ", up.message()));
-    }
-    std::remove(output.c_str());  // kept in the cache only once stored
+    absl::Status up = UploadWeights(slot, lease, job, output,
+                                    result->device(), options.threads);
     if (up.ok()) {
       *settled = true;
       return result;
@@ -57,6 +69,26 @@ absl::StatusOr<v1::JobResult> Worker::Impl::RunByKind(
       *settled = true;  // the lease is gone: someone else runs it
     }
     return up;  // reported: e.g. an artifact over the server's limits
+  }
+  if (!job.artifact_key().empty() && upload_pretraining) {
+    // Nothing stores or makes this pretraining: the job pretrains itself,
+    // as without sharing, and keeps the weights for later jobs of its key.
+    const std::string output = artifacts_->NewOutputPath();
+    options.pretrain_output_path = output;
+    absl::StatusOr<v1::JobResult> result = RunJob(job.spec(), options);
+    if (!result.ok()) {
+      std::remove(output.c_str());
+      return result;
+    }
+    absl::Status up = UploadWeights(slot, lease, job, output,
+                                    result->device(), options.threads);
+    if (!up.ok()) {
+      // The result stands either way; a later job pretrains again.
+      LOG(WARNING) << "job " << lease.job_id
+                   << ": its pretrained weights were not kept: "
+                   << up.message();
+    }
+    return result;
   }
   if (!job.artifact_key().empty()) {
     absl::StatusOr<ArtifactClient::Fetched> fetched;

@@ -236,5 +236,61 @@ TEST_F(SharedPretrainingTest, AnArtifactDeletedBehindTheServersBackIsMadeAgain) 
   EXPECT_EQ(checked, 2);
 }
 
+// A key that one job needs gets no pretraining job: that job pretrains
+// itself and keeps the weights, so that an extension with another
+// fine-tuning lr loads them instead of pretraining again.
+TEST_F(SharedPretrainingTest, AnExtensionLoadsWhatAOneJobKeyPretrained) {
+  const std::string id = Submit(kBase, R"pb(axes {
+                                              path: "pretrain.examples"
+                                              values: [ 200, 300 ]
+                                            }
+                                            seeds: [ 4 ])pb");
+  EXPECT_EQ(Status(id).pretraining(), 0);
+  EXPECT_EQ(Status(id).queued(), 2);
+  RunWorkersUntilDone({id});
+  EXPECT_EQ(Artifacts().artifacts_size(), 2);
+
+  grpc::ClientContext ctx;
+  v1::ExtendSweepRequest request;
+  request.set_sweep_id(id);
+  v1::Axis* axis = request.add_add();
+  axis->set_path("finetune.lr");
+  axis->add_values(0.03);
+  v1::ExtendSweepResponse response;
+  ASSERT_TRUE(client_->ExtendSweep(&ctx, request, &response).ok());
+  EXPECT_EQ(response.added(), 2);
+  EXPECT_EQ(Status(id).queued(), 2);  // nothing to wait for
+  RunWorkersUntilDone({id});
+
+  std::map<int64_t, v1::ExperimentSpec> specs;
+  for (const v1::Job& job : Jobs(id)) {
+    EXPECT_EQ(job.kind(), "experiment");
+    EXPECT_EQ(job.state(), v1::SUCCEEDED) << job.error();
+    specs[job.job_id()] = job.spec();
+  }
+  EXPECT_EQ(specs.size(), 4u);
+  grpc::ClientContext results_ctx;
+  v1::ListResultsRequest results_request;
+  results_request.set_sweep_id(id);
+  v1::ListResultsResponse results;
+  ASSERT_TRUE(
+      client_->ListResults(&results_ctx, results_request, &results).ok());
+  int loaded = 0;
+  for (const v1::JobResultEntry& entry : results.results()) {
+    const bool extension = entry.axis_values().at("finetune.lr") == 0.03;
+    EXPECT_EQ(entry.result().provenance().pretrain_artifact_sha256().empty(),
+              !extension);
+    if (!extension) continue;
+    train::RunOptions alone;
+    alone.threads = 1;
+    absl::StatusOr<v1::JobResult> solo =
+        RunJob(specs.at(entry.job_id()), alone);
+    ASSERT_TRUE(solo.ok()) << solo.status();
+    ExpectSameNumbers(entry.result(), *solo);
+    ++loaded;
+  }
+  EXPECT_EQ(loaded, 2);
+}
+
 }  // namespace
 }  // namespace forgetlab

@@ -313,7 +313,9 @@ void Worker::Impl::RunLeasedJob(Slot& slot,
       !data_ok.ok() ? absl::StatusOr<v1::JobResult>(data_ok)
       : !cores()    ? absl::StatusOr<v1::JobResult>(
                        absl::CancelledError("worker stopping"))
-                 : RunByKind(slot, lease, job, options, &settled);
+                 : RunByKind(slot, lease, job,
+                             lease_response.upload_pretraining(), options,
+                             &settled);
   done.Notify();
   heartbeats.join();
   stop_watch.join();

@@ -144,13 +144,20 @@ class Worker::Impl {
   void RunLeasedJob(Slot& slot, const v1::LeaseJobResponse& lease, int threads,
                     const std::function<bool()>& cores);
   // Trains the leased job by its kind: a pretraining job uploads its
-  // weights, an experiment that shares pretraining loads them first.
+  // weights; an experiment that shares pretraining loads them first, or,
+  // with `upload_pretraining`, pretrains itself and uploads them.
   // *settled: the server already knows how the job ended (uploaded, or
   // handed back to wait for its artifact); nothing is to be reported.
   absl::StatusOr<v1::JobResult> RunByKind(Slot& slot, const ActiveLease& lease,
                                           const v1::Job& job,
+                                          bool upload_pretraining,
                                           train::RunOptions options,
                                           bool* settled);
+  // Uploads a pretrained weights file, retrying through a scheduler restart
+  // for two lease periods; removes the file.
+  absl::Status UploadWeights(Slot& slot, const ActiveLease& lease,
+                             const v1::Job& job, const std::string& path,
+                             const std::string& device, int threads);
   void HeartbeatLoop(Slot& slot, const ActiveLease& lease,
                      std::atomic<bool>* cancel, std::atomic<bool>* lost,
                      std::atomic<bool>* cancelled, absl::Notification* done);

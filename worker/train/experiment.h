@@ -161,10 +161,12 @@ struct RunOptions {
   // when it does not load. The task phases see the same batches as a run
   // that pretrained itself, so the result is bit-identical.
   std::string pretrained_path;
-  // When set, the job pretrains, saves the pretrained weights to this file
-  // whole (SaveModules) and returns without fine-tuning: the result holds
-  // only pretrain_seconds and the pretraining metrics.
+  // When set, the pretrained weights are saved to this file whole
+  // (SaveModules) once pretraining is done...
   std::string pretrain_output_path;
+  // ...and with pretrain_only the job returns then, without fine-tuning:
+  // the result holds only pretrain_seconds and the pretraining metrics.
+  bool pretrain_only = false;
   // MLP bodies train through a hand-written step that makes the same ATen
   // calls as autograd (bit-identical results, less overhead per step). False
   // sends them through autograd like the other families: for tests and

@@ -211,9 +211,9 @@ TrainStatus LmTrainer::Run(ExperimentResult* result) {
   }
   const bool pretrain = n > 0;
   total_steps_ = (pretrain ? config_.pretrain_steps : 0) +
-                 (options_.pretrain_output_path.empty()
-                      ? static_cast<int64_t>(k) * config_.task_steps
-                      : 0);
+                 (options_.pretrain_only
+                      ? 0
+                      : static_cast<int64_t>(k) * config_.task_steps);
   {
     // Weights come from the global generator; construction is serialised.
     std::lock_guard<std::mutex> lock(GlobalGeneratorMutex());
@@ -252,7 +252,7 @@ TrainStatus LmTrainer::Run(ExperimentResult* result) {
     trace.loss_after_pretraining = m.loss;
     trace.accuracy_after_pretraining = m.accuracy;
     result->pretrain_seconds = SecondsSince(pretrain_start);
-    if (!options_.pretrain_output_path.empty()) return {};
+    if (options_.pretrain_only) return {};
   }
 
   at::Generator generator = at::detail::createCPUGenerator(

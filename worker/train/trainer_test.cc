@@ -435,6 +435,7 @@ TEST(TrainerCheckpointTest, PretrainOnlyThenLoadIsBitIdentical) {
   RunOptions pretrain_only;
   pretrain_only.threads = 1;
   pretrain_only.pretrain_output_path = file;
+  pretrain_only.pretrain_only = true;
   ExperimentConfig config = TinySyntheticConfig();
   ExperimentResult made;
   ASSERT_TRUE(RunExperiment(config, pretrain_only, &made).ok());
