@@ -198,10 +198,29 @@ int RunWatch(Connection& c, const std::string& id, int reconnect_seconds) {
     request.set_sweep_id(id);
     std::vector<v1::Job> jobs;
     if (int code = FetchJobs(c, request, &jobs); code != 0) return code;
+    // Shared pretraining splits a job's work: its pretraining job does the
+    // pretraining, and the job loads the weights and fine-tunes.
+    std::set<std::string> made;
     for (const v1::Job& job : jobs) {
+      if (job.kind() == "pretrain") made.insert(job.artifact_key());
+    }
+    for (const v1::Job& job : jobs) {
+      const v1::ExperimentSpec& spec = job.spec();
+      const double all = static_cast<double>(TrainingSamples(spec));
+      double pretraining = spec.pretrain().examples() > 0
+                               ? static_cast<double>(spec.pretrain().steps()) *
+                                     spec.pretrain().batch_size()
+                               : 0;
+      if (spec.model().family() == v1::ModelSpec::LM) {
+        pretraining *= spec.model().context();
+      }
+      const double samples = job.kind() == "pretrain" ? pretraining
+                             : made.count(job.artifact_key()) > 0
+                                 ? all - pretraining
+                                 : all;
       eta.AddJob(job.job_id(),
-                 6.0 * static_cast<double>(EstimateParameterCount(job.spec())) *
-                     static_cast<double>(TrainingSamples(job.spec())),
+                 6.0 * static_cast<double>(EstimateParameterCount(spec)) *
+                     samples,
                  IsFinished(job.state()));
     }
   }
