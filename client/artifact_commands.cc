@@ -16,8 +16,10 @@ namespace forgetlab {
 namespace {
 
 std::string Bytes(int64_t n) {
-  if (n >= (int64_t{1} << 30)) return absl::StrFormat("%.1f GiB", n / 1073741824.0);
-  if (n >= (int64_t{1} << 20)) return absl::StrFormat("%.1f MiB", n / 1048576.0);
+  if (n >= (int64_t{1} << 30))
+    return absl::StrFormat("%.1f GiB", n / 1073741824.0);
+  if (n >= (int64_t{1} << 20))
+    return absl::StrFormat("%.1f MiB", n / 1048576.0);
   if (n >= 1024) return absl::StrFormat("%.1f KiB", n / 1024.0);
   return absl::StrCat(n, " B");
 }
@@ -40,7 +42,8 @@ std::string ArtifactsText(const v1::ListArtifactsResponse& list,
   std::vector<std::vector<std::string>> rows = {
       {"KEY", "SIZE", "LAST USED", "NEEDED BY", "MADE ON", "SWEEPS"}};
   for (const v1::Artifact& a : list.artifacts()) {
-    const int64_t idle_s = std::max<int64_t>(0, (now_ms - a.last_used_ms()) / 1000);
+    const int64_t idle_s =
+        std::max<int64_t>(0, (now_ms - a.last_used_ms()) / 1000);
     rows.push_back(
         {a.key().substr(0, 16), Bytes(a.size_bytes()),
          absl::StrCat(LocalTime(a.last_used_ms()), " (", idle_s, " s ago)"),
@@ -59,7 +62,8 @@ std::string ArtifactsJson(const v1::ListArtifactsResponse& list) {
   std::vector<std::string> items;
   for (const v1::Artifact& a : list.artifacts()) {
     std::vector<std::string> sweeps;
-    for (const std::string& id : a.sweep_ids()) sweeps.push_back(JsonString(id));
+    for (const std::string& id : a.sweep_ids())
+      sweeps.push_back(JsonString(id));
     items.push_back(absl::StrCat(
         "{\"key\": ", JsonString(a.key()), ", \"sha256\": ",
         JsonString(a.sha256()), ", \"size_bytes\": ", a.size_bytes(),
@@ -107,10 +111,11 @@ int RunArtifacts(Connection& c, const std::string& remove,
   auto del = c.Context();
   s = stub->DeleteArtifact(del.get(), request, &response);
   if (!s.ok()) return c.Fail(s);
-  std::printf("deleted artifact %s (%s); %d job(s) wait for its pretraining "
-              "to run again\n",
-              matches.front().c_str(), Bytes(response.size_bytes()).c_str(),
-              response.waiting());
+  std::printf(
+      "deleted artifact %s (%s); %d job(s) wait for its pretraining "
+      "to run again\n",
+      matches.front().c_str(), Bytes(response.size_bytes()).c_str(),
+      response.waiting());
   return 0;
 }
 

@@ -218,10 +218,10 @@ int RunWatch(Connection& c, const std::string& id, int reconnect_seconds) {
                              : made.count(job.artifact_key()) > 0
                                  ? all - pretraining
                                  : all;
-      eta.AddJob(job.job_id(),
-                 6.0 * static_cast<double>(EstimateParameterCount(spec)) *
-                     samples,
-                 IsFinished(job.state()));
+      eta.AddJob(
+          job.job_id(),
+          6.0 * static_cast<double>(EstimateParameterCount(spec)) * samples,
+          IsFinished(job.state()));
     }
   }
   eta.Start();
@@ -450,10 +450,11 @@ int RunInvalidate(Connection& c, const std::string& worker_token_name) {
       response.sweep_ids_size(), response.sweep_ids().empty() ? "" : ": ",
       absl::StrJoin(response.sweep_ids(), " ").c_str());
   if (response.artifacts() > 0) {
-    std::printf("%d shared pretraining artifact(s) it uploaded deleted; "
-                "the jobs that need them wait for their pretraining to run "
-                "again\n",
-                response.artifacts());
+    std::printf(
+        "%d shared pretraining artifact(s) it uploaded deleted; "
+        "the jobs that need them wait for their pretraining to run "
+        "again\n",
+        response.artifacts());
   }
   return 0;
 }

@@ -400,8 +400,8 @@ std::string JobsText(const std::vector<v1::Job>& jobs) {
   for (const v1::Job& j : jobs) {
     std::vector<std::string> row = {
         absl::StrCat(j.job_id()), j.kind() == "pretrain" ? "pretrain" : "exp",
-        JobStateName(j.state()),
-        absl::StrCat(j.attempt()), j.worker_id().empty() ? "-" : j.worker_id()};
+        JobStateName(j.state()), absl::StrCat(j.attempt()),
+        j.worker_id().empty() ? "-" : j.worker_id()};
     for (const std::string& axis : axes) {
       auto it = j.axis_values().find(axis);
       row.push_back(it == j.axis_values().end() ? "-" : AxisValue(it->second));

@@ -3,8 +3,8 @@
 #ifndef FORGETLAB_CLIENT_RENDER_H_
 #define FORGETLAB_CLIENT_RENDER_H_
 
-#include <string>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "forgetlab/v1/forgetlab.pb.h"

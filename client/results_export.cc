@@ -39,8 +39,7 @@ std::vector<std::pair<std::string, std::string>> ProvenanceFields(
           {"pretrain_artifact_sha256", p.pretrain_artifact_sha256()},
           {"pretrain_device", p.pretrain_device()},
           {"pretrain_threads",
-           p.pretrain_threads() > 0 ? absl::StrCat(p.pretrain_threads())
-                                    : ""}};
+           p.pretrain_threads() > 0 ? absl::StrCat(p.pretrain_threads()) : ""}};
 }
 
 std::string CsvField(const std::string& s) {
@@ -184,11 +183,11 @@ std::string ResultsJsonl(const std::vector<JobWithResult>& rows, bool curves) {
       spec.push_back(absl::StrCat(JsonString(path), ": ", JsonValue(text)));
     }
     for (const auto& [name, value] : ProvenanceFields(r.result.provenance())) {
-      provenance.push_back(absl::StrCat(JsonString(name), ": ",
-                                        name == "threads" ||
-                                                name == "pretrain_threads"
-                                            ? (value.empty() ? "null" : value)
-                                            : JsonString(value)));
+      provenance.push_back(
+          absl::StrCat(JsonString(name), ": ",
+                       name == "threads" || name == "pretrain_threads"
+                           ? (value.empty() ? "null" : value)
+                           : JsonString(value)));
     }
     absl::StrAppend(
         &out, "{\"job_id\": ", job.job_id(),

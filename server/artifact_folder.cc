@@ -20,9 +20,9 @@ absl::StatusOr<std::unique_ptr<ArtifactFolder>> ArtifactFolder::Open(
   std::error_code ec;
   fs::create_directories(options.dir, ec);
   if (ec || !fs::is_directory(options.dir)) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot create the artifact folder ", options.dir, " (",
-        ec.message(), "); pass a writable --artifact_dir"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot create the artifact folder ", options.dir, " (",
+                     ec.message(), "); pass a writable --artifact_dir"));
   }
   chmod(options.dir.c_str(), 0700);
   std::unique_ptr<ArtifactFolder> folder(
@@ -113,8 +113,10 @@ absl::Status ArtifactFolder::MakeRoom(int64_t bytes) {
   }
   if (stored + bytes <= options_.quota_bytes) return absl::OkStatus();
   return absl::ResourceExhaustedError(absl::StrCat(
-      "the artifact folder holds ", stored, " bytes that queued jobs still "
-      "need; ", bytes, " more would pass its quota of ", options_.quota_bytes,
+      "the artifact folder holds ", stored,
+      " bytes that queued jobs still "
+      "need; ",
+      bytes, " more would pass its quota of ", options_.quota_bytes,
       " (--artifact_quota_bytes); raise it, or let those jobs finish"));
 }
 

@@ -71,9 +71,7 @@ class ArtifactService::Upload
   }
 
   void OnReadDone(bool ok) override {
-    absl::Status s = !ok ? Commit()
-                     : header_.has_value() ? Append()
-                                           : Begin();
+    absl::Status s = !ok ? Commit() : header_.has_value() ? Append() : Begin();
     if (!s.ok() || !ok) {
       Finish(ToGrpcStatus(s));
       return;
@@ -90,8 +88,8 @@ class ArtifactService::Upload
 
  private:
   absl::Status Begin() {
-    absl::StatusOr<Principal> who = service_->policy_->Authorize(
-        *context_, message_, Access::kWorker);
+    absl::StatusOr<Principal> who =
+        service_->policy_->Authorize(*context_, message_, Access::kWorker);
     if (!who.ok()) return who.status();
     if (!IsSha256(message_.sha256())) {
       return absl::InvalidArgumentError(
@@ -132,15 +130,14 @@ class ArtifactService::Upload
     }
     received_ += static_cast<int64_t>(data.size());
     if (received_ > header_->size_bytes()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("the upload passed its size_bytes of ",
-                       header_->size_bytes()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the upload passed its size_bytes of ", header_->size_bytes()));
     }
     hash_.Update(data);
     out_.write(data.data(), static_cast<std::streamsize>(data.size()));
     if (!out_) {
-      return absl::UnavailableError(
-          absl::StrCat("the server cannot write ", path_, "; is its disk full?"));
+      return absl::UnavailableError(absl::StrCat("the server cannot write ",
+                                                 path_, "; is its disk full?"));
     }
     return absl::OkStatus();
   }
@@ -287,9 +284,8 @@ class ArtifactService::Download
     service_->folder_->Remove(row_.key);
     service_->Announce(*out);
     return absl::FailedPreconditionError(absl::StrCat(
-        "the pretraining artifact ", row_.key, " was lost (", why,
-        "); job ", request_.job_id(),
-        " waits for its pretraining to run again; drop it"));
+        "the pretraining artifact ", row_.key, " was lost (", why, "); job ",
+        request_.job_id(), " waits for its pretraining to run again; drop it"));
   }
 
   void Next() {
@@ -347,31 +343,31 @@ grpc::ServerUnaryReactor* ArtifactService::ListArtifacts(
     grpc::CallbackServerContext* context,
     const v1::ListArtifactsRequest* request,
     v1::ListArtifactsResponse* response) {
-  return Unary(
-      context, *request, *policy_, Access::kRead,
-      [&](const Principal&) -> absl::Status {
-        absl::StatusOr<std::vector<storage::ArtifactRow>> rows =
-            store_->ListArtifacts();
-        if (!rows.ok()) return rows.status();
-        int64_t total = 0;
-        for (const storage::ArtifactRow& row : *rows) {
-          v1::Artifact* a = response->add_artifacts();
-          a->set_key(row.key);
-          a->set_sha256(row.sha256);
-          a->set_size_bytes(row.size_bytes);
-          a->set_created_ms(row.created_ms);
-          a->set_last_used_ms(row.last_used_ms);
-          a->set_device(row.device);
-          a->set_threads(row.threads);
-          a->set_worker_token_name(row.worker_token_name);
-          for (const std::string& id : row.sweep_ids) a->add_sweep_ids(id);
-          a->set_needed_by(row.needed_by);
-          total += row.size_bytes;
-        }
-        response->set_total_bytes(total);
-        response->set_quota_bytes(folder_->options().quota_bytes);
-        return absl::OkStatus();
-      });
+  return Unary(context, *request, *policy_, Access::kRead,
+               [&](const Principal&) -> absl::Status {
+                 absl::StatusOr<std::vector<storage::ArtifactRow>> rows =
+                     store_->ListArtifacts();
+                 if (!rows.ok()) return rows.status();
+                 int64_t total = 0;
+                 for (const storage::ArtifactRow& row : *rows) {
+                   v1::Artifact* a = response->add_artifacts();
+                   a->set_key(row.key);
+                   a->set_sha256(row.sha256);
+                   a->set_size_bytes(row.size_bytes);
+                   a->set_created_ms(row.created_ms);
+                   a->set_last_used_ms(row.last_used_ms);
+                   a->set_device(row.device);
+                   a->set_threads(row.threads);
+                   a->set_worker_token_name(row.worker_token_name);
+                   for (const std::string& id : row.sweep_ids)
+                     a->add_sweep_ids(id);
+                   a->set_needed_by(row.needed_by);
+                   total += row.size_bytes;
+                 }
+                 response->set_total_bytes(total);
+                 response->set_quota_bytes(folder_->options().quota_bytes);
+                 return absl::OkStatus();
+               });
 }
 
 grpc::ServerUnaryReactor* ArtifactService::DeleteArtifact(

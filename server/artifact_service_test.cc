@@ -22,17 +22,9 @@ class ArtifactServiceTest : public AuthTest {
   void SetUp() override {
     AuthTest::SetUp();
     // Again with small limits: artifacts of at most 1 KiB, 2500 bytes in all.
-    server_.reset();
     options_.artifact_max_bytes = 1024;
     options_.artifact_quota_bytes = 2500;
-    auto server = SchedulerServer::Start(options_);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    auto channel = OpenChannel({absl::StrCat("127.0.0.1:", server_->port())});
-    ASSERT_TRUE(channel.ok());
-    client_ = v1::ForgetlabService::NewStub(*channel);
-    worker_ = v1::WorkerService::NewStub(*channel);
-    artifacts_ = v1::ArtifactService::NewStub(*channel);
+    Restart();
   }
 
   std::string Register(const std::string& who) {
@@ -100,8 +92,8 @@ class ArtifactServiceTest : public AuthTest {
 
   std::vector<std::string> FolderFiles() {
     std::vector<std::string> names;
-    for (const auto& entry : std::filesystem::directory_iterator(
-             options_.db_path + "-artifacts")) {
+    for (const auto& entry :
+         std::filesystem::directory_iterator(options_.db_path + "-artifacts")) {
       names.push_back(entry.path().filename().string());
     }
     return names;
@@ -117,11 +109,14 @@ std::string ShaOf(const std::string& bytes) {
 TEST_F(ArtifactServiceTest, OnlyTheLeaseHolderMovesArtifactsAndLimitsHold) {
   v1::SubmitSweepResponse submitted;
   ASSERT_TRUE(Submit("carol", fixtures::ParseSweep(R"pb(
-                        base {
-                          data { dataset: "synthetic" }
-                          pretrain { examples: 100 }
-                        }
-                        axes { path: "finetune.lr" values: [ 0.01, 0.02, 0.03 ] })pb"),
+                       base {
+                         data { dataset: "synthetic" }
+                         pretrain { examples: 100 }
+                       }
+                       axes {
+                         path: "finetune.lr"
+                         values: [ 0.01, 0.02, 0.03 ]
+                       })pb"),
                      &submitted)
                   .ok());
   const std::string honest = Register("w1");
@@ -141,9 +136,9 @@ TEST_F(ArtifactServiceTest, OnlyTheLeaseHolderMovesArtifactsAndLimitsHold) {
               ::testing::Not(HasSubstr(pretrain.lease_token())));
   // The holder, with bytes that are not what it announced, too few bytes,
   // or too many for the server's limit: nothing is stored.
-  EXPECT_EQ(Upload("w1", honest, pretrain, weights, ShaOf("other"), 600)
-                .error_code(),
-            grpc::StatusCode::DATA_LOSS);
+  EXPECT_EQ(
+      Upload("w1", honest, pretrain, weights, ShaOf("other"), 600).error_code(),
+      grpc::StatusCode::DATA_LOSS);
   EXPECT_EQ(Upload("w1", honest, pretrain, weights, sha, 700).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   grpc::Status big = Upload("w1", honest, pretrain, std::string(2000, 'w'),
@@ -215,14 +210,19 @@ TEST_F(ArtifactServiceTest, TheQuotaEvictsWhatNoJobNeedsLeastRecentFirst) {
   std::vector<std::string> keys;
   for (int seed = 0; seed < 3; ++seed) {
     v1::SubmitSweepResponse submitted;
-    ASSERT_TRUE(Submit("carol", fixtures::ParseSweep(absl::StrCat(R"pb(
-                          base {
-                            data { dataset: "synthetic" }
-                            pretrain { examples: 100 }
-                            seed: )pb", seed, R"pb( }
-                          axes { path: "finetune.lr" values: [ 0.01, 0.02 ] })pb")),
-                       &submitted)
-                    .ok());
+    ASSERT_TRUE(
+        Submit(
+            "carol",
+            fixtures::ParseSweep(absl::StrCat(
+                R"pb(
+                  base { data { dataset: "synthetic" }
+                         pretrain { examples: 100 }
+                         seed:)pb",
+                seed,
+                R"pb(}
+                     axes { path: "finetune.lr" values: [ 0.01, 0.02 ] })pb")),
+            &submitted)
+            .ok());
     const v1::LeaseJobResponse pretrain = Lease("w1", worker);
     ASSERT_EQ(pretrain.job().kind(), "pretrain");
     const std::string weights(1000 + seed, 'w');
@@ -257,11 +257,14 @@ TEST_F(ArtifactServiceTest, TheQuotaEvictsWhatNoJobNeedsLeastRecentFirst) {
 TEST_F(ArtifactServiceTest, InvalidatingATokenDropsItsWeightsAndWhatUsedThem) {
   v1::SubmitSweepResponse submitted;
   ASSERT_TRUE(Submit("carol", fixtures::ParseSweep(R"pb(
-                        base {
-                          data { dataset: "synthetic" }
-                          pretrain { examples: 100 }
-                        }
-                        axes { path: "finetune.lr" values: [ 0.01, 0.02 ] })pb"),
+                       base {
+                         data { dataset: "synthetic" }
+                         pretrain { examples: 100 }
+                       }
+                       axes {
+                         path: "finetune.lr"
+                         values: [ 0.01, 0.02 ]
+                       })pb"),
                      &submitted)
                   .ok());
   const std::string bad = Register("w1");

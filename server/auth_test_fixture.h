@@ -44,7 +44,13 @@ class AuthTest : public ::testing::Test {
     options.tokens_file = tokens_file;
     options.data_roots = {"/usr/share/datasets"};
     options_ = options;
-    auto server = SchedulerServer::Start(options);
+    Restart();
+  }
+
+  // (Re)starts the server with options_ and connects the stubs to it.
+  void Restart() {
+    server_.reset();
+    auto server = SchedulerServer::Start(options_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     auto channel = OpenChannel({absl::StrCat("127.0.0.1:", server_->port())});

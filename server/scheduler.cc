@@ -166,12 +166,11 @@ absl::Status SchedulerServer::Impl::Start() {
   // Shared pretraining artifacts: the folder is brought in step with the
   // database (an upload the last server died in is removed, a lost file
   // reruns its pretraining).
-  absl::StatusOr<std::unique_ptr<ArtifactFolder>> folder =
-      ArtifactFolder::Open(
-          {options_.artifact_dir.empty() ? options_.db_path + "-artifacts"
-                                         : options_.artifact_dir,
-           options_.artifact_max_bytes, options_.artifact_quota_bytes},
-          store_.get());
+  absl::StatusOr<std::unique_ptr<ArtifactFolder>> folder = ArtifactFolder::Open(
+      {options_.artifact_dir.empty() ? options_.db_path + "-artifacts"
+                                     : options_.artifact_dir,
+       options_.artifact_max_bytes, options_.artifact_quota_bytes},
+      store_.get());
   if (!folder.ok()) return folder.status();
   artifact_folder_ = *std::move(folder);
 

@@ -21,8 +21,8 @@
 #include "google/protobuf/descriptor.h"
 #include "proto/net/channel.h"
 #include "server/auth.h"
-#include "server/listen_policy.h"
 #include "server/auth_test_fixture.h"
+#include "server/listen_policy.h"
 #include "server/scheduler.h"
 #include "tests/fixtures.h"
 
@@ -54,7 +54,6 @@ using fixtures::ParseSweep;
 v1::SweepSpec Sweep(const std::string& text) { return ParseSweep(text); }
 // Two jobs (seeds 0 and 1) on the synthetic set.
 v1::SweepSpec SmallSweep() { return fixtures::SyntheticSweep(2); }
-
 
 TEST_F(AuthTest, TokensFileHoldsHashesOnly) {
   const std::string text = ReadFile(dir_ / "tokens");

@@ -16,7 +16,7 @@ ServerMetrics::ServerMetrics(metrics::Registry* registry, storage::Store* store,
     : now_ms_(std::move(now_ms)) {
   results_total_ = registry->GetCounter(
       "forgetlab_results_total", "Results stored since the server started.");
-  static constexpr const char* kStates[] = {"QUEUED", "LEASED", "SUCCEEDED",
+  static constexpr const char* kStates[] = {"QUEUED", "LEASED",    "SUCCEEDED",
                                             "FAILED", "CANCELLED", "WAITING"};
   std::map<std::string, metrics::Gauge*> by_state;
   for (const char* state : kStates) {

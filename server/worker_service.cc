@@ -60,9 +60,9 @@ grpc::ServerUnaryReactor* WorkerService::LeaseJob(
   // goes back to gRPC at once. A poll that finds nothing waits in the
   // dispatcher.
   if (request->artifacts_size() > kMaxHeldArtifacts) {
-    reactor->Finish(ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
-        "artifacts lists ", request->artifacts_size(),
-        " keys; at most ", kMaxHeldArtifacts))));
+    reactor->Finish(ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("artifacts lists ", request->artifacts_size(),
+                     " keys; at most ", kMaxHeldArtifacts))));
     return reactor;
   }
   store_->TouchAndLease(

@@ -189,8 +189,8 @@ absl::Status LeaseTable::Complete(int64_t job_id, const LeaseCredentials& who,
     a->bind(1, job->artifact_key);
     if (a->executeStep()) pretrain_token = a->getColumn(0).getString();
   }
-  results_.Insert(job_id, job->sweep_id, result, who.token_name,
-                  pretrain_token, now);
+  results_.Insert(job_id, job->sweep_id, result, who.token_name, pretrain_token,
+                  now);
   StatementCache::Use u = statements_.Prepared(
       "UPDATE jobs SET state='SUCCEEDED', error='', deadline_ms=0, "
       "phase='done', step=total_steps, updated_ms=? WHERE job_id=?");

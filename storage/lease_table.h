@@ -106,8 +106,7 @@ class LeaseTable {
                 int attempt, int64_t now);
   // After a pretraining job ended without its artifact (FAILED or
   // CANCELLED): the experiments waiting for it pretrain themselves.
-  void AfterPretrainingEnded(const JobRow& job, const char* state,
-                             int64_t now);
+  void AfterPretrainingEnded(const JobRow& job, const char* state, int64_t now);
   // Records how the attempt with this fencing token ended.
   void EndAttempt(int64_t token, int64_t now, const char* outcome,
                   const std::string& error);

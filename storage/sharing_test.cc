@@ -142,8 +142,8 @@ TEST_F(SharingTest, AFailedPretrainingLetsItsWaitersPretrainThemselves) {
                                 "out of memory", false, done);
               }).ok());
   EXPECT_THAT(Summary(id),
-              ElementsAre("pretrain:FAILED:k", "experiment:QUEUED:",
-                          "experiment:QUEUED:"));
+              ElementsAre("pretrain:FAILED:k",
+                          "experiment:QUEUED:", "experiment:QUEUED:"));
 }
 
 TEST_F(SharingTest, CancellingOneSweepFreesTheOtherSweepsWaiters) {
@@ -180,10 +180,9 @@ TEST_F(SharingTest, ALostArtifactMakesANewPretrainingJob) {
   // A lease that is not the caller's is not the caller's to give back.
   LeaseCredentials thief = Who(second);
   thief.lease_key = std::string(32, '0');
-  EXPECT_EQ(store_->LoseArtifact("k", second.job.job_id, thief, "")
-                .status()
-                .code(),
-            absl::StatusCode::kAborted);
+  EXPECT_EQ(
+      store_->LoseArtifact("k", second.job.job_id, thief, "").status().code(),
+      absl::StatusCode::kAborted);
   EXPECT_EQ(store_->GetJob(second.job.job_id)->state, JobState::kLeased);
 }
 

@@ -328,7 +328,8 @@ absl::StatusOr<Store::Invalidation> Store::InvalidateResults(
     for (const ArtifactRow& a : artifacts_->List()) {
       if (a.worker_token_name != worker_token_name) continue;
       artifacts_->Delete(a.key);
-      for (std::string& id : sweeps_->AwaitNewPretraining(a.key, Now()).sweep_ids) {
+      for (std::string& id :
+           sweeps_->AwaitNewPretraining(a.key, Now()).sweep_ids) {
         sweeps.insert(std::move(id));
       }
       out.artifact_keys.push_back(a.key);
@@ -453,22 +454,23 @@ absl::StatusOr<std::vector<WorkerRow>> Store::ListWorkers() {
 
 absl::StatusOr<JobRow> Store::PretrainingToUpload(int64_t job_id,
                                                   const LeaseCredentials& who) {
-  return Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
-                  mutex_) -> absl::StatusOr<JobRow> {
-    absl::StatusOr<JobRow> job = leases_->Held(job_id, who);
-    if (!job.ok()) return job;
-    if (job->artifact_key.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "job ", job_id, " does not share its pretraining: it has no "
-          "artifact to upload"));
-    }
-    if (job->kind != kPretrainKind && artifacts_->Get(job->artifact_key)) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "the pretraining artifact of job ", job_id,
-          " is stored already; it loads it"));
-    }
-    return job;
-  });
+  return Read(
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) -> absl::StatusOr<JobRow> {
+        absl::StatusOr<JobRow> job = leases_->Held(job_id, who);
+        if (!job.ok()) return job;
+        if (job->artifact_key.empty()) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("job ", job_id,
+                           " does not share its pretraining: it has no "
+                           "artifact to upload"));
+        }
+        if (job->kind != kPretrainKind && artifacts_->Get(job->artifact_key)) {
+          return absl::AlreadyExistsError(
+              absl::StrCat("the pretraining artifact of job ", job_id,
+                           " is stored already; it loads it"));
+        }
+        return job;
+      });
 }
 
 absl::StatusOr<ArtifactOutcome> Store::StoreArtifact(
@@ -526,16 +528,17 @@ absl::StatusOr<ArtifactRow> Store::ArtifactToDownload(
 }
 
 absl::Status Store::TouchArtifact(const std::string& key) {
-  return writes_->Run<absl::Status>(
-      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
-        artifacts_->Touch(key, Now());
-        return absl::OkStatus();
-      });
+  return writes_->Run<absl::Status>([&]()
+                                        ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+                                          artifacts_->Touch(key, Now());
+                                          return absl::OkStatus();
+                                        });
 }
 
-absl::StatusOr<ArtifactOutcome> Store::LoseArtifact(
-    const std::string& key, int64_t job_id, const LeaseCredentials& who,
-    const std::string& why) {
+absl::StatusOr<ArtifactOutcome> Store::LoseArtifact(const std::string& key,
+                                                    int64_t job_id,
+                                                    const LeaseCredentials& who,
+                                                    const std::string& why) {
   using Out = absl::StatusOr<ArtifactOutcome>;
   return writes_->Run<Out>([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) -> Out {
     const int64_t now = Now();
@@ -544,8 +547,8 @@ absl::StatusOr<ArtifactOutcome> Store::LoseArtifact(
       absl::StatusOr<JobRow> job = leases_->Held(job_id, who);
       if (!job.ok()) return job.status();
       if (job->artifact_key != key) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "job ", job_id, " does not load artifact ", key));
+        return absl::FailedPreconditionError(
+            absl::StrCat("job ", job_id, " does not load artifact ", key));
       }
       if (absl::Status s = leases_->ReturnToWaiting(job_id, who, why, now);
           !s.ok()) {
@@ -593,10 +596,10 @@ absl::StatusOr<bool> Store::EvictArtifact(const std::string& key) {
 }
 
 absl::StatusOr<int64_t> Store::ArtifactBytes() {
-  return Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
-                  mutex_) -> absl::StatusOr<int64_t> {
-    return artifacts_->TotalBytes();
-  });
+  return Read(
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) -> absl::StatusOr<int64_t> {
+        return artifacts_->TotalBytes();
+      });
 }
 
 }  // namespace forgetlab::storage

@@ -886,8 +886,9 @@ class LeaseBindingTest : public ::testing::Test {
   }
   absl::StatusOr<Store::LeaseAttempt> LeaseAs(const std::string& worker,
                                               const std::string& token) {
-    return fixtures::Await<absl::StatusOr<Store::LeaseAttempt>>(
-        [&](auto done) { store_->TouchAndLease(worker, token, 60000, {}, done); });
+    return fixtures::Await<absl::StatusOr<Store::LeaseAttempt>>([&](auto done) {
+      store_->TouchAndLease(worker, token, 60000, {}, done);
+    });
   }
   absl::Status Complete(int64_t job, const LeaseCredentials& who) {
     ResultRecord r;

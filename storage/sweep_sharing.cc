@@ -50,8 +50,8 @@ std::map<std::string, double> PretrainingAxes(
     const std::map<std::string, double>& axes) {
   std::map<std::string, double> kept;
   for (const auto& [path, value] : axes) {
-    if (absl::StartsWith(path, "finetune.") || absl::StartsWith(path, "eval.") ||
-        absl::StartsWith(path, "tasks")) {
+    if (absl::StartsWith(path, "finetune.") ||
+        absl::StartsWith(path, "eval.") || absl::StartsWith(path, "tasks")) {
       continue;
     }
     kept.emplace(path, value);
@@ -64,8 +64,8 @@ std::map<std::string, double> PretrainingAxes(
 SweepTable::SharingPlan SweepTable::PlanSharing(
     const NewSweep& sweep, const std::vector<bool>& cached) {
   const size_t n = sweep.jobs.size();
-  SharingPlan plan{std::vector<std::string>(n), std::vector<bool>(n, false),
-                   {}};
+  SharingPlan plan{
+      std::vector<std::string>(n), std::vector<bool>(n, false), {}};
   std::map<std::string, std::vector<size_t>> by_key;
   for (size_t i = 0; i < n; ++i) {
     if (!cached[i] && !sweep.jobs[i].artifact_key.empty()) {
@@ -99,7 +99,8 @@ void SweepTable::InsertPretrainJob(const std::string& sweep_id,
   int idx = -1;
   {
     SQLite::Statement q(
-        db_, "SELECT MIN(0, COALESCE(MIN(idx), 0)) - 1 FROM jobs WHERE sweep_id=?");
+        db_,
+        "SELECT MIN(0, COALESCE(MIN(idx), 0)) - 1 FROM jobs WHERE sweep_id=?");
     q.bind(1, sweep_id);
     q.executeStep();
     idx = q.getColumn(0).getInt();

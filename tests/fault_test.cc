@@ -6,8 +6,8 @@
 
 #include <chrono>
 #include <filesystem>
-#include <set>
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -217,7 +217,10 @@ constexpr char kSharedJobs[] = R"pb(
     finetune { steps: 40 batch_size: 16 }
     eval { eval_every: 20 }
   }
-  axes { path: "finetune.lr" values: [ 0.01, 0.02 ] }
+  axes {
+    path: "finetune.lr"
+    values: [ 0.01, 0.02 ]
+  }
 )pb";
 
 class SharedPretrainingFaultTest : public FaultTest {
@@ -272,14 +275,12 @@ TEST_F(SharedPretrainingFaultTest, KilledUploaderLeavesNoPartialArtifact) {
   // The pretraining runs again elsewhere and the experiments load it.
   cluster_.worker_flags.clear();
   auto survivor = cluster_.StartWorker("survivor");
-  EXPECT_EQ(Ended(id),
-            (std::multiset<std::string>{"pretrain SUCCEEDED",
-                                        "experiment SUCCEEDED",
-                                        "experiment SUCCEEDED"}));
+  EXPECT_EQ(Ended(id), (std::multiset<std::string>{"pretrain SUCCEEDED",
+                                                   "experiment SUCCEEDED",
+                                                   "experiment SUCCEEDED"}));
   EXPECT_EQ(Artifacts(), 1);
   EXPECT_EQ(StoredResults(id), 2);
-  const std::string log =
-      ReadFile((cluster_.dir() / "survivor.log").string());
+  const std::string log = ReadFile((cluster_.dir() / "survivor.log").string());
   EXPECT_THAT(log, ::testing::HasSubstr("uploaded"));
 }
 
@@ -298,10 +299,9 @@ TEST_F(SharedPretrainingFaultTest, KilledServerMidUploadRestartsClean) {
   ASSERT_TRUE(cluster_.StartServer(/*lease_seconds=*/10));
   EXPECT_THAT(ReadFile((cluster_.dir() / "server.log").string()),
               ::testing::HasSubstr("removing an unfinished upload"));
-  EXPECT_EQ(Ended(id),
-            (std::multiset<std::string>{"pretrain SUCCEEDED",
-                                        "experiment SUCCEEDED",
-                                        "experiment SUCCEEDED"}));
+  EXPECT_EQ(Ended(id), (std::multiset<std::string>{"pretrain SUCCEEDED",
+                                                   "experiment SUCCEEDED",
+                                                   "experiment SUCCEEDED"}));
   EXPECT_EQ(Uploads(), 0);
   EXPECT_EQ(Artifacts(), 1);
   EXPECT_EQ(StoredResults(id), 2);

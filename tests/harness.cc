@@ -122,7 +122,8 @@ bool Cluster::StartServer(int lease_seconds) {
 std::unique_ptr<Process> Cluster::StartWorker(const std::string& name) {
   std::vector<std::string> argv = {
       FORGETLAB_WORKER_BIN, "--scheduler=" + address_, "--threads=1",
-      "--slots=1", "--artifact_cache_dir=" + (dir_ / ("cache-" + name)).string()};
+      "--slots=1",
+      "--artifact_cache_dir=" + (dir_ / ("cache-" + name)).string()};
   argv.insert(argv.end(), worker_flags.begin(), worker_flags.end());
   return std::make_unique<Process>(argv, (dir_ / (name + ".log")).string());
 }

@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -94,9 +94,9 @@ std::vector<std::string> ArtifactClient::Held() {
 
 std::string ArtifactClient::NewOutputPath() {
   static std::atomic<uint64_t> serial{0};
-  return (fs::path(options_.cache_dir) /
-          absl::StrCat("pretraining-", getpid(), "-", serial.fetch_add(1),
-                       ".partial"))
+  return (fs::path(options_.cache_dir) / absl::StrCat("pretraining-", getpid(),
+                                                      "-", serial.fetch_add(1),
+                                                      ".partial"))
       .string();
 }
 

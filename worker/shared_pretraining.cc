@@ -25,8 +25,7 @@ absl::Status Worker::Impl::UploadWeights(Slot& slot, const ActiveLease& lease,
                                          const std::string& path,
                                          const std::string& device,
                                          int threads) {
-  const ArtifactClient::LeaseRef ref{slot.worker_id, lease.job_id,
-                                     lease.token};
+  const ArtifactClient::LeaseRef ref{slot.worker_id, lease.job_id, lease.token};
   // Worth retrying through a scheduler restart, for two lease periods as a
   // result is; the heartbeats keep the lease meanwhile.
   const absl::Time give_up =
@@ -46,19 +45,31 @@ absl::Status Worker::Impl::UploadWeights(Slot& slot, const ActiveLease& lease,
 absl::StatusOr<v1::JobResult> Worker::Impl::RunByKind(
     Slot& slot, const ActiveLease& lease, const v1::Job& job,
     bool upload_pretraining, train::RunOptions options, bool* settled) {
-  const ArtifactClient::LeaseRef ref{slot.worker_id, lease.job_id,
-                                     lease.token};
-  if (job.kind() == "pretrain") {
+  const ArtifactClient::LeaseRef ref{slot.worker_id, lease.job_id, lease.token};
+  const bool pretrain_job = job.kind() == "pretrain";
+  if (pretrain_job || (!job.artifact_key().empty() && upload_pretraining)) {
+    // A pretraining job trains its pretraining only; an experiment that
+    // nothing else pretrains for trains whole, as without sharing. Both
+    // keep the weights for the jobs of their key.
     const std::string output = artifacts_->NewOutputPath();
     options.pretrain_output_path = output;
-    options.pretrain_only = true;
+    options.pretrain_only = pretrain_job;
     absl::StatusOr<v1::JobResult> result = RunJob(job.spec(), options);
     if (!result.ok()) {
       std::remove(output.c_str());
       return result;
     }
-    absl::Status up = UploadWeights(slot, lease, job, output,
-                                    result->device(), options.threads);
+    absl::Status up = UploadWeights(slot, lease, job, output, result->device(),
+                                    options.threads);
+    if (!pretrain_job) {
+      // The result stands either way; a later job pretrains again.
+      if (!up.ok()) {
+        LOG(WARNING) << "job " << lease.job_id
+                     << ": its pretrained weights were not kept: "
+                     << up.message();
+      }
+      return result;
+    }
     if (up.ok()) {
       *settled = true;
       return result;
@@ -70,34 +81,14 @@ absl::StatusOr<v1::JobResult> Worker::Impl::RunByKind(
     }
     return up;  // reported: e.g. an artifact over the server's limits
   }
-  if (!job.artifact_key().empty() && upload_pretraining) {
-    // Nothing stores or makes this pretraining: the job pretrains itself,
-    // as without sharing, and keeps the weights for later jobs of its key.
-    const std::string output = artifacts_->NewOutputPath();
-    options.pretrain_output_path = output;
-    absl::StatusOr<v1::JobResult> result = RunJob(job.spec(), options);
-    if (!result.ok()) {
-      std::remove(output.c_str());
-      return result;
-    }
-    absl::Status up = UploadWeights(slot, lease, job, output,
-                                    result->device(), options.threads);
-    if (!up.ok()) {
-      // The result stands either way; a later job pretrains again.
-      LOG(WARNING) << "job " << lease.job_id
-                   << ": its pretrained weights were not kept: "
-                   << up.message();
-    }
-    return result;
-  }
   if (!job.artifact_key().empty()) {
     absl::StatusOr<ArtifactClient::Fetched> fetched;
     for (int attempt = 0; attempt < 5 && !stopping(); ++attempt) {
       fetched = artifacts_->Fetch(ref, job.artifact_key());
       if (fetched.ok() || !IsTransient(fetched.status())) break;
-      Backoff(slot, absl::StrCat("downloading the artifact of job ",
-                                 lease.job_id, " failed: ",
-                                 fetched.status().message()));
+      Backoff(slot,
+              absl::StrCat("downloading the artifact of job ", lease.job_id,
+                           " failed: ", fetched.status().message()));
     }
     if (!fetched.ok()) {
       LOG(WARNING) << "job " << lease.job_id << ": "

@@ -33,6 +33,22 @@ constexpr char kGrid[] = R"pb(axes {
                               }
                               seeds: [ 4 ])pb";
 
+void ExpectSameNumbers(const v1::JobResult& a, const v1::JobResult& b) {
+  ASSERT_EQ(a.accuracy_matrix_size(), b.accuracy_matrix_size());
+  for (int i = 0; i < a.accuracy_matrix_size(); ++i) {
+    EXPECT_THAT(a.accuracy_matrix(i).accuracy(),
+                ::testing::ElementsAreArray(b.accuracy_matrix(i).accuracy()));
+  }
+  using Metrics = std::map<std::string, double>;
+  EXPECT_EQ(Metrics(a.metrics().begin(), a.metrics().end()),
+            Metrics(b.metrics().begin(), b.metrics().end()));
+  ASSERT_EQ(a.curves_size(), b.curves_size());
+  for (int i = 0; i < a.curves_size(); ++i) {
+    EXPECT_THAT(a.curves(i).accuracy(),
+                ::testing::ElementsAreArray(b.curves(i).accuracy()));
+  }
+}
+
 class SharedPretrainingTest : public WorkerTest {
  protected:
   void SetUp() override { StartServer(); }
@@ -57,9 +73,8 @@ class SharedPretrainingTest : public WorkerTest {
       options.artifact_cache_dir = absl::StrCat(database_.path(), "-cache", i);
       std::filesystem::remove_all(options.artifact_cache_dir);
       workers.push_back(std::make_unique<Worker>(options));
-      threads.emplace_back([w = workers.back().get()] {
-        EXPECT_TRUE(w->Run().ok());
-      });
+      threads.emplace_back(
+          [w = workers.back().get()] { EXPECT_TRUE(w->Run().ok()); });
     }
     EXPECT_TRUE(fixtures::WaitFor(
         [&] {
@@ -92,6 +107,48 @@ class SharedPretrainingTest : public WorkerTest {
     return by_point;
   }
 
+  // Adds fine-tuning lr 0.03 to the sweep; returns the jobs added.
+  int AddLr003(const std::string& id) {
+    grpc::ClientContext ctx;
+    v1::ExtendSweepRequest request;
+    request.set_sweep_id(id);
+    v1::Axis* axis = request.add_add();
+    axis->set_path("finetune.lr");
+    axis->add_values(0.03);
+    v1::ExtendSweepResponse response;
+    EXPECT_TRUE(client_->ExtendSweep(&ctx, request, &response).ok());
+    return response.added();
+  }
+
+  // Checks each result with fine-tuning lr 0.03 against its job trained
+  // alone (pretraining itself) on one thread; returns how many it checked.
+  int CheckLr003AgainstAlone(const std::string& id) {
+    std::map<int64_t, v1::ExperimentSpec> specs;
+    for (const v1::Job& job : Jobs(id)) specs[job.job_id()] = job.spec();
+    grpc::ClientContext ctx;
+    v1::ListResultsRequest request;
+    request.set_sweep_id(id);
+    v1::ListResultsResponse results;
+    EXPECT_TRUE(client_->ListResults(&ctx, request, &results).ok());
+    int checked = 0;
+    for (const v1::JobResultEntry& entry : results.results()) {
+      if (entry.axis_values().at("finetune.lr") != 0.03) continue;
+      train::RunOptions alone;
+      alone.threads = 1;
+      absl::StatusOr<v1::JobResult> solo =
+          RunJob(specs.at(entry.job_id()), alone);
+      EXPECT_TRUE(solo.ok()) << solo.status();
+      if (!solo.ok()) continue;
+      SCOPED_TRACE(absl::StrCat("job ", entry.job_id()));
+      ExpectSameNumbers(entry.result(), *solo);
+      // It loaded the weights rather than pretraining.
+      EXPECT_EQ(entry.result().provenance().pretrain_artifact_sha256().size(),
+                64u);
+      ++checked;
+    }
+    return checked;
+  }
+
   v1::ListArtifactsResponse Artifacts() {
     auto stub = v1::ArtifactService::NewStub(
         grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
@@ -101,22 +158,6 @@ class SharedPretrainingTest : public WorkerTest {
     return response;
   }
 };
-
-void ExpectSameNumbers(const v1::JobResult& a, const v1::JobResult& b) {
-  ASSERT_EQ(a.accuracy_matrix_size(), b.accuracy_matrix_size());
-  for (int i = 0; i < a.accuracy_matrix_size(); ++i) {
-    EXPECT_THAT(a.accuracy_matrix(i).accuracy(),
-                ::testing::ElementsAreArray(b.accuracy_matrix(i).accuracy()));
-  }
-  using Metrics = std::map<std::string, double>;
-  EXPECT_EQ(Metrics(a.metrics().begin(), a.metrics().end()),
-            Metrics(b.metrics().begin(), b.metrics().end()));
-  ASSERT_EQ(a.curves_size(), b.curves_size());
-  for (int i = 0; i < a.curves_size(); ++i) {
-    EXPECT_THAT(a.curves(i).accuracy(),
-                ::testing::ElementsAreArray(b.curves(i).accuracy()));
-  }
-}
 
 TEST_F(SharedPretrainingTest, PretrainsOncePerKeyWithTheUnsharedNumbers) {
   const std::string shared = Submit(kBase, kGrid);
@@ -167,23 +208,23 @@ TEST_F(SharedPretrainingTest, PretrainsOncePerKeyWithTheUnsharedNumbers) {
 
   // A later sweep with the same pretraining reuses the artifacts, as it
   // would reuse results: it queues its experiments at once.
-  const std::string later = Submit(
-      kBase, R"pb(axes {
-                    path: "pretrain.examples"
-                    values: [ 200, 300 ]
-                  }
-                  axes {
-                    path: "finetune.lr"
-                    values: [ 0.02 ]
-                  }
-                  seeds: [ 4 ])pb");
+  const std::string later = Submit(kBase, R"pb(axes {
+                                                 path: "pretrain.examples"
+                                                 values: [ 200, 300 ]
+                                               }
+                                               axes {
+                                                 path: "finetune.lr"
+                                                 values: [ 0.02 ]
+                                               }
+                                               seeds: [ 4 ])pb");
   v1::SweepStatus reused = Status(later);
   EXPECT_EQ(reused.total(), 2);
   EXPECT_EQ(reused.pretraining(), 0);
   EXPECT_EQ(reused.queued(), 2);
 }
 
-TEST_F(SharedPretrainingTest, AnArtifactDeletedBehindTheServersBackIsMadeAgain) {
+TEST_F(SharedPretrainingTest,
+       AnArtifactDeletedBehindTheServersBackIsMadeAgain) {
   const std::string id = Submit(kBase, kGrid);
   RunWorkersUntilDone({id});
   const v1::ListArtifactsResponse artifacts = Artifacts();
@@ -195,50 +236,19 @@ TEST_F(SharedPretrainingTest, AnArtifactDeletedBehindTheServersBackIsMadeAgain) 
   }
   // New fine-tuning lrs need them: the first download finds no file, and
   // the pretraining runs again instead of any job failing.
-  grpc::ClientContext ctx;
-  v1::ExtendSweepRequest request;
-  request.set_sweep_id(id);
-  v1::Axis* axis = request.add_add();
-  axis->set_path("finetune.lr");
-  axis->add_values(0.03);
-  v1::ExtendSweepResponse response;
-  ASSERT_TRUE(client_->ExtendSweep(&ctx, request, &response).ok());
-  EXPECT_EQ(response.added(), 2);
+  EXPECT_EQ(AddLr003(id), 2);
   RunWorkersUntilDone({id});
-
   int pretraining = 0;
-  std::map<int64_t, v1::ExperimentSpec> specs;
   for (const v1::Job& job : Jobs(id)) {
     EXPECT_EQ(job.state(), v1::SUCCEEDED) << job.error();
     pretraining += job.kind() == "pretrain";
-    if (job.kind() == "experiment") specs[job.job_id()] = job.spec();
   }
   EXPECT_EQ(pretraining, 4);  // 2, and 2 again
   EXPECT_EQ(Artifacts().artifacts_size(), 2);
   // The new jobs' numbers are still those of a job that pretrains itself.
-  grpc::ClientContext results_ctx;
-  v1::ListResultsRequest results_request;
-  results_request.set_sweep_id(id);
-  v1::ListResultsResponse results;
-  ASSERT_TRUE(
-      client_->ListResults(&results_ctx, results_request, &results).ok());
-  int checked = 0;
-  for (const v1::JobResultEntry& entry : results.results()) {
-    if (entry.axis_values().at("finetune.lr") != 0.03) continue;
-    train::RunOptions alone;
-    alone.threads = 1;
-    absl::StatusOr<v1::JobResult> solo =
-        RunJob(specs.at(entry.job_id()), alone);
-    ASSERT_TRUE(solo.ok()) << solo.status();
-    ExpectSameNumbers(entry.result(), *solo);
-    ++checked;
-  }
-  EXPECT_EQ(checked, 2);
+  EXPECT_EQ(CheckLr003AgainstAlone(id), 2);
 }
 
-// A key that one job needs gets no pretraining job: that job pretrains
-// itself and keeps the weights, so that an extension with another
-// fine-tuning lr loads them instead of pretraining again.
 TEST_F(SharedPretrainingTest, AnExtensionLoadsWhatAOneJobKeyPretrained) {
   const std::string id = Submit(kBase, R"pb(axes {
                                               path: "pretrain.examples"
@@ -250,46 +260,14 @@ TEST_F(SharedPretrainingTest, AnExtensionLoadsWhatAOneJobKeyPretrained) {
   RunWorkersUntilDone({id});
   EXPECT_EQ(Artifacts().artifacts_size(), 2);
 
-  grpc::ClientContext ctx;
-  v1::ExtendSweepRequest request;
-  request.set_sweep_id(id);
-  v1::Axis* axis = request.add_add();
-  axis->set_path("finetune.lr");
-  axis->add_values(0.03);
-  v1::ExtendSweepResponse response;
-  ASSERT_TRUE(client_->ExtendSweep(&ctx, request, &response).ok());
-  EXPECT_EQ(response.added(), 2);
+  EXPECT_EQ(AddLr003(id), 2);
   EXPECT_EQ(Status(id).queued(), 2);  // nothing to wait for
   RunWorkersUntilDone({id});
-
-  std::map<int64_t, v1::ExperimentSpec> specs;
   for (const v1::Job& job : Jobs(id)) {
     EXPECT_EQ(job.kind(), "experiment");
     EXPECT_EQ(job.state(), v1::SUCCEEDED) << job.error();
-    specs[job.job_id()] = job.spec();
   }
-  EXPECT_EQ(specs.size(), 4u);
-  grpc::ClientContext results_ctx;
-  v1::ListResultsRequest results_request;
-  results_request.set_sweep_id(id);
-  v1::ListResultsResponse results;
-  ASSERT_TRUE(
-      client_->ListResults(&results_ctx, results_request, &results).ok());
-  int loaded = 0;
-  for (const v1::JobResultEntry& entry : results.results()) {
-    const bool extension = entry.axis_values().at("finetune.lr") == 0.03;
-    EXPECT_EQ(entry.result().provenance().pretrain_artifact_sha256().empty(),
-              !extension);
-    if (!extension) continue;
-    train::RunOptions alone;
-    alone.threads = 1;
-    absl::StatusOr<v1::JobResult> solo =
-        RunJob(specs.at(entry.job_id()), alone);
-    ASSERT_TRUE(solo.ok()) << solo.status();
-    ExpectSameNumbers(entry.result(), *solo);
-    ++loaded;
-  }
-  EXPECT_EQ(loaded, 2);
+  EXPECT_EQ(CheckLr003AgainstAlone(id), 2);
 }
 
 }  // namespace

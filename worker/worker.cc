@@ -59,10 +59,10 @@ Worker::Impl::Impl(Options options) : options_(std::move(options)) {
   if (options_.artifact_cache_dir.empty()) {
     const char* xdg = std::getenv("XDG_CACHE_HOME");
     const char* home = std::getenv("HOME");
-    const std::string base =
-        xdg != nullptr && *xdg != '\0'   ? std::string(xdg)
-        : home != nullptr && *home != '\0' ? absl::StrCat(home, "/.cache")
-                                          : std::string("/tmp");
+    const std::string base = xdg != nullptr && *xdg != '\0' ? std::string(xdg)
+                             : home != nullptr && *home != '\0'
+                                 ? absl::StrCat(home, "/.cache")
+                                 : std::string("/tmp");
     options_.artifact_cache_dir = base + "/forgetlab/artifacts";
   }
   if (options_.datasets.empty()) {
@@ -311,19 +311,19 @@ void Worker::Impl::RunLeasedJob(Slot& slot,
   bool settled = false;
   absl::StatusOr<v1::JobResult> result =
       !data_ok.ok() ? absl::StatusOr<v1::JobResult>(data_ok)
-      : !cores()    ? absl::StatusOr<v1::JobResult>(
-                       absl::CancelledError("worker stopping"))
-                 : RunByKind(slot, lease, job,
-                             lease_response.upload_pretraining(), options,
-                             &settled);
+      : !cores()
+          ? absl::StatusOr<v1::JobResult>(
+                absl::CancelledError("worker stopping"))
+          : RunByKind(slot, lease, job, lease_response.upload_pretraining(),
+                      options, &settled);
   done.Notify();
   heartbeats.join();
   stop_watch.join();
   if (!settled) Finish(slot, lease, result, lost.load(), cancelled.load());
   CountJob(slot,
            lost.load() || (settled && !result.ok()) ? "lost"
-           : result.ok()      ? "succeeded"
-           : cancelled.load() ? "cancelled"
+           : result.ok()                            ? "succeeded"
+           : cancelled.load()                       ? "cancelled"
            : result.status().code() == absl::StatusCode::kCancelled ? "released"
                                                                     : "failed",
            result);

@@ -44,10 +44,11 @@ absl::StatusOr<std::string> FileSha256(const std::string& path) {
   std::string buffer(1 << 20, '\0');
   while (in) {
     in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    hash.Update(absl::string_view(buffer.data(),
-                                  static_cast<size_t>(in.gcount())));
+    hash.Update(
+        absl::string_view(buffer.data(), static_cast<size_t>(in.gcount())));
   }
-  if (in.bad()) return absl::DataLossError(absl::StrCat("error reading ", path));
+  if (in.bad())
+    return absl::DataLossError(absl::StrCat("error reading ", path));
   return hash.HexDigest();
 }
 

@@ -210,10 +210,10 @@ TrainStatus LmTrainer::Run(ExperimentResult* result) {
                 " bytes"};
   }
   const bool pretrain = n > 0;
-  total_steps_ = (pretrain ? config_.pretrain_steps : 0) +
-                 (options_.pretrain_only
-                      ? 0
-                      : static_cast<int64_t>(k) * config_.task_steps);
+  total_steps_ =
+      (pretrain ? config_.pretrain_steps : 0) +
+      (options_.pretrain_only ? 0
+                              : static_cast<int64_t>(k) * config_.task_steps);
   {
     // Weights come from the global generator; construction is serialised.
     std::lock_guard<std::mutex> lock(GlobalGeneratorMutex());
@@ -246,7 +246,8 @@ TrainStatus LmTrainer::Run(ExperimentResult* result) {
                      config_.pretrain_batch, config_.pretrain_lr,
                      config_.warmup_steps, -1, generator, result);
       if (!s.ok()) return s;
-      if (!files.save.empty()) SaveModules(files.save, {{"model", model_.get()}});
+      if (!files.save.empty())
+        SaveModules(files.save, {{"model", model_.get()}});
     }
     const Measure m = Evaluate(pool_);
     trace.loss_after_pretraining = m.loss;

@@ -294,10 +294,10 @@ TrainStatus Trainer::Run(ExperimentResult* result) {
   const auto start = Clock::now();
   const int k = static_cast<int>(config_.tasks.size());
   const bool pretrain = config_.pretrain_examples > 0;
-  total_steps_ = (pretrain ? config_.pretrain_steps : 0) +
-                 (options_.pretrain_only
-                      ? 0
-                      : static_cast<int64_t>(k) * config_.task_steps);
+  total_steps_ =
+      (pretrain ? config_.pretrain_steps : 0) +
+      (options_.pretrain_only ? 0
+                              : static_cast<int64_t>(k) * config_.task_steps);
 
   const int64_t n_train = data_.train_images.size(0);
   if (config_.data.pretrain_pool < 0 || config_.data.pretrain_pool >= n_train) {
