@@ -67,6 +67,14 @@ class ArtifactService::Upload
   Upload(ArtifactService* service, grpc::CallbackServerContext* context,
          v1::UploadArtifactResponse* response)
       : service_(service), context_(context), response_(response) {
+    // The token is in the call's metadata: a caller without the role is
+    // turned away before it can hold the stream open.
+    absl::StatusOr<Principal> who = service_->policy_->Authorize(
+        *context_, v1::UploadArtifactRequest(), Access::kWorker);
+    if (!who.ok()) {
+      Finish(ToGrpcStatus(who.status()));
+      return;
+    }
     StartRead(&message_);
   }
 
