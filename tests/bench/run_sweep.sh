@@ -16,7 +16,8 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 address=127.0.0.1:$(cat "$dir/port")
-"$bin/worker/forgetlab-worker" --scheduler="$address" "$@" >"$dir/worker.log" 2>&1 &
+"$bin/worker/forgetlab-worker" --scheduler="$address" \
+  --artifact_cache_dir="$dir/cache" "$@" >"$dir/worker.log" 2>&1 &
 worker=$!
 cli() { "$bin/client/forgetlab" --scheduler="$address" "$@"; }
 # Let the worker register first, so the sweep starts at once.
