@@ -263,32 +263,27 @@ class ArtifactService::Download
     if (!who.ok()) return who.status();
     credentials_ =
         Credentials(request_.worker_id(), *who, request_.lease_token());
-    absl::StatusOr<storage::ArtifactRow> row =
+    absl::StatusOr<storage::Store::Download> download =
         service_->store_->ArtifactToDownload(request_.job_id(), credentials_);
-    if (row.ok()) {
-      row_ = *row;
-      in_.open(service_->folder_->PathOf(row_.key), std::ios::binary);
-      if (in_) return absl::OkStatus();
-      return Lose("its file is missing");
-    }
-    if (row.status().code() != absl::StatusCode::kNotFound) return row.status();
-    absl::StatusOr<storage::JobRow> job =
-        service_->store_->GetJob(request_.job_id());
-    if (!job.ok()) return job.status();
-    row_.key = job->artifact_key;
-    return Lose("it is not stored");
+    if (!download.ok()) return download.status();
+    row_.key = download->key;
+    if (!download->artifact.has_value()) return Lose("it is not stored");
+    row_ = *download->artifact;
+    in_.open(service_->folder_->PathOf(row_.key), std::ios::binary);
+    if (in_) return absl::OkStatus();
+    return Lose("its file is missing");
   }
 
   // Loses the artifact and answers why.
   absl::Status Lose(const std::string& why) {
-    LOG(WARNING) << "artifact " << row_.key << " lost: " << why
-                 << "; its pretraining runs again";
     absl::StatusOr<storage::ArtifactOutcome> out =
         service_->store_->LoseArtifact(
             row_.key, request_.job_id(), credentials_,
             absl::StrCat("its pretraining artifact was lost (", why,
                          "); waiting for it to be made again"));
     if (!out.ok()) return out.status();
+    LOG(WARNING) << "artifact " << row_.key << " lost: " << why
+                 << "; its pretraining runs again";
     service_->folder_->Remove(row_.key);
     service_->Announce(*out);
     return absl::FailedPreconditionError(absl::StrCat(

@@ -508,22 +508,17 @@ absl::StatusOr<ArtifactOutcome> Store::StoreArtifact(
   });
 }
 
-absl::StatusOr<ArtifactRow> Store::ArtifactToDownload(
+absl::StatusOr<Store::Download> Store::ArtifactToDownload(
     int64_t job_id, const LeaseCredentials& who) {
   return Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
-                  mutex_) -> absl::StatusOr<ArtifactRow> {
+                  mutex_) -> absl::StatusOr<Download> {
     absl::StatusOr<JobRow> job = leases_->Held(job_id, who);
     if (!job.ok()) return job.status();
     if (job->kind == kPretrainKind || job->artifact_key.empty()) {
       return absl::FailedPreconditionError(absl::StrCat(
           "job ", job_id, " loads no shared pretraining artifact"));
     }
-    std::optional<ArtifactRow> artifact = artifacts_->Get(job->artifact_key);
-    if (!artifact.has_value()) {
-      return absl::NotFoundError(absl::StrCat(
-          "the pretraining artifact ", job->artifact_key, " is not stored"));
-    }
-    return *artifact;
+    return Download{job->artifact_key, artifacts_->Get(job->artifact_key)};
   });
 }
 

@@ -264,10 +264,15 @@ class Store {
   absl::StatusOr<ArtifactOutcome> StoreArtifact(int64_t job_id,
                                                 const LeaseCredentials& who,
                                                 ArtifactRow artifact);
-  // The artifact the leased experiment loads; NOT_FOUND when it has none
-  // stored (see LoseArtifact), FAILED_PRECONDITION when it needs none.
-  absl::StatusOr<ArtifactRow> ArtifactToDownload(int64_t job_id,
-                                                 const LeaseCredentials& who);
+  // The artifact the leased experiment loads: its key, and the artifact
+  // unless none is stored (see LoseArtifact); FAILED_PRECONDITION when the
+  // job loads none.
+  struct Download {
+    std::string key;
+    std::optional<ArtifactRow> artifact;
+  };
+  absl::StatusOr<Download> ArtifactToDownload(int64_t job_id,
+                                              const LeaseCredentials& who);
   // Records a download.
   absl::Status TouchArtifact(const std::string& key);
   // The artifact is gone or corrupt: forgets it; its queued experiments

@@ -54,10 +54,14 @@ d, shared_ms, unshared_ms = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 def jobs(name):
     return json.load(open(f"{d}/{name}.jobs"))
 def pretraining_runs(name):
-    js = jobs(name)
-    shared = sum(j["kind"] == "pretrain" for j in js)
-    own = sum(j["kind"] == "experiment" and not j["artifact_key"]
-              and j["axes"].get("pretrain.examples", 0) > 0 for j in js)
+    # Pretraining jobs, and experiments with pretraining that did not load
+    # shared weights (they pretrained themselves).
+    shared = sum(j["kind"] == "pretrain" for j in jobs(name))
+    own = 0
+    for line in open(f"{d}/{name}.jsonl"):
+        r = json.loads(line)
+        own += (float(r["spec"].get("pretrain.examples", 0)) > 0 and
+                not r["provenance"].get("pretrain_artifact_sha256"))
     return shared + own
 def numbers(name):
     out = {}
