@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the whole test suite with ctest:
 # first the Release build (build/), then the same suite under AddressSanitizer
-# and UBSan with the fuzzers, each fuzzing for 60 s (build-asan/, clang).
+# and UBSan with the fuzzers, each fuzzing for 30 s (build-asan/, clang).
 #   ./deploy/test.sh [--no-sanitize]   (skip the second build, for quick runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -170,6 +170,15 @@ class ArtifactService::Upload
     if (!SyncPath(path_, false)) {
       return absl::UnavailableError(absl::StrCat("cannot sync ", path_));
     }
+    // An artifact of the key stored meanwhile (two experiments that each
+    // pretrained it) keeps its file.
+    absl::StatusOr<std::optional<storage::ArtifactRow>> stored =
+        service_->store_->GetArtifact(key_);
+    if (!stored.ok()) return stored.status();
+    if (stored->has_value()) {
+      return absl::AlreadyExistsError(absl::StrCat("the pretraining artifact ",
+                                                   key_, " is stored already"));
+    }
     if (absl::Status s = service_->folder_->MakeRoom(received_); !s.ok()) {
       return s;
     }
@@ -192,8 +201,7 @@ class ArtifactService::Upload
             row);
     if (!out.ok()) {
       // Another upload of the key may have made it meanwhile: keep its file.
-      absl::StatusOr<std::optional<storage::ArtifactRow>> stored =
-          service_->store_->GetArtifact(key_);
+      stored = service_->store_->GetArtifact(key_);
       if (stored.ok() && stored->has_value()) committed_ = true;
       return out.status();
     }
