@@ -5,6 +5,7 @@
 #include <cmath>
 #include <ctime>
 #include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -383,13 +384,12 @@ std::string JobsJson(const std::vector<v1::Job>& jobs) {
 }
 
 std::string JobsText(const std::vector<v1::Job>& jobs) {
-  std::vector<std::string> axes;
-  if (!jobs.empty()) {
-    for (const auto& [path, unused] : std::map<std::string, double>(
-             jobs[0].axis_values().begin(), jobs[0].axis_values().end())) {
-      axes.push_back(path);
-    }
+  // Every job's axes: a shared pretraining job lacks the fine-tuning ones.
+  std::set<std::string> axis_set;
+  for (const v1::Job& job : jobs) {
+    for (const auto& [path, unused] : job.axis_values()) axis_set.insert(path);
   }
+  const std::vector<std::string> axes(axis_set.begin(), axis_set.end());
   std::vector<std::vector<std::string>> rows;
   std::vector<std::string> header = {"JOB", "KIND", "STATE", "ATTEMPT",
                                      "WORKER"};

@@ -150,6 +150,26 @@ TEST(RenderTest, StatusAndJobsJsonHaveTheDocumentedShape) {
             32);
 }
 
+// A shared pretraining job has no fine-tuning axes; the experiments' still
+// get their column.
+TEST(RenderTest, JobsTextShowsEveryJobsAxesAndKind) {
+  v1::Job pretrain;
+  pretrain.set_job_id(1);
+  pretrain.set_kind("pretrain");
+  (*pretrain.mutable_axis_values())["model.width"] = 32;
+  v1::Job experiment;
+  experiment.set_job_id(2);
+  experiment.set_kind("experiment");
+  experiment.set_state(v1::WAITING);
+  (*experiment.mutable_axis_values())["model.width"] = 32;
+  (*experiment.mutable_axis_values())["finetune.lr"] = 0.03;
+  const std::string text = JobsText({pretrain, experiment});
+  EXPECT_THAT(text, ::testing::HasSubstr("finetune.lr"));
+  EXPECT_THAT(text, ::testing::HasSubstr("0.03"));
+  EXPECT_THAT(text, ::testing::HasSubstr("pretrain"));
+  EXPECT_THAT(text, ::testing::HasSubstr("WAITING"));
+}
+
 TEST(RenderTest, CsvHasHeaderAndOneLinePerCell) {
   const std::vector<std::string> lines =
       absl::StrSplit(TableCsv(SampleTable()), '\n', absl::SkipEmpty());

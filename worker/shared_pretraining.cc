@@ -59,8 +59,11 @@ absl::StatusOr<v1::JobResult> Worker::Impl::RunByKind(
       std::remove(output.c_str());
       return result;
     }
-    absl::Status up = UploadWeights(slot, lease, job, output, result->device(),
-                                    options.threads);
+    // A pretraining-only result names no device; the worker's does.
+    absl::Status up = UploadWeights(
+        slot, lease, job, output,
+        result->device().empty() ? options.device : result->device(),
+        options.threads);
     if (!pretrain_job) {
       // The result stands either way; a later job pretrains again.
       if (!up.ok()) {

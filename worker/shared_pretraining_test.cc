@@ -196,6 +196,7 @@ TEST_F(SharedPretrainingTest, PretrainsOncePerKeyWithTheUnsharedNumbers) {
     // Each shared result names the weights it loaded; none pretrained.
     EXPECT_EQ(result.provenance().pretrain_artifact_sha256().size(), 64u);
     EXPECT_EQ(result.provenance().pretrain_threads(), 1);
+    EXPECT_EQ(result.provenance().pretrain_device(), "cpu");
     EXPECT_EQ(b.at(point).provenance().pretrain_artifact_sha256(), "");
   }
   const v1::ListArtifactsResponse artifacts = Artifacts();
