@@ -191,14 +191,7 @@ absl::Status LeaseTable::Complete(int64_t job_id, const LeaseCredentials& who,
   }
   results_.Insert(job_id, job->sweep_id, result, who.token_name, pretrain_token,
                   now);
-  StatementCache::Use u = statements_.Prepared(
-      "UPDATE jobs SET state='SUCCEEDED', error='', deadline_ms=0, "
-      "phase='done', step=total_steps, updated_ms=? WHERE job_id=?");
-  u->bind(1, now);
-  u->bind(2, job_id);
-  u->exec();
-  EndAttempt(job->lease_token, now, "SUCCEEDED", "");
-  workers_.SetJob(job->worker_id, 0, now);
+  EndSucceeded(*job, now);
   return absl::OkStatus();
 }
 
@@ -241,14 +234,7 @@ absl::Status LeaseTable::SucceedPretraining(int64_t job_id,
                                             int64_t now) {
   absl::StatusOr<JobRow> job = Held(job_id, who);
   if (!job.ok()) return job.status();
-  StatementCache::Use u = statements_.Prepared(
-      "UPDATE jobs SET state='SUCCEEDED', error='', deadline_ms=0, "
-      "phase='done', step=total_steps, updated_ms=? WHERE job_id=?");
-  u->bind(1, now);
-  u->bind(2, job_id);
-  u->exec();
-  EndAttempt(job->lease_token, now, "SUCCEEDED", "");
-  workers_.SetJob(job->worker_id, 0, now);
+  EndSucceeded(*job, now);
   return absl::OkStatus();
 }
 
@@ -342,6 +328,17 @@ std::optional<int64_t> LeaseTable::NextDeadline() {
     return q.getColumn(0).getInt64();
   }
   return std::nullopt;
+}
+
+void LeaseTable::EndSucceeded(const JobRow& job, int64_t now) {
+  StatementCache::Use u = statements_.Prepared(
+      "UPDATE jobs SET state='SUCCEEDED', error='', deadline_ms=0, "
+      "phase='done', step=total_steps, updated_ms=? WHERE job_id=?");
+  u->bind(1, now);
+  u->bind(2, job.job_id);
+  u->exec();
+  EndAttempt(job.lease_token, now, "SUCCEEDED", "");
+  workers_.SetJob(job.worker_id, 0, now);
 }
 
 void LeaseTable::EndLease(int64_t job_id, const char* state,

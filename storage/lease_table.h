@@ -100,6 +100,8 @@ class LeaseTable {
   // (PERMISSION_DENIED, or NOT_FOUND for an unknown worker).
   absl::StatusOr<JobRow> ReadJobFor(int64_t job_id,
                                     const LeaseCredentials& who);
+  // Ends a job's lease SUCCEEDED: its attempt too, and its worker is idle.
+  void EndSucceeded(const JobRow& job, int64_t now);
   // Ends a job's lease: the new state (a QUEUED job also loses its worker),
   // its error and attempt count, no deadline.
   void EndLease(int64_t job_id, const char* state, const std::string& error,

@@ -510,16 +510,16 @@ absl::StatusOr<ArtifactOutcome> Store::StoreArtifact(
 
 absl::StatusOr<Store::Download> Store::ArtifactToDownload(
     int64_t job_id, const LeaseCredentials& who) {
-  return Read([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
-                  mutex_) -> absl::StatusOr<Download> {
-    absl::StatusOr<JobRow> job = leases_->Held(job_id, who);
-    if (!job.ok()) return job.status();
-    if (job->kind == kPretrainKind || job->artifact_key.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "job ", job_id, " loads no shared pretraining artifact"));
-    }
-    return Download{job->artifact_key, artifacts_->Get(job->artifact_key)};
-  });
+  return Read(
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) -> absl::StatusOr<Download> {
+        absl::StatusOr<JobRow> job = leases_->Held(job_id, who);
+        if (!job.ok()) return job.status();
+        if (job->kind == kPretrainKind || job->artifact_key.empty()) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "job ", job_id, " loads no shared pretraining artifact"));
+        }
+        return Download{job->artifact_key, artifacts_->Get(job->artifact_key)};
+      });
 }
 
 absl::Status Store::TouchArtifact(const std::string& key) {
