@@ -16,7 +16,8 @@ absl::StatusOr<SlotPlan> PlanSlots(const std::string& slots, int threads,
   const bool gpu = device != "cpu";
   if (slots == "auto") {
     if (gpu) {
-      plan.slots = kGpuAutoSlots;
+      plan.slots = kGpuMaxSlots;
+      plan.occupancy = true;
       plan.threads = threads > 0 ? threads : std::max(1, cores / plan.slots);
     } else if (threads > 0) {
       plan.slots = std::max(1, cores / threads);
@@ -49,7 +50,8 @@ int JobThreads(const SlotPlan& plan, const v1::ExperimentSpec& resolved) {
   return step_flops >= kLargeStepFlops ? plan.cores : 1;
 }
 
-bool CoreBudget::Acquire(int n, bool large, const absl::Notification& stop) {
+int64_t Budget::Acquire(int64_t n, bool large, const absl::Notification& stop) {
+  n = std::clamp<int64_t>(n, 0, capacity_);
   absl::MutexLock lock(&mu_);
   if (large) ++large_waiting_;
   auto ready = [this, n, large]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -59,15 +61,15 @@ bool CoreBudget::Acquire(int n, bool large, const absl::Notification& stop) {
     mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(100));
     if (stop.HasBeenNotified() && !ready()) {
       if (large) --large_waiting_;
-      return false;
+      return -1;
     }
   }
   if (large) --large_waiting_;
   free_ -= n;
-  return true;
+  return n;
 }
 
-void CoreBudget::Release(int n) {
+void Budget::Release(int64_t n) {
   absl::MutexLock lock(&mu_);
   free_ += n;
 }

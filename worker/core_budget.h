@@ -17,8 +17,10 @@ namespace forgetlab {
 // train on every core, alone. Smaller ones train on one thread each, one per
 // core. Measured in docs/PERFORMANCE.md ("Several jobs per worker").
 inline constexpr double kLargeStepFlops = 2e9;
-// --slots=auto on a GPU: jobs at once on one device.
-inline constexpr int kGpuAutoSlots = 4;
+// --slots=auto on a GPU: the most jobs at once on one device. How many run
+// is measured as they run (Occupancy, worker/gpu_occupancy.h) and bounded by
+// the device memory their specs need (EstimateDeviceBytes).
+inline constexpr int kGpuMaxSlots = 16;
 
 // What --slots, --threads and --device resolve to.
 struct SlotPlan {
@@ -27,6 +29,8 @@ struct SlotPlan {
   int threads = 0;
   // The cores the jobs share; 0: no budget (the threads are the user's).
   int cores = 0;
+  // --slots=auto on a GPU: jobs at once by measured throughput and memory.
+  bool occupancy = false;
 };
 
 // `slots` is "auto" or a count >= 1; `threads` 0 means "pick". INVALID_ARGUMENT
@@ -37,23 +41,33 @@ absl::StatusOr<SlotPlan> PlanSlots(const std::string& slots, int threads,
 // The threads a job trains on under `plan`.
 int JobThreads(const SlotPlan& plan, const v1::ExperimentSpec& resolved);
 
-// The cores a worker's slots share (--slots=auto on a CPU). A slot holds one
-// core while it leases and trains a small job; for a large job it gives its
-// core back and waits for every core at once (so two large jobs cannot each
-// hold a part). While a large job waits, no slot takes a core for a new
-// lease, so it gets every core as soon as the jobs running finish.
-class CoreBudget {
+// What a worker's slots share: the cores (--slots=auto on a CPU) or the
+// device's memory in bytes (on a GPU).
+//
+// Cores: a slot holds one core while it leases and trains a small job; for
+// a large job it gives its core back and waits for every core at once (so
+// two large jobs cannot each hold a part). While a large job waits, no slot
+// takes a core for a new lease, so it gets every core as soon as the jobs
+// running finish.
+//
+// Bytes: every job waits as a large one for its estimate. A request above
+// the whole capacity waits for all of it: such a job runs alone.
+class Budget {
  public:
-  explicit CoreBudget(int cores) : free_(cores) {}
+  explicit Budget(int64_t capacity) : capacity_(capacity), free_(capacity) {}
 
-  // Blocks until `n` cores are free (and, unless `large`, no large job
-  // waits); false, holding none, once `stop` is notified.
-  bool Acquire(int n, bool large, const absl::Notification& stop);
-  void Release(int n);
+  // Blocks until `n` units (at most the capacity) are free and, unless
+  // `large`, no large request waits; returns the units taken (release
+  // those), or -1, holding none, once `stop` is notified.
+  int64_t Acquire(int64_t n, bool large, const absl::Notification& stop);
+  void Release(int64_t n);
+
+  int64_t capacity() const { return capacity_; }
 
  private:
+  const int64_t capacity_;
   absl::Mutex mu_;
-  int free_ ABSL_GUARDED_BY(mu_);
+  int64_t free_ ABSL_GUARDED_BY(mu_);
   int large_waiting_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

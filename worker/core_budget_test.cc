@@ -29,15 +29,18 @@ TEST(PlanSlotsTest, AutoOnACpuIsOneSlotPerCoreWithThreadsPerJob) {
   EXPECT_EQ(plan->slots, 1);
 }
 
-TEST(PlanSlotsTest, ACountSharesTheCoresAndAGpuGetsFourStreams) {
+TEST(PlanSlotsTest, ACountSharesTheCoresAndAGpuMeasuresItsOccupancy) {
   absl::StatusOr<SlotPlan> plan = PlanSlots("3", 0, "cpu", 8);
   ASSERT_TRUE(plan.ok());
   EXPECT_EQ(plan->slots, 3);
   EXPECT_EQ(plan->threads, 2);
   EXPECT_EQ(plan->cores, 0);
-  plan = PlanSlots("auto", 0, "cuda:0", 16);
-  EXPECT_EQ(plan->slots, kGpuAutoSlots);
-  EXPECT_EQ(plan->threads, 4);
+  EXPECT_FALSE(plan->occupancy);
+  plan = PlanSlots("auto", 0, "cuda:0", 32);
+  EXPECT_EQ(plan->slots, kGpuMaxSlots);
+  EXPECT_TRUE(plan->occupancy);
+  EXPECT_EQ(plan->threads, 2);
+  EXPECT_FALSE(PlanSlots("4", 0, "cuda:0", 32)->occupancy);
   EXPECT_EQ(PlanSlots("1", 0, "cpu", 2)->threads, 2);
   for (const char* bad : {"0", "-1", "many", "257", ""}) {
     absl::StatusOr<SlotPlan> refused = PlanSlots(bad, 0, "cpu", 2);
@@ -65,13 +68,13 @@ TEST(JobThreadsTest, SmallJobsGetOneThreadAndLargeOnesEveryCore) {
             1);
 }
 
-TEST(CoreBudgetTest, ALargeJobWaitsForEveryCoreAndHoldsNewLeasesBack) {
-  CoreBudget budget(2);
+TEST(BudgetTest, ALargeJobWaitsForEveryCoreAndHoldsNewLeasesBack) {
+  Budget budget(2);
   absl::Notification stop;
-  ASSERT_TRUE(budget.Acquire(1, false, stop));  // a small job runs
+  ASSERT_EQ(budget.Acquire(1, false, stop), 1);  // a small job runs
   std::atomic<bool> large_running{false};
   std::thread large([&] {
-    ASSERT_TRUE(budget.Acquire(2, true, stop));
+    ASSERT_EQ(budget.Acquire(2, true, stop), 2);
     large_running = true;
     budget.Release(2);
   });
@@ -79,7 +82,7 @@ TEST(CoreBudgetTest, ALargeJobWaitsForEveryCoreAndHoldsNewLeasesBack) {
   std::atomic<bool> small_got{false};
   std::thread small([&] {
     absl::SleepFor(absl::Milliseconds(50));
-    ASSERT_TRUE(budget.Acquire(1, false, stop));
+    ASSERT_EQ(budget.Acquire(1, false, stop), 1);
     small_got = true;
     EXPECT_TRUE(large_running.load());  // only after the large job
     budget.Release(1);
@@ -93,16 +96,33 @@ TEST(CoreBudgetTest, ALargeJobWaitsForEveryCoreAndHoldsNewLeasesBack) {
   EXPECT_TRUE(small_got.load());
 }
 
-TEST(CoreBudgetTest, StopEndsAWait) {
-  CoreBudget budget(1);
+TEST(BudgetTest, StopEndsAWait) {
+  Budget budget(1);
   absl::Notification stop;
-  ASSERT_TRUE(budget.Acquire(1, false, stop));
-  std::thread waiting([&] { EXPECT_FALSE(budget.Acquire(1, true, stop)); });
+  ASSERT_EQ(budget.Acquire(1, false, stop), 1);
+  std::thread waiting([&] { EXPECT_EQ(budget.Acquire(1, true, stop), -1); });
   absl::SleepFor(absl::Milliseconds(150));
   stop.Notify();
   waiting.join();
   budget.Release(1);
-  EXPECT_TRUE(budget.Acquire(1, false, absl::Notification()));
+  EXPECT_EQ(budget.Acquire(1, false, absl::Notification()), 1);
+}
+
+// Device memory: a job that needs more than the device has runs alone
+// rather than never.
+TEST(BudgetTest, ARequestAboveTheCapacityWaitsForAllOfIt) {
+  Budget memory(1000);
+  absl::Notification stop;
+  ASSERT_EQ(memory.Acquire(300, true, stop), 300);
+  std::atomic<int64_t> got{0};
+  std::thread huge([&] { got = memory.Acquire(5000, true, stop); });
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(got.load(), 0);  // waits while another job holds memory
+  memory.Release(300);
+  huge.join();
+  EXPECT_EQ(got.load(), 1000);
+  memory.Release(1000);
+  EXPECT_EQ(memory.Acquire(1000, true, stop), 1000);
 }
 
 }  // namespace

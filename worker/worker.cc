@@ -21,6 +21,7 @@
 #include "absl/synchronization/notification.h"
 #include "forgetlab/v1/forgetlab.grpc.pb.h"
 #include "proto/net/channel.h"
+#include "proto/spec/cost.h"
 #include "worker/core_budget.h"
 #include "worker/job_runner.h"
 #include "worker/train/default_protocol.h"
@@ -266,7 +267,7 @@ void Worker::Impl::Finish(Slot& slot, const ActiveLease& lease,
 void Worker::Impl::RunLeasedJob(Slot& slot,
                                 const v1::LeaseJobResponse& lease_response,
                                 int threads,
-                                const std::function<bool()>& cores) {
+                                const std::function<bool()>& resources) {
   const v1::Job& job = lease_response.job();
   const ActiveLease lease{job.job_id(), lease_response.lease_token()};
   std::string coordinates;
@@ -300,10 +301,19 @@ void Worker::Impl::RunLeasedJob(Slot& slot,
   options.threads = threads;
   options.checkpoint_dir = options_.checkpoint_dir;
   options.cancel = &cancel;
-  options.on_progress = [this, &slot](const train::Progress& p) {
+  options.on_progress = [this, &slot, &job](const train::Progress& p) {
     Touch();
-    absl::MutexLock lock(&mu_);
-    slot.progress = p;
+    int64_t steps = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      steps = p.step - slot.progress.step;
+      slot.progress = p;
+    }
+    if (occupancy_ != nullptr && steps > 0 &&
+        occupancy_->AddWork(steps * StepFlops(job.spec(), p.phase),
+                            absl::Now())) {
+      LOG(INFO) << "jobs at once: " << occupancy_->last_decision();
+    }
   };
   SetCurrentJob(slot, job.sweep_id(), std::to_string(job.job_id()));
   absl::Status data_ok =
@@ -311,7 +321,7 @@ void Worker::Impl::RunLeasedJob(Slot& slot,
   bool settled = false;
   absl::StatusOr<v1::JobResult> result =
       !data_ok.ok() ? absl::StatusOr<v1::JobResult>(data_ok)
-      : !cores()
+      : !resources()
           ? absl::StatusOr<v1::JobResult>(
                 absl::CancelledError("worker stopping"))
           : RunByKind(slot, lease, job, lease_response.upload_pretraining(),
@@ -335,7 +345,7 @@ absl::Status Worker::Impl::Run() {
                 train::AvailableCpus());
   if (!plan.ok()) return plan.status();
   plan_ = *plan;
-  if (plan_.cores > 0) budget_ = std::make_unique<CoreBudget>(plan_.cores);
+  if (plan_.cores > 0) cores_ = std::make_unique<Budget>(plan_.cores);
   LOG(INFO) << plan_.slots << " slot" << (plan_.slots == 1 ? "" : "s")
             << ", each job on "
             << (plan_.threads > 0
@@ -355,6 +365,7 @@ absl::Status Worker::Impl::Run() {
         "--device=", options_.device,
         " but this LibTorch build sees no CUDA device; use --device=cpu"));
   }
+  if (plan_.occupancy) StartOccupancy();
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = OpenChannel(
       {options_.scheduler, options_.ca_cert_file, options_.client_cert_file,
        options_.client_key_file, options_.tls_server_name});
@@ -394,36 +405,76 @@ absl::Status Worker::Impl::Run() {
   return fatal_;
 }
 
+void Worker::Impl::StartOccupancy() {
+  Occupancy::Options options;
+  options.max_jobs = plan_.slots;
+  occupancy_ = std::make_unique<Occupancy>(options);
+  int64_t free = 0, total = 0;
+  if (train::DeviceMemory(options_.device, &free, &total)) {
+    // A tenth stays free for the CUDA context's growth and other processes.
+    memory_ = std::make_unique<Budget>(free / 10 * 9);
+    LOG(INFO) << options_.device << ": " << (free >> 20) << " of "
+              << (total >> 20) << " MiB free; jobs at once: up to "
+              << plan_.slots << ", as their estimated memory fits in "
+              << (memory_->capacity() >> 20)
+              << " MiB and while more of them raise the throughput";
+  } else {
+    LOG(WARNING) << options_.device
+                 << ": free memory unknown (no CUDA runtime symbols); jobs at "
+                    "once: up to "
+                 << plan_.slots << ", while more of them raise the throughput";
+  }
+}
+
 void Worker::Impl::SlotLoop(Slot& slot) {
-  if (!Register(slot)) return;
   while (!stopping()) {
     // max_jobs counts jobs over every slot: take a ticket before leasing.
     if (options_.max_jobs > 0 &&
         jobs_started_.fetch_add(1) >= options_.max_jobs) {
       break;
     }
-    if (budget_ != nullptr && !budget_->Acquire(1, false, stop_)) break;
+    // On a CPU the slot holds a core while it leases; on a GPU it waits
+    // until the measured occupancy lets one more job run.
+    if (cores_ != nullptr && cores_->Acquire(1, false, stop_) < 0) break;
+    if (occupancy_ != nullptr && !occupancy_->Enter(stop_)) break;
+    auto release = [&](int64_t cores) {
+      if (cores_ != nullptr && cores > 0) cores_->Release(cores);
+      if (occupancy_ != nullptr) occupancy_->Leave();
+    };
+    // A slot registers when it first may lease: a GPU worker's slots that
+    // the occupancy never admits do not show as idle workers.
+    if (slot.worker_id.empty() && !Register(slot)) {
+      release(1);
+      break;
+    }
     v1::LeaseJobResponse lease;
     const bool leased = Lease(slot, &lease);
     Touch();
     if (!leased) {
-      if (budget_ != nullptr) budget_->Release(1);
+      release(1);
       if (options_.max_jobs > 0) jobs_started_.fetch_sub(1);
       continue;
     }
-    const int threads = JobThreads(plan_, lease.job().spec());
-    int held = budget_ != nullptr ? 1 : 0;
-    // A large job gives its core back and waits for all of them at once.
-    auto cores = [&] {
-      if (budget_ == nullptr || threads <= 1) return true;
-      budget_->Release(held);
-      held = 0;
-      if (!budget_->Acquire(threads, true, stop_)) return false;
-      held = threads;
+    const v1::ExperimentSpec& spec = lease.job().spec();
+    const int threads = JobThreads(plan_, spec);
+    int64_t cores = cores_ != nullptr ? 1 : 0, bytes = 0;
+    auto resources = [&] {
+      // A large job gives its core back and waits for all of them at once.
+      if (cores_ != nullptr && threads > 1) {
+        cores_->Release(cores);
+        cores = 0;
+        cores = cores_->Acquire(threads, true, stop_);
+        if (cores < 0) return false;
+      }
+      if (memory_ != nullptr) {
+        bytes = memory_->Acquire(EstimateDeviceBytes(spec), true, stop_);
+        if (bytes < 0) return false;
+      }
       return true;
     };
-    RunLeasedJob(slot, lease, threads, cores);
-    if (budget_ != nullptr && held > 0) budget_->Release(held);
+    RunLeasedJob(slot, lease, threads, resources);
+    if (memory_ != nullptr && bytes > 0) memory_->Release(bytes);
+    release(cores);
   }
 }
 

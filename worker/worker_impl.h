@@ -26,6 +26,7 @@
 #include "proto/net/prometheus.h"
 #include "worker/artifact_client.h"
 #include "worker/core_budget.h"
+#include "worker/gpu_occupancy.h"
 #include "worker/train/experiment.h"
 #include "worker/worker.h"
 
@@ -71,7 +72,7 @@ class Worker::Impl {
   struct Slot {
     int index = 0;
     std::string host;  // the worker's host, with "/slotN" when there are more
-    std::string worker_id;
+    std::string worker_id;  // empty until registered
     int lease_seconds = 60;
     absl::Duration backoff = absl::Milliseconds(200);
     std::mt19937 rng{std::random_device{}()};
@@ -139,10 +140,13 @@ class Worker::Impl {
   bool Register(Slot& slot);
   // Returns true with a lease filled in, false when none (or stopping).
   bool Lease(Slot& slot, v1::LeaseJobResponse* lease);
-  // Runs the job on `threads` threads; `cores` waits for the cores it needs
-  // (heartbeats go on meanwhile) and returns false when the worker stops.
+  // Runs the job on `threads` threads; `resources` waits for the cores or
+  // device memory it needs (heartbeats go on meanwhile) and returns false
+  // when the worker stops.
   void RunLeasedJob(Slot& slot, const v1::LeaseJobResponse& lease, int threads,
-                    const std::function<bool()>& cores);
+                    const std::function<bool()>& resources);
+  // --slots=auto on a GPU: the occupancy and memory budgets from the device.
+  void StartOccupancy();
   // Trains the leased job by its kind: a pretraining job uploads its
   // weights; an experiment that shares pretraining loads them first, or,
   // with `upload_pretraining`, pretrains itself and uploads them.
@@ -167,7 +171,9 @@ class Worker::Impl {
 
   Options options_;
   SlotPlan plan_;
-  std::unique_ptr<CoreBudget> budget_;  // --slots=auto on a CPU
+  std::unique_ptr<Budget> cores_;         // --slots=auto on a CPU
+  std::unique_ptr<Occupancy> occupancy_;  // --slots=auto on a GPU
+  std::unique_ptr<Budget> memory_;  // its device memory, when known (bytes)
   std::vector<std::unique_ptr<Slot>> slots_;
   std::atomic<int> jobs_started_{0};
   std::shared_ptr<grpc::Channel> channel_;

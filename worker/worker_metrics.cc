@@ -102,8 +102,13 @@ absl::Status Worker::Impl::StartEndpoints() {
           "Steps done over total steps of each slot's job (0 when idle).",
           {{"slot", std::to_string(slot->index)}}));
     }
-    metrics_.AddCollector([this, progress, busy, connected] {
+    metrics::Gauge* limit = metrics_.GetGauge(
+        "forgetlab_worker_jobs_at_once_limit",
+        "The jobs this worker may run at once now: its slots, or on a GPU "
+        "with --slots=auto the count its throughput measurements chose.");
+    metrics_.AddCollector([this, progress, busy, connected, limit] {
       connected->Set(connected_.load() ? 1 : 0);
+      limit->Set(occupancy_ != nullptr ? occupancy_->limit() : plan_.slots);
       absl::MutexLock lock(&mu_);
       int training = 0;
       for (size_t i = 0; i < slots_.size(); ++i) {

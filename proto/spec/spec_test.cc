@@ -304,6 +304,43 @@ TEST(SpecTest, CostEstimateMatchesTheModel) {
   EXPECT_EQ(TrainingSamples(r), 600 * 128 + 2 * 300 * 64);
   spec.mutable_pretrain()->set_examples(0);
   EXPECT_EQ(TrainingSamples(ResolveDefaults(spec)), 2 * 300 * 64);
+  // A step's FLOPs by the phase the trainer reports.
+  EXPECT_DOUBLE_EQ(StepFlops(r, "pretrain"), 6.0 * 26506 * 128);
+  EXPECT_DOUBLE_EQ(StepFlops(r, "task:B"), 6.0 * 26506 * 64);
+  EXPECT_DOUBLE_EQ(StepFlops(r, "load"), 0);
+}
+
+TEST(SpecTest, DeviceMemoryEstimateCountsStateActivationsAndEvaluation) {
+  v1::ExperimentSpec spec;
+  spec.mutable_model()->set_width(512);
+  v1::ExperimentSpec r = ResolveDefaults(spec);
+  const int64_t params = EstimateParameterCount(r);
+  // Weights, gradients and momentum; then the larger of a training batch's
+  // activations and gradients (128 x (784 + 3 x 2 x 512) floats, twice) and
+  // three input-sized layers of a 10,000-image evaluation pass.
+  const int64_t evaluation = 3 * 10000 * 784;
+  ASSERT_GT(evaluation, 2 * 128 * (784 + 3 * 2 * 512));
+  EXPECT_EQ(EstimateDeviceBytes(r),
+            4 * (3 * params + evaluation) + kJobDeviceOverheadBytes);
+  // Wider, deeper and bigger batches need more; a convolutional net keeps
+  // far more activations per sample than an MLP of its parameter count.
+  spec.mutable_model()->set_width(2048);
+  const int64_t wide = EstimateDeviceBytes(ResolveDefaults(spec));
+  EXPECT_GT(wide, EstimateDeviceBytes(r));
+  spec.mutable_pretrain()->set_batch_size(4096);
+  EXPECT_GT(EstimateDeviceBytes(ResolveDefaults(spec)), wide);
+  v1::ExperimentSpec resnet;
+  resnet.mutable_model()->set_family(v1::ModelSpec::RESNET);
+  resnet.mutable_pretrain()->set_batch_size(1024);
+  r = ResolveDefaults(resnet);
+  EXPECT_GT(EstimateDeviceBytes(r) - kJobDeviceOverheadBytes,
+            200 * 4 * EstimateParameterCount(r));
+  // An LM keeps two AdamW moments and its logits per predicted byte.
+  v1::ExperimentSpec lm;
+  lm.mutable_model()->set_family(v1::ModelSpec::LM);
+  r = ResolveDefaults(lm);
+  EXPECT_GT(EstimateDeviceBytes(r),
+            4 * 4 * EstimateParameterCount(r) + kJobDeviceOverheadBytes);
 }
 
 TEST(SpecIoTest, TextErrorsNameLineColumnAndField) {

@@ -33,4 +33,5 @@ echo "sweep took $(((end - start) / 1000000)) ms"
 cli table "$id"
 kill "$worker" "$server"
 wait 2>/dev/null || true
+[ -n "${KEEP_LOGS:-}" ] && cp "$dir/worker.log" "$KEEP_LOGS"
 rm -rf "$dir"

@@ -240,6 +240,12 @@ std::vector<std::string> TextDomainsPresent();
 // Whether a CUDA device is usable by this build.
 bool CudaAvailable();
 
+// The free and total memory of a CUDA device ("cuda" or "cuda:N"), from the
+// CUDA runtime that LibTorch loaded; false on a CPU, without CUDA, or when
+// the runtime's symbols cannot be found. Creates the device's context.
+bool DeviceMemory(const std::string& device, int64_t* free_bytes,
+                  int64_t* total_bytes);
+
 // Name of the BLAS library LibTorch resolves sgemm from (e.g. a path into
 // openblas-openmp, with OpenBLAS's kernel set: "(Haswell kernels)"), or ""
 // when it cannot be determined.

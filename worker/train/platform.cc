@@ -16,6 +16,37 @@ namespace forgetlab::train {
 
 bool CudaAvailable() { return torch::cuda::is_available(); }
 
+bool DeviceMemory(const std::string& device, int64_t* free_bytes,
+                  int64_t* total_bytes) {
+  if (device.rfind("cuda", 0) != 0 || !CudaAvailable()) return false;
+  // The CUDA runtime's C entry points, looked up at run time: the CPU
+  // LibTorch this also builds against has no CUDA headers.
+  using GetInfo = int (*)(size_t*, size_t*);
+  using SetDevice = int (*)(int);
+  void* get_info = dlsym(RTLD_DEFAULT, "cudaMemGetInfo");
+  void* set_device = dlsym(RTLD_DEFAULT, "cudaSetDevice");
+  for (const char* name : {"libcudart.so.13", "libcudart.so.12",
+                           "libcudart.so.11.0", "libcudart.so"}) {
+    if (get_info != nullptr && set_device != nullptr) break;
+    if (void* runtime = dlopen(name, RTLD_LAZY | RTLD_NOLOAD)) {
+      get_info = dlsym(runtime, "cudaMemGetInfo");
+      set_device = dlsym(runtime, "cudaSetDevice");
+    }
+  }
+  if (get_info == nullptr || set_device == nullptr) return false;
+  const torch::Device where(device);
+  torch::empty({1}, torch::TensorOptions().device(where));  // the context
+  if (reinterpret_cast<SetDevice>(set_device)(where.has_index() ? where.index()
+                                                                : 0) != 0) {
+    return false;
+  }
+  size_t free = 0, total = 0;
+  if (reinterpret_cast<GetInfo>(get_info)(&free, &total) != 0) return false;
+  *free_bytes = static_cast<int64_t>(free);
+  *total_bytes = static_cast<int64_t>(total);
+  return true;
+}
+
 namespace {
 
 // OpenBLAS's name for the kernels it chose ("Haswell", "SkylakeX", ...), or
