@@ -17,8 +17,11 @@
 #                  benchmark is skipped
 #   BENCH_MODELS   models to benchmark (default: all six)
 #
-# Last, it trains the same job 1, 2, 4 and 8 at a time (the worker's --slots)
-# and writes the throughput to OUT_DIR/slots_cuda.jsonl.
+# Then it trains the same job 1, 2, 4 and 8 at a time (the worker's --slots)
+# and writes the throughput to OUT_DIR/slots_cuda.jsonl. Last, where the
+# machine has the service's packages, it runs the default and LM default
+# sweeps through a server and a worker with --slots=1 and --slots=auto
+# (OUT_DIR/sweeps_cuda.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -96,4 +99,29 @@ for k in 1 2 4 8; do
       | tee -a "$out/slots_cuda.jsonl" || status=1
   done
 done
+# The service on the GPU (issue 20): the default sweep and the LM default
+# sweep through a server and one worker, --slots=1 against --slots=auto
+# (jobs at once by measured throughput within the device's memory). This
+# needs the whole tree's packages (gRPC, protobuf, Abseil, SQLite, glog;
+# deploy/install-deps.sh names them); without them it says which is missing.
+echo "== the service's sweeps on the GPU (figures: $out/sweeps_cuda.txt)"
+: >"$out/sweeps_cuda.txt"
+if cmake -S . -B build-cuda-service -DCMAKE_BUILD_TYPE=Release \
+     "-DCMAKE_PREFIX_PATH=$prefix" -DFORGETLAB_BENCHMARKS=OFF \
+     >"$out/service_build.log" 2>&1 &&
+   cmake --build build-cuda-service -j "$(nproc)" \
+     --target forgetlab-server forgetlab-worker forgetlab \
+     >>"$out/service_build.log" 2>&1; then
+  for sweep in deploy/sweeps/default.textproto deploy/sweeps/lm_default.textproto; do
+    for slots in 1 auto; do
+      echo "-- $sweep --slots=$slots" | tee -a "$out/sweeps_cuda.txt"
+      FORGETLAB_BUILD=$PWD/build-cuda-service KEEP_LOGS="$out/worker_${slots}_$(basename "$sweep" .textproto).log" \
+        tests/bench/run_sweep.sh "$sweep" --device=cuda --slots="$slots" \
+        2>&1 | tee -a "$out/sweeps_cuda.txt" || status=1
+    done
+  done
+else
+  grep -E -m 5 'Could NOT find|CMake Error|not found' "$out/service_build.log" || true
+  echo "gpu-check: the service did not build here (see $out/service_build.log); skipped"
+fi
 exit "$status"

@@ -106,6 +106,35 @@ TEST_F(SlotsTest, StopGivesEverySlotsLeaseBack) {
   }
 }
 
+// --slots=auto on a GPU: jobs at once by measured throughput, within the
+// device's memory. Every job runs once, on the GPU.
+TEST_F(SlotsTest, AutoOnAGpuRunsEveryJobOnce) {
+  if (!train::CudaAvailable()) {
+    GTEST_SKIP() << "no CUDA device in this build or machine";
+  }
+  const std::string id = Submit(
+      R"pb(data { dataset: "synthetic" }
+           pretrain { examples: 300 steps: 200 batch_size: 32 }
+           finetune { steps: 200 batch_size: 16 }
+           eval { eval_every: 50 })pb",
+      R"pb(axes {
+             path: "model.width"
+             values: [ 16, 64 ]
+           }
+           seeds: [ 0, 1, 2, 3 ])pb");
+  Worker::Options options = Options("auto", 8);
+  options.device = "cuda";
+  Worker worker(options);
+  ASSERT_TRUE(worker.Run().ok());
+  std::set<std::string> workers;
+  for (const v1::Job& job : Jobs(id)) {
+    EXPECT_EQ(job.state(), v1::SUCCEEDED);
+    EXPECT_EQ(job.attempt(), 1);
+    workers.insert(job.worker_id());
+  }
+  EXPECT_GE(workers.size(), 1u);
+}
+
 TEST_F(SlotsTest, AnOddSlotCountIsRefusedByName) {
   Worker worker(Options("two", 1));
   absl::Status s = worker.Run();

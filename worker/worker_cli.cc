@@ -32,8 +32,9 @@ ABSL_FLAG(std::string, device, "cpu", "cpu, cuda or cuda:N");
 ABSL_FLAG(std::string, slots, "auto",
           "jobs trained at once, each leased, heartbeated and reported on "
           "its own: a count, or auto (on a CPU, one job per core on one "
-          "thread each, and a large job alone on every core; on a GPU, 4 "
-          "jobs, each on its own CUDA stream)");
+          "thread each, and a large job alone on every core; on a GPU, up "
+          "to 16 jobs, each on its own CUDA stream: as many as raise the "
+          "measured throughput and fit the device's free memory)");
 ABSL_FLAG(int, threads, 0,
           "intra-op threads of each job (0: picked with --slots: the CPUs "
           "available to this process divided among the slots, or per job "

@@ -3,10 +3,12 @@
 # its wall time (from submit to the last result) and its forgetting table.
 #   tests/bench/run_sweep.sh SWEEP_FILE [worker flags...]
 # Example: tests/bench/run_sweep.sh deploy/examples/sweep_synthetic_quick.textproto --threads=1
+# FORGETLAB_BUILD: the build folder (default build); KEEP_LOGS: copy the
+# worker's log there.
 set -euo pipefail
 file=$1
 shift
-bin=$(cd "$(dirname "$0")/../.." && pwd)/build
+bin=${FORGETLAB_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 dir=$(mktemp -d)
 "$bin/server/forgetlab-server" --listen=127.0.0.1:0 --db="$dir/db" \
   --port_file="$dir/port" >"$dir/server.log" 2>&1 &

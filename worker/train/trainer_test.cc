@@ -262,6 +262,20 @@ TEST(TrainerTest, BadInputIsInvalidArgument) {
   EXPECT_EQ(s.code, TrainCode::kInvalidArgument);
 }
 
+// The worker's --slots=auto on a GPU starts from the device's free memory.
+TEST(PlatformTest, DeviceMemoryIsTheGpusAndNoneOnACpu) {
+  int64_t free = -1, total = -1;
+  EXPECT_FALSE(DeviceMemory("cpu", &free, &total));
+  EXPECT_EQ(free, -1);
+  if (!CudaAvailable()) {
+    EXPECT_FALSE(DeviceMemory("cuda", &free, &total));
+    GTEST_SKIP() << "no CUDA device in this build or machine";
+  }
+  ASSERT_TRUE(DeviceMemory("cuda:0", &free, &total));
+  EXPECT_GT(free, 0);
+  EXPECT_LE(free, total);
+}
+
 TEST(TrainerTest, CudaMatchesShapeWhenAvailable) {
   if (!CudaAvailable()) {
     GTEST_SKIP() << "no CUDA device in this build or machine";
