@@ -29,32 +29,38 @@ Occupancy::Occupancy(Options options) : options_(options) {
 bool Occupancy::Enter(const absl::Notification& stop) {
   absl::MutexLock lock(&mu_);
   auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return running_ < limit_;
+    return entered_ < limit_;
   };
   while (!room()) {
     mu_.AwaitWithTimeout(absl::Condition(&room), absl::Milliseconds(100));
     if (stop.HasBeenNotified() && !room()) return false;
   }
-  ++running_;
+  ++entered_;
   return true;
 }
 
-void Occupancy::Leave() {
+void Occupancy::Started() {
   absl::MutexLock lock(&mu_);
-  --running_;
+  ++training_;
+}
+
+void Occupancy::Leave(bool started) {
+  absl::MutexLock lock(&mu_);
+  --entered_;
+  if (started) --training_;
 }
 
 bool Occupancy::AddWork(double flops, absl::Time now) {
   absl::MutexLock lock(&mu_);
   if (!started_) {
-    if (running_ < limit_) return false;
+    if (training_ < limit_) return false;
     started_ = true;
     start_ = now;
     return false;
   }
   work_ += flops;
   ++reports_;
-  if (running_ >= limit_) ++full_reports_;
+  if (training_ >= limit_) ++full_reports_;
   return now - start_ >= options_.window && CloseWindow(now);
 }
 

@@ -35,11 +35,14 @@ class Occupancy {
 
   explicit Occupancy(Options options);
 
-  // Blocks until fewer jobs than limit() run, then counts one more; false
-  // once `stop` is notified.
+  // Blocks until fewer jobs than limit() are entered, then enters one (it
+  // may lease); false once `stop` is notified.
   bool Enter(const absl::Notification& stop);
-  // A job entered has ended.
-  void Leave();
+  // An entered job holds its device memory and trains: only such jobs make
+  // a window full.
+  void Started();
+  // An entered job has ended (`started`: after Started()).
+  void Leave(bool started);
   // A running job did `flops` of training by `now`. True when this ended a
   // window that moved or settled the limit (see last_decision()).
   bool AddWork(double flops, absl::Time now);
@@ -61,7 +64,8 @@ class Occupancy {
   const Options options_;
   mutable absl::Mutex mu_;
   int limit_ ABSL_GUARDED_BY(mu_) = 1;
-  int running_ ABSL_GUARDED_BY(mu_) = 0;
+  int entered_ ABSL_GUARDED_BY(mu_) = 0;
+  int training_ ABSL_GUARDED_BY(mu_) = 0;
   // The count the limit came from while probing (0: none below).
   int below_ ABSL_GUARDED_BY(mu_) = 0;
   bool settled_ ABSL_GUARDED_BY(mu_) = false;

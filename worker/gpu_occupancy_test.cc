@@ -39,6 +39,7 @@ class Device {
     while (running_ > occupancy_->limit()) Leave();  // jobs end, none start
     while (running_ < occupancy_->limit()) {
       ASSERT_TRUE(occupancy_->Enter(stop_));
+      occupancy_->Started();
       ++running_;
     }
   }
@@ -46,7 +47,7 @@ class Device {
 
  private:
   void Leave() {
-    occupancy_->Leave();
+    occupancy_->Leave(true);
     --running_;
   }
   Occupancy* occupancy_;
@@ -114,6 +115,27 @@ TEST(OccupancyTest, AWindowBelowTheLimitMeasuresNothing) {
   EXPECT_EQ(occupancy.rates().count(2), 0u);
 }
 
+// A job that leased but waits for device memory is not training: with it,
+// the device holds fewer jobs than allowed, and the window decides nothing.
+TEST(OccupancyTest, AJobWaitingForMemoryDoesNotFillAWindow) {
+  Occupancy occupancy(Options());
+  Device device(&occupancy, {{1, 1.0}, {2, 5.0}});
+  EXPECT_EQ(device.Run(11), (std::vector<int>{2}));
+  ASSERT_EQ(device.running(), 1);  // one job trains
+  absl::Notification stop;
+  ASSERT_TRUE(occupancy.Enter(stop));  // the other leased; it waits for memory
+  for (int i = 0; i < 30; ++i) {
+    EXPECT_FALSE(occupancy.AddWork(1e12, absl::UnixEpoch() + absl::Hours(1) +
+                                             absl::Seconds(i)));
+  }
+  EXPECT_EQ(occupancy.rates().count(2), 0u);
+  occupancy.Started();  // it got its memory: the next window measures
+  EXPECT_FALSE(occupancy.AddWork(1e12, absl::UnixEpoch() + absl::Hours(2)));
+  EXPECT_TRUE(occupancy.AddWork(5e12, absl::UnixEpoch() + absl::Hours(2) +
+                                          absl::Seconds(10)));
+  EXPECT_EQ(occupancy.rates().at(2), 0.5e12);
+}
+
 TEST(OccupancyTest, EnterWaitsForRoomAndStopEndsTheWait) {
   Occupancy occupancy(Options());
   absl::Notification stop;
@@ -122,7 +144,7 @@ TEST(OccupancyTest, EnterWaitsForRoomAndStopEndsTheWait) {
   std::thread second([&] { entered = occupancy.Enter(stop) ? 1 : -1; });
   absl::SleepFor(absl::Milliseconds(200));
   EXPECT_EQ(entered.load(), 0);
-  occupancy.Leave();
+  occupancy.Leave(false);
   second.join();
   EXPECT_EQ(entered.load(), 1);
   std::thread third([&] { EXPECT_FALSE(occupancy.Enter(stop)); });

@@ -437,9 +437,10 @@ void Worker::Impl::SlotLoop(Slot& slot) {
     // until the measured occupancy lets one more job run.
     if (cores_ != nullptr && cores_->Acquire(1, false, stop_) < 0) break;
     if (occupancy_ != nullptr && !occupancy_->Enter(stop_)) break;
+    bool training = false;  // holds its memory (GPU)
     auto release = [&](int64_t cores) {
       if (cores_ != nullptr && cores > 0) cores_->Release(cores);
-      if (occupancy_ != nullptr) occupancy_->Leave();
+      if (occupancy_ != nullptr) occupancy_->Leave(training);
     };
     // A slot registers when it first may lease: a GPU worker's slots that
     // the occupancy never admits do not show as idle workers.
@@ -462,7 +463,6 @@ void Worker::Impl::SlotLoop(Slot& slot) {
       // A large job gives its core back and waits for all of them at once.
       if (cores_ != nullptr && threads > 1) {
         cores_->Release(cores);
-        cores = 0;
         cores = cores_->Acquire(threads, true, stop_);
         if (cores < 0) return false;
       }
@@ -470,6 +470,8 @@ void Worker::Impl::SlotLoop(Slot& slot) {
         bytes = memory_->Acquire(EstimateDeviceBytes(spec), true, stop_);
         if (bytes < 0) return false;
       }
+      if (occupancy_ != nullptr) occupancy_->Started();
+      training = true;
       return true;
     };
     RunLeasedJob(slot, lease, threads, resources);

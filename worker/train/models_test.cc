@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "worker/train/momentum_sgd.h"
+
 namespace forgetlab::train {
 namespace {
 
@@ -77,6 +79,51 @@ TEST(ModelsTest, VitMatchesItsFormula) {
         << pooling;
     CheckForwardBackward(body, shape);
   }
+}
+
+// The fused CPU step against LibTorch's own calls and torch::optim::SGD, bit
+// for bit: sizes with and without a vector tail (ATen's scalar loop), on one
+// thread and on two.
+TEST(MomentumSgdTest, FusedStepIsBitIdenticalToLibTorch) {
+  torch::manual_seed(3);
+  const std::vector<std::vector<int64_t>> shapes = {
+      {48, 784}, {48}, {5, 48}, {5}, {2565}, {17}, {100003}};
+  for (int threads : {1, 2}) {
+    torch::set_num_threads(threads);
+    std::vector<torch::Tensor> start;
+    for (const auto& shape : shapes) start.push_back(torch::randn(shape));
+    auto copy = [&] {
+      std::vector<torch::Tensor> params;
+      for (const auto& t : start) params.push_back(t.clone());
+      return params;
+    };
+    std::vector<torch::Tensor> fused = copy(), foreach_ = copy(),
+                               reference = copy();
+    MomentumSgd a(fused, 0.05, 0.9), b(foreach_, 0.05, 0.9);
+    b.set_fused(false);
+    torch::optim::SGD c(reference,
+                        torch::optim::SGDOptions(0.05).momentum(0.9));
+    for (int step = 0; step < 6; ++step) {
+      for (size_t i = 0; i < start.size(); ++i) {
+        const torch::Tensor g = torch::randn(start[i].sizes()) * 3;
+        fused[i].mutable_grad() = g.clone();
+        foreach_[i].mutable_grad() = g.clone();
+        reference[i].mutable_grad() = g.clone();
+      }
+      a.Step();
+      b.Step();
+      c.step();
+      for (size_t i = 0; i < start.size(); ++i) {
+        SCOPED_TRACE("threads " + std::to_string(threads) + ", step " +
+                     std::to_string(step) + ", tensor " + std::to_string(i));
+        ASSERT_TRUE(torch::equal(fused[i], foreach_[i]));
+        ASSERT_TRUE(torch::equal(fused[i], reference[i]));
+      }
+    }
+    // And the step did move the parameters.
+    EXPECT_FALSE(torch::equal(fused[0], start[0]));
+  }
+  torch::set_num_threads(1);
 }
 
 }  // namespace
