@@ -319,9 +319,10 @@ def _timed(fn):
 def same_blas_kernels():
     """Re-executes this script with the OpenBLAS kernels forgetlab picks.
 
-    forgetlab's binaries choose OpenBLAS's Haswell kernels when OpenBLAS falls
-    back to its SSE3 ones on a CPU it does not know (docs/PERFORMANCE.md); the
-    Python side gets the same, so that the ratio compares training loops.
+    forgetlab's binaries choose OpenBLAS's SkylakeX kernels (with AVX-512) or
+    Haswell kernels (AVX2 and FMA) when OpenBLAS falls back to its SSE3 ones
+    on a CPU it does not know (docs/PERFORMANCE.md); the Python side gets the
+    same, so that the ratio compares training loops.
     """
     if os.environ.get("OPENBLAS_CORETYPE"):
         return
@@ -334,7 +335,9 @@ def same_blas_kernels():
         return
     flags = open("/proc/cpuinfo").read()
     if name.lower() == "prescott" and " avx2" in flags and " fma" in flags:
-        os.environ["OPENBLAS_CORETYPE"] = "Haswell"
+        avx512 = all(f" {f}" in flags for f in
+                     ("avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd"))
+        os.environ["OPENBLAS_CORETYPE"] = "SkylakeX" if avx512 else "Haswell"
         os.execv(sys.executable, [sys.executable] + sys.argv)
 
 

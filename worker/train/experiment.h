@@ -247,13 +247,14 @@ bool DeviceMemory(const std::string& device, int64_t* free_bytes,
                   int64_t* total_bytes);
 
 // Name of the BLAS library LibTorch resolves sgemm from (e.g. a path into
-// openblas-openmp, with OpenBLAS's kernel set: "(Haswell kernels)"), or ""
+// openblas-openmp, with OpenBLAS's kernel set: "(SkylakeX kernels)"), or ""
 // when it cannot be determined.
 std::string BlasLibrary();
 
 // When OpenBLAS did not recognise this CPU and fell back to its slowest
 // kernels although the CPU has AVX2 and FMA, re-executes this program
-// (argv as given to main) with OPENBLAS_CORETYPE=Haswell. Returns only when
+// (argv as given to main) with OPENBLAS_CORETYPE=SkylakeX (with AVX-512) or
+// Haswell. Returns only when
 // nothing needed doing or the exec failed. Call it first thing in main; an
 // OPENBLAS_CORETYPE already set is left alone.
 void UseFastBlasKernels(char** argv);

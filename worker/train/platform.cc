@@ -79,16 +79,23 @@ void UseFastBlasKernels(char** argv) {
   if (getenv("OPENBLAS_CORETYPE") != nullptr) return;  // the user's choice
   const std::string core = BlasCore();
   // OpenBLAS 0.3.21 (Debian 12) does not know CPUs newer than it, such as
-  // Sapphire Rapids, and falls back to its SSE3 kernels. Its Haswell kernels
-  // (AVX2 and FMA) run on every such CPU and were measured 2.2x faster on
-  // the LM track and faster than its SkylakeX ones (docs/PERFORMANCE.md).
+  // Sapphire Rapids, and falls back to its SSE3 kernels. On such a CPU with
+  // AVX-512 its SkylakeX kernels trained the default sweep's MLPs 1.3-1.6x
+  // faster than its Haswell ones (AVX2 and FMA), and LM, ResNet and ViT jobs
+  // as fast; without AVX-512, Haswell's are 1.8-2.2x faster than SSE3's
+  // (docs/PERFORMANCE.md, "OpenBLAS kernels").
   if (core != "Prescott" && core != "prescott") return;
   if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
     return;
   }
+  const bool avx512 = __builtin_cpu_supports("avx512f") &&
+                      __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512dq") &&
+                      __builtin_cpu_supports("avx512vl") &&
+                      __builtin_cpu_supports("avx512cd");
   // OpenBLAS picks its kernels when it loads, so the choice needs a new
   // process image. If exec fails, this one carries on with the slow kernels.
-  setenv("OPENBLAS_CORETYPE", "Haswell", 1);
+  setenv("OPENBLAS_CORETYPE", avx512 ? "SkylakeX" : "Haswell", 1);
   execv("/proc/self/exe", argv);
   unsetenv("OPENBLAS_CORETYPE");
 }
