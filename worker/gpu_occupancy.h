@@ -51,8 +51,8 @@ class Occupancy {
   int limit() const;
   // Measured FLOPs per second by count, the latest window of each.
   std::map<int, double> rates() const;
-  // "2 jobs at once: 1.2 TFLOP/s, up from 0.8 at 1; trying 4" and the like:
-  // the last decision, for the log.
+  // "2 at once: 1.2 TFLOP/s; trying 4" and the like: the last decision, for
+  // the log.
   std::string last_decision() const;
 
  private:

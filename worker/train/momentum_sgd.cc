@@ -3,13 +3,16 @@
 #include "worker/train/momentum_sgd.h"
 
 #include <ATen/Parallel.h>
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 
 #include <cmath>
 
 namespace forgetlab::train {
 namespace {
 
+#if defined(__x86_64__)
 // The update LibTorch's three calls make (buffer.mul_(m), buffer.add_(g),
 // param.add_(buffer, -lr)), in one pass over memory instead of three, with
 // the same roundings: b * m, then + g, each rounded; then p + alpha * b
@@ -46,12 +49,14 @@ bool Fusable(const torch::Tensor& p, const torch::Tensor& b,
   };
   return plain(p) && plain(b) && plain(g);
 }
+#endif
 
 }  // namespace
 
 bool MomentumSgd::FusedStep(const std::vector<torch::Tensor>& grads) {
-  static const bool fma = __builtin_cpu_supports("avx2") &&
-                          __builtin_cpu_supports("fma");
+#if defined(__x86_64__)
+  static const bool fma =
+      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   if (!fma || !fused_) return false;
   for (size_t i = 0; i < params_.size(); ++i) {
     if (!Fusable(params_[i], buffers_[i], grads[i])) return false;
@@ -70,6 +75,9 @@ bool MomentumSgd::FusedStep(const std::vector<torch::Tensor>& grads) {
                      });
   }
   return true;
+#else
+  return false;
+#endif
 }
 
 void MomentumSgd::Step() {
