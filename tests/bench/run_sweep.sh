@@ -10,6 +10,11 @@ file=$1
 shift
 bin=${FORGETLAB_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 dir=$(mktemp -d)
+server="" worker=""
+# Stop both processes however this script ends (a time limit, a closed
+# pipe): the worker first, so that it can give its leases back.
+trap '[ -n "$worker" ] && kill $worker 2>/dev/null && wait $worker 2>/dev/null
+      [ -n "$server" ] && kill $server 2>/dev/null; true' EXIT
 "$bin/server/forgetlab-server" --listen=127.0.0.1:0 --db="$dir/db" \
   --port_file="$dir/port" >"$dir/server.log" 2>&1 &
 server=$!
