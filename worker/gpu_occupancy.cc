@@ -20,11 +20,7 @@ std::string Tflops(double flops_per_second) {
 
 }  // namespace
 
-Occupancy::Occupancy(Options options) : options_(options) {
-  absl::MutexLock lock(&mu_);
-  limit_ = 1;
-  decision_ = "1 job at once to start";
-}
+Occupancy::Occupancy(Options options) : options_(options) {}
 
 bool Occupancy::Enter(const absl::Notification& stop) {
   absl::MutexLock lock(&mu_);

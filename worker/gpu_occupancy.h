@@ -77,7 +77,7 @@ class Occupancy {
   int reports_ ABSL_GUARDED_BY(mu_) = 0;
   int full_reports_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<int, double> rates_ ABSL_GUARDED_BY(mu_);
-  std::string decision_ ABSL_GUARDED_BY(mu_);
+  std::string decision_ ABSL_GUARDED_BY(mu_) = "1 job at once to start";
 };
 
 }  // namespace forgetlab

@@ -125,14 +125,14 @@ TEST(OccupancyTest, AJobWaitingForMemoryDoesNotFillAWindow) {
   absl::Notification stop;
   ASSERT_TRUE(occupancy.Enter(stop));  // the other leased; it waits for memory
   for (int i = 0; i < 30; ++i) {
-    EXPECT_FALSE(occupancy.AddWork(1e12, absl::UnixEpoch() + absl::Hours(1) +
-                                             absl::Seconds(i)));
+    EXPECT_FALSE(occupancy.AddWork(
+        1e12, absl::UnixEpoch() + absl::Hours(1) + absl::Seconds(i)));
   }
   EXPECT_EQ(occupancy.rates().count(2), 0u);
   occupancy.Started();  // it got its memory: the next window measures
   EXPECT_FALSE(occupancy.AddWork(1e12, absl::UnixEpoch() + absl::Hours(2)));
-  EXPECT_TRUE(occupancy.AddWork(5e12, absl::UnixEpoch() + absl::Hours(2) +
-                                          absl::Seconds(10)));
+  EXPECT_TRUE(occupancy.AddWork(
+      5e12, absl::UnixEpoch() + absl::Hours(2) + absl::Seconds(10)));
   EXPECT_EQ(occupancy.rates().at(2), 0.5e12);
 }
 

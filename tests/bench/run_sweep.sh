@@ -11,10 +11,14 @@ shift
 bin=${FORGETLAB_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 dir=$(mktemp -d)
 server="" worker=""
-# Stop both processes however this script ends (a time limit, a closed
-# pipe): the worker first, so that it can give its leases back.
-trap '[ -n "$worker" ] && kill $worker 2>/dev/null && wait $worker 2>/dev/null
-      [ -n "$server" ] && kill $server 2>/dev/null; true' EXIT
+# Stops the worker first, so that it can give its leases back, then the
+# server; also however this script ends (a time limit, a closed pipe).
+stop() {
+  if [ -n "$worker" ]; then kill "$worker" 2>/dev/null && wait "$worker" 2>/dev/null; fi
+  if [ -n "$server" ]; then kill "$server" 2>/dev/null && wait "$server" 2>/dev/null; fi
+  worker="" server=""
+}
+trap 'stop; rm -rf "$dir"' EXIT
 "$bin/server/forgetlab-server" --listen=127.0.0.1:0 --db="$dir/db" \
   --port_file="$dir/port" >"$dir/server.log" 2>&1 &
 server=$!
@@ -38,7 +42,5 @@ cli watch "$id" >/dev/null
 end=$(date +%s%N)
 echo "sweep took $(((end - start) / 1000000)) ms"
 cli table "$id"
-kill "$worker" "$server"
-wait 2>/dev/null || true
-[ -n "${KEEP_LOGS:-}" ] && cp "$dir/worker.log" "$KEEP_LOGS"
-rm -rf "$dir"
+stop
+if [ -n "${KEEP_LOGS:-}" ]; then cp "$dir/worker.log" "$KEEP_LOGS"; fi

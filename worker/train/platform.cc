@@ -88,11 +88,10 @@ void UseFastBlasKernels(char** argv) {
   if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
     return;
   }
-  const bool avx512 = __builtin_cpu_supports("avx512f") &&
-                      __builtin_cpu_supports("avx512bw") &&
-                      __builtin_cpu_supports("avx512dq") &&
-                      __builtin_cpu_supports("avx512vl") &&
-                      __builtin_cpu_supports("avx512cd");
+  const bool avx512 =
+      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512cd");
   // OpenBLAS picks its kernels when it loads, so the choice needs a new
   // process image. If exec fails, this one carries on with the slow kernels.
   setenv("OPENBLAS_CORETYPE", avx512 ? "SkylakeX" : "Haswell", 1);
