@@ -49,6 +49,17 @@ class FaultTest : public ::testing::Test {
     return fixtures::WaitFor(done, std::chrono::seconds(seconds));
   }
 
+  // Workers `forgetlab workers` shows as idle.
+  int IdleWorkers() {
+    const std::string out = cluster_.Cli({"workers"}).out;
+    int n = 0;
+    for (size_t at = out.find(" idle\n"); at != std::string::npos;
+         at = out.find(" idle\n", at + 1)) {
+      ++n;
+    }
+    return n;
+  }
+
   // Sum of n over the table's cells: the number of stored results.
   int StoredResults(const std::string& sweep_id) {
     const Value table =
@@ -78,10 +89,14 @@ constexpr char kLongJobs[] = R"pb(
 
 TEST_F(FaultTest, KilledWorkerJobCompletesExactlyOnceElsewhere) {
   ASSERT_TRUE(cluster_.StartServer(/*lease_seconds=*/2));
-  const std::string id =
-      Submit(cluster_.WriteFile("long.textproto", kLongJobs));
   auto doomed = cluster_.StartWorker("doomed");
   auto survivor = cluster_.StartWorker("survivor");
+  // Both one-slot workers wait in a lease poll before the sweep arrives, so
+  // each takes one job. Submitted first, the jobs (about a second each) could
+  // both go to the worker that started first, one after the other.
+  ASSERT_TRUE(WaitFor([&] { return IdleWorkers() == 2; }, 20));
+  const std::string id =
+      Submit(cluster_.WriteFile("long.textproto", kLongJobs));
   ASSERT_TRUE(WaitFor([&] { return States(id)["LEASED"] == 2; }, 20));
   doomed->Signal(SIGKILL);
   EXPECT_EQ(doomed->Wait(std::chrono::seconds(5)), 128 + SIGKILL);
