@@ -76,7 +76,7 @@ class FaultTest : public ::testing::Test {
   Cluster cluster_;
 };
 
-// Jobs long enough (a few seconds) to be killed in the middle of.
+// Jobs long enough (a second or more each) to be killed in the middle of.
 constexpr char kLongJobs[] = R"pb(
   base {
     model { width: 128 }
