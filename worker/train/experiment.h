@@ -259,7 +259,8 @@ std::string BlasLibrary();
 // OPENBLAS_CORETYPE already set is left alone.
 void UseFastBlasKernels(char** argv);
 
-// The CPUs this process may run on (its affinity mask), at least 1.
+// The CPUs this process may run on: its affinity mask, or fewer when its
+// cgroup's CPU quota grants fewer cores (CgroupCpuLimit), at least 1.
 int AvailableCpus();
 
 // Sets the calling thread's intra-op thread count (OpenMP and LibTorch's

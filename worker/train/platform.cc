@@ -8,8 +8,10 @@
 #include <torch/version.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 
+#include "worker/train/cpu_limit.h"
 #include "worker/train/experiment.h"
 
 namespace forgetlab::train {
@@ -100,14 +102,18 @@ void UseFastBlasKernels(char** argv) {
 }
 
 int AvailableCpus() {
+  int cpus = 0;
   cpu_set_t set;
   CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    const int n = CPU_COUNT(&set);
-    if (n > 0) return n;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) cpus = CPU_COUNT(&set);
+  if (cpus <= 0) {
+    const long online = sysconf(_SC_NPROCESSORS_ONLN);
+    cpus = online > 0 ? static_cast<int>(online) : 1;
   }
-  const long online = sysconf(_SC_NPROCESSORS_ONLN);
-  return online > 0 ? static_cast<int>(online) : 1;
+  // A container's CPU limit leaves the mask alone; more threads than the
+  // quota only wait for each other.
+  static const int quota = CgroupCpuLimit();
+  return quota > 0 ? std::min(cpus, quota) : cpus;
 }
 
 void SetIntraOpThreads(int threads) {
