@@ -351,8 +351,13 @@ absl::Status Worker::Impl::Run() {
             << (plan_.threads > 0
                     ? absl::StrCat(plan_.threads, " intra-op thread",
                                    plan_.threads == 1 ? "" : "s")
-                    : absl::StrCat("1 intra-op thread, or all ", plan_.cores,
-                                   " cores when large"));
+                : plan_.cores > 1
+                    ? absl::StrCat("1 intra-op thread, or all ", plan_.cores,
+                                   " cores when large")
+                    : std::string("1 intra-op thread"))
+            << " (" << train::AvailableCpus() << " usable CPU"
+            << (train::AvailableCpus() == 1 ? "" : "s")
+            << ": the affinity mask and any cgroup CPU quota)";
   const std::string blas = train::BlasLibrary();
   LOG(INFO) << "BLAS: " << (blas.empty() ? "unknown" : blas);
   if (!blas.empty() && blas.find("openblas") == std::string::npos) {
