@@ -188,6 +188,48 @@ int RunJobs(Connection& c, const std::string& id, const std::string& format,
   return 0;
 }
 
+// `watch`'s exit code for a sweep that is done: 1 when an experiment failed
+// or was cancelled. A shared pretraining job that failed or was cancelled
+// does not count by itself: the experiments that waited on it pretrained
+// themselves or got a new pretraining job, and their own states say whether
+// the sweep's results are whole.
+int WatchOutcome(Connection& c, const std::string& id,
+                 const v1::SweepStatus& last) {
+  if (last.failed() == 0 && last.cancelled() == 0) return 0;
+  int failed = last.failed();
+  int cancelled = last.cancelled();
+  int pretraining = 0;
+  if (last.pretraining() > 0) {
+    for (const v1::JobState state : {v1::FAILED, v1::CANCELLED}) {
+      v1::ListJobsRequest request;
+      request.set_sweep_id(id);
+      request.set_state(state);
+      std::vector<v1::Job> jobs;
+      if (FetchJobs(c, request, &jobs) != 0) return 1;
+      for (const v1::Job& job : jobs) {
+        if (job.kind() != "pretrain") continue;
+        ++pretraining;
+        --(state == v1::FAILED ? failed : cancelled);
+      }
+    }
+  }
+  if (failed == 0 && cancelled == 0) {
+    std::fprintf(stderr,
+                 "forgetlab: every experiment succeeded; %d shared "
+                 "pretraining job(s) failed or were cancelled, and the "
+                 "experiments that waited on them pretrained themselves or "
+                 "waited for a new one (`forgetlab jobs %s --state=failed` "
+                 "shows why)\n",
+                 pretraining, id.c_str());
+    return 0;
+  }
+  std::fprintf(stderr,
+               "forgetlab: %d experiment(s) failed and %d cancelled; "
+               "`forgetlab jobs %s --state=failed` shows why\n",
+               failed, cancelled, id.c_str());
+  return 1;
+}
+
 int RunWatch(Connection& c, const std::string& id, int reconnect_seconds) {
   const bool tty = IsTerminal(stdout);
   // Each job's estimated cost (6 x parameters x samples), so the ETA weighs
@@ -299,15 +341,7 @@ int RunWatch(Connection& c, const std::string& id, int reconnect_seconds) {
     return c.Fail(s);
   }
   if (tty) std::printf("\n");
-  if (last.failed() > 0 || last.cancelled() > 0) {
-    std::fprintf(
-        stderr,
-        "forgetlab: %d job(s) failed and %d cancelled; `forgetlab jobs "
-        "%s --state=failed` shows why\n",
-        last.failed(), last.cancelled(), id.c_str());
-    return 1;
-  }
-  return 0;
+  return WatchOutcome(c, id, last);
 }
 
 int RunTable(Connection& c, const TableQuery& q) {

@@ -322,5 +322,56 @@ TEST_F(SharedPretrainingFaultTest, KilledServerMidUploadRestartsClean) {
   EXPECT_EQ(StoredResults(id), 2);
 }
 
+// A shared pretraining job that ends without its artifact (cancelled here,
+// or failed) leaves its experiments to pretrain themselves. The sweep's
+// results are whole, so `watch` exits 0 and says what happened; a cancelled
+// experiment still makes it exit 1.
+TEST_F(SharedPretrainingFaultTest, APretrainingJobThatEndsEarlyFailsNoWatch) {
+  ASSERT_TRUE(cluster_.StartServer());
+  // The job ids of a sweep's pretraining job and of one of its experiments.
+  auto ids = [&](const std::string& sweep_id) {
+    std::pair<std::string, std::string> out;
+    const Value jobs = cluster_.Jobs(sweep_id);
+    for (const Value& job : jobs.list_value().values()) {
+      const auto& f = job.struct_value().fields();
+      const std::string id = absl::StrCat(f.at("job_id").number_value());
+      (f.at("kind").string_value() == "pretrain" ? out.first : out.second) = id;
+    }
+    return out;
+  };
+  const std::string id =
+      Submit(cluster_.WriteFile("shared.textproto", kSharedJobs));
+  ASSERT_EQ(cluster_.Cli({"cancel", id, "--job", ids(id).first}).code, 0);
+  auto worker = cluster_.StartWorker("worker");
+  const Output watch = cluster_.Cli({"watch", id});
+  EXPECT_EQ(watch.code, 0) << watch.out << watch.err;
+  EXPECT_THAT(watch.err,
+              ::testing::HasSubstr("every experiment succeeded; 1 shared "
+                                   "pretraining job(s) failed or were "
+                                   "cancelled"));
+  EXPECT_EQ(Ended(id), (std::multiset<std::string>{"pretrain CANCELLED",
+                                                   "experiment SUCCEEDED",
+                                                   "experiment SUCCEEDED"}));
+  EXPECT_EQ(StoredResults(id), 2);
+
+  worker->Signal(SIGTERM);
+  ASSERT_EQ(worker->Wait(std::chrono::seconds(10)), 0);
+  std::string other = kSharedJobs;
+  other.replace(other.find("0.01, 0.02"), 10, "0.03, 0.04");
+  const std::string second =
+      Submit(cluster_.WriteFile("other.textproto", other));
+  const auto [pretrain, experiment] = ids(second);
+  ASSERT_FALSE(pretrain.empty());
+  ASSERT_EQ(
+      cluster_.Cli({"cancel", second, "--job", pretrain, "--job", experiment})
+          .code,
+      0);
+  worker = cluster_.StartWorker("worker2");
+  const Output partial = cluster_.Cli({"watch", second});
+  EXPECT_EQ(partial.code, 1) << partial.out << partial.err;
+  EXPECT_THAT(partial.err,
+              ::testing::HasSubstr("0 experiment(s) failed and 1 cancelled"));
+}
+
 }  // namespace
 }  // namespace forgetlab::e2e
