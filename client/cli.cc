@@ -75,7 +75,7 @@ int RunCli(int argc, char** argv) {
   int reconnect_seconds = 300;
   CLI::App* watch = app.add_subcommand(
       "watch",
-      "Live progress until the sweep is done. Exit 0 when every job "
+      "Live progress until the sweep is done. Exit 0 when every experiment "
       "succeeded, 1 when any failed or was cancelled, 3 when the scheduler "
       "stayed unreachable for --reconnect_seconds.\nExample: forgetlab "
       "watch sw-1a2b3c4d5e");
