@@ -59,14 +59,14 @@ std::string JsonValue(const std::string& text) {
 }
 
 // The columns every row has, in the documented order.
-struct Columns {
+struct CsvColumns {
   std::vector<std::string> axes;     // without seed
   std::vector<std::string> metrics;  // sorted
   std::vector<std::string> spec;     // union in first-seen order, no axes
 };
 
-Columns CollectColumns(const std::vector<JobWithResult>& rows) {
-  Columns c;
+CsvColumns CollectColumns(const std::vector<JobWithResult>& rows) {
+  CsvColumns c;
   std::set<std::string> axes, metrics, spec_seen;
   for (const JobWithResult& r : rows) {
     for (const auto& [path, unused] : r.job.axis_values()) {
@@ -88,7 +88,7 @@ Columns CollectColumns(const std::vector<JobWithResult>& rows) {
 }  // namespace
 
 std::string ResultsCsv(const std::vector<JobWithResult>& rows, bool curves) {
-  const Columns c = CollectColumns(rows);
+  const CsvColumns c = CollectColumns(rows);
   std::vector<std::string> header = {"job_id", "sweep_id", "seed"};
   header.insert(header.end(), c.axes.begin(), c.axes.end());
   header.insert(header.end(), c.metrics.begin(), c.metrics.end());

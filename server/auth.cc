@@ -28,7 +28,7 @@ namespace {
 constexpr absl::string_view kHashPrefix = "sha256:";
 constexpr absl::string_view kTokenPrefix = "flt_";
 
-std::string Sha256(absl::string_view data) {
+std::string Sha256Digest(absl::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
@@ -130,7 +130,7 @@ absl::StatusOr<TokenSet> TokenSet::Load(const std::string& path) {
 }
 
 std::optional<Principal> TokenSet::Find(absl::string_view token) const {
-  const std::string hash = Sha256(token);
+  const std::string hash = Sha256Digest(token);
   std::optional<Principal> found;
   for (const Entry& entry : entries_) {
     // No early exit: the time taken does not depend on which entry matched.
@@ -177,8 +177,8 @@ absl::StatusOr<std::string> AddToken(const std::string& path, Role role,
                    absl::BytesToHexString(absl::string_view(
                        reinterpret_cast<const char*>(random), sizeof(random))));
   const std::string line =
-      absl::StrCat(kHashPrefix, absl::BytesToHexString(Sha256(token)), " ",
-                   RoleName(role), " ", name, "\n");
+      absl::StrCat(kHashPrefix, absl::BytesToHexString(Sha256Digest(token)),
+                   " ", RoleName(role), " ", name, "\n");
   const int fd =
       open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
