@@ -38,7 +38,8 @@ ABSL_FLAG(std::string, slots, "auto",
 ABSL_FLAG(int, threads, 0,
           "intra-op threads of each job (0: picked with --slots: the CPUs "
           "available to this process, its affinity mask and any cgroup CPU "
-          "quota, divided among the slots, or per job with --slots=auto); results are bit-identical for the same spec, "
+          "quota, divided among the slots, or per job with --slots=auto); "
+          "results are bit-identical for the same spec, "
           "device and thread count, whatever runs beside them");
 ABSL_FLAG(std::string, artifact_cache_dir, "",
           "where shared pretraining artifacts are kept between jobs; "
