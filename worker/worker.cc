@@ -340,9 +340,9 @@ void Worker::Impl::RunLeasedJob(Slot& slot,
 }
 
 absl::Status Worker::Impl::Run() {
+  const int cpus = train::AvailableCpus();
   absl::StatusOr<SlotPlan> plan =
-      PlanSlots(options_.slots, options_.threads, options_.device,
-                train::AvailableCpus());
+      PlanSlots(options_.slots, options_.threads, options_.device, cpus);
   if (!plan.ok()) return plan.status();
   plan_ = *plan;
   if (plan_.cores > 0) cores_ = std::make_unique<Budget>(plan_.cores);
@@ -355,8 +355,7 @@ absl::Status Worker::Impl::Run() {
                     ? absl::StrCat("1 intra-op thread, or all ", plan_.cores,
                                    " cores when large")
                     : std::string("1 intra-op thread"))
-            << " (" << train::AvailableCpus() << " usable CPU"
-            << (train::AvailableCpus() == 1 ? "" : "s")
+            << " (" << cpus << " usable CPU" << (cpus == 1 ? "" : "s")
             << ": the affinity mask and any cgroup CPU quota)";
   const std::string blas = train::BlasLibrary();
   LOG(INFO) << "BLAS: " << (blas.empty() ? "unknown" : blas);
